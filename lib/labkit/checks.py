@@ -1,0 +1,94 @@
+"""Check records: what ran, what was expected, what came back. They render as rich tables."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from rich import box
+from rich.console import RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from .errors import LabkitError
+
+
+@dataclass
+class Check:
+    title: str
+    command: str
+    expected: str
+    actual: str
+    passed: bool
+    attempts: int = 1
+    seconds: float = 0.0
+    hint: str = ""
+    simulated: bool = False
+
+    def __rich__(self) -> RenderableType:
+        mark = Text("✔ PASS", style="bold green") if self.passed else Text("✘ FAIL", style="bold red")
+        line = Text.assemble(mark, " ", (self.title, "bold"))
+        if self.simulated:
+            line.append("  [simulated]", style="magenta")
+        line.append(f"\n    expected: {self.expected}\n    got:      {self.actual}", style="dim")
+        if not self.passed and self.hint:
+            line.append(f"\n    hint:     {self.hint}", style="yellow")
+        return line
+
+
+class CheckTable:
+    """All checks of a lab so far, as one table."""
+
+    def __init__(self, checks: list[Check], title: str = "Checks") -> None:
+        self.checks = checks
+        self.title = title
+
+    @property
+    def passed(self) -> bool:
+        return all(c.passed for c in self.checks)
+
+    def __rich__(self) -> RenderableType:
+        simulated = any(c.simulated for c in self.checks)
+        title = f"{self.title} — simulated mesh" if simulated else self.title
+        table = Table(title=title, box=box.SIMPLE_HEAVY, show_lines=False, expand=False)
+        table.add_column("#", justify="right", style="dim")
+        table.add_column("check")
+        table.add_column("ran", style="cyan", overflow="fold")
+        table.add_column("expected", overflow="fold")
+        table.add_column("got", overflow="fold")
+        table.add_column("result")
+        for i, c in enumerate(self.checks, 1):
+            result = Text("PASS", style="bold green") if c.passed else Text("FAIL", style="bold red")
+            if c.attempts > 1:
+                result.append(f" ({c.attempts} tries)", style="dim")
+            table.add_row(str(i), c.title, c.command, c.expected, c.actual, result)
+        passed = sum(c.passed for c in self.checks)
+        table.caption = f"{passed}/{len(self.checks)} passed"
+        return table
+
+
+class ExpectationFailed(LabkitError):
+    """A check did not hold before its deadline. Raised so papermill fails the notebook."""
+
+    def __init__(self, check: Check) -> None:
+        self.check = check
+        super().__init__(
+            f"check failed: {check.title}\n  ran:      {check.command}\n"
+            f"  expected: {check.expected}\n  got:      {check.actual} (after {check.attempts} tries)",
+            hint=check.hint,
+        )
+
+    def __rich__(self) -> RenderableType:
+        return self.check.__rich__()
+
+
+def record(checks: list[Check], lab: str) -> None:
+    """Write the checks for the runner's JUnit report when it asked for them."""
+    directory = os.environ.get("LABKIT_RECORD_DIR")
+    if not directory:
+        return
+    path = Path(directory) / f"{lab}.checks.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps([asdict(c) for c in checks], indent=1))

@@ -1,0 +1,156 @@
+"""``labkit``: list the labs, run them end to end, and check that the environment can run them."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from rich import box
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from . import paths
+from .errors import LabkitError
+from .runner import BACKENDS, discover, run_labs
+
+DEFAULT_OUT = Path("build/labs")
+
+
+def _console(stderr: bool = False) -> Console:
+    # CI logs are not terminals; rich would squeeze tables into 80 columns there.
+    wide = not sys.stdout.isatty() and "COLUMNS" not in os.environ
+    return Console(stderr=stderr, width=120 if wide else None)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="labkit", description="Istio Egress Labs: run and check the lab notebooks.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p_list = sub.add_parser("list", help="list the labs and their titles")
+    _notebooks_option(p_list)
+
+    p_run = sub.add_parser("run", help="execute labs end to end and report their checks")
+    p_run.add_argument("labs", nargs="*", metavar="LAB", help="lab number or name (default: all labs)")
+    _backend_option(p_run)
+    p_run.add_argument(
+        "--out",
+        type=Path,
+        default=DEFAULT_OUT,
+        help=f"executed notebooks and junit.xml (default: {DEFAULT_OUT})",
+    )
+    p_run.add_argument("--kernel", default="python3", help="Jupyter kernel to run in (default: python3)")
+    p_run.add_argument(
+        "--timeout",
+        type=float,
+        default=600,
+        metavar="SECONDS",
+        help="limit per cell, 0 for none (default: 600)",
+    )
+    p_run.add_argument("-q", "--quiet", action="store_true", help="do not stream cell output")
+    _notebooks_option(p_run)
+
+    p_doctor = sub.add_parser("doctor", help="check that the chosen backend can run the labs")
+    _backend_option(p_doctor)
+    return parser
+
+
+def _backend_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        default="auto",
+        help="kube: a real cluster; sim: the offline simulator; auto: kube when reachable (default: auto)",
+    )
+
+
+def _notebooks_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--notebooks", type=Path, default=paths.NOTEBOOKS, help=argparse.SUPPRESS)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "list":
+            return cmd_list(args)
+        if args.command == "run":
+            return cmd_run(args)
+        return cmd_doctor(args)
+    except LabkitError as e:
+        _console(stderr=True).print(Text(f"labkit: {e}", style="red"))
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    labs = discover(args.notebooks)
+    console = _console()
+    if not labs:
+        console.print(f"no lab notebooks (NN-name.ipynb) in {args.notebooks}")
+        return 1
+    table = Table(box=box.SIMPLE, show_header=True)
+    table.add_column("lab", style="bold")
+    table.add_column("title")
+    for lab in labs:
+        table.add_row(lab.name, lab.title)
+    console.print(table)
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from .junit import write_junit
+
+    summary = run_labs(
+        args.labs,
+        args.backend,
+        args.out,
+        kernel_name=args.kernel,
+        timeout_per_cell=args.timeout,
+        progress=not args.quiet,
+        notebooks_dir=args.notebooks,
+        console=_console(stderr=True),
+    )
+    report = write_junit(summary, summary.out / "junit.xml")
+    console = _console()
+    console.print(summary)
+    console.print(f"JUnit report: {report}", style="dim")
+    return 0 if summary.passed else 1
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    console = _console()
+    try:
+        # Imported here so list/run keep working while the backends are unavailable or broken.
+        from . import doctor_report
+    except ImportError as e:
+        console.print(Text(f"labkit doctor is unavailable: {e}", style="red"))
+        return 1
+    backend, items = doctor_report(args.backend)
+    table = Table(title=f"labkit doctor · backend {backend}", box=box.SIMPLE_HEAVY)
+    table.add_column("check", style="bold")
+    table.add_column("status")
+    table.add_column("detail", overflow="fold")
+    table.add_column("fix", overflow="fold", style="yellow")
+    for item in items:
+        if item.ok is None:
+            status = Text("info", style="cyan")
+        elif item.ok:
+            status = Text("ok", style="green")
+        else:
+            status = Text("FAILED", style="bold red")
+        table.add_row(item.name, status, item.detail, item.fix if item.ok is False else "")
+    console.print(table)
+    failed = [item for item in items if item.ok is False]
+    if failed:
+        console.print(Text(f"{len(failed)} problem(s) found; apply the fixes above and run again.", style="red"))
+        return 1
+    console.print(Text("ready.", style="green"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,57 @@
+"""Errors that labkit raises on purpose. Each says what went wrong and what to do next."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class LabkitError(Exception):
+    """Base class: an expected failure with a message meant for the learner."""
+
+    hint: str = ""
+
+    def __init__(self, message: str, hint: str = "") -> None:
+        super().__init__(message)
+        self.hint = hint or self.hint
+
+    def __str__(self) -> str:
+        base = super().__str__()
+        return f"{base}\n  → {self.hint}" if self.hint else base
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with one manifest document."""
+
+    document: str  # e.g. "document 2 (VirtualService/direct-cnn)"
+    path: str  # e.g. "spec.tls[0].match[0].sniHosts[0]"
+    message: str
+
+    def __str__(self) -> str:
+        where = f" at {self.path}" if self.path else ""
+        return f"{self.document}{where}: {self.message}"
+
+
+class ManifestError(LabkitError):
+    """A manifest failed to load or validate. Nothing was applied."""
+
+    hint = "Fix the field named above and apply again; nothing was changed."
+
+    def __init__(self, problems: list[Problem], source: str = "") -> None:
+        self.problems = list(problems)
+        self.source = source
+        head = f"invalid manifest{f' {source}' if source else ''}"
+        lines = "\n".join(f"  - {p}" for p in self.problems)
+        super().__init__(f"{head}:\n{lines}")
+
+
+class ContextNotAllowed(LabkitError):
+    """The kube context is not a lab cluster and the user did not allow it."""
+
+
+class BackendUnavailable(LabkitError):
+    """The requested backend can't be reached."""
+
+
+class NotReady(LabkitError):
+    """Something did not become ready before its deadline."""

@@ -1,0 +1,138 @@
+"""``KubeBackend``: the Backend contract on a real cluster, through the official Python client."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from ..backend import DoctorItem, ExecResult
+from ..manifests import Ref
+from ..result import CurlResult
+from . import context as ctx
+from . import exec as exec_mod
+from . import wait as wait_mod
+from .apply import Objects
+from .clients import Clients
+from .doctor import Doctor
+from .logs import read_lines
+
+#: Extra seconds the exec stream waits past a curl's own timeout, so curl can report exit 28 itself.
+CURL_GRACE = 5.0
+CURL_TIMEOUT_EXIT_CODE = 28
+
+
+class KubeBackend:
+    """A real cluster. Refuses any context that is not ``kind-*`` or explicitly allowed (see ``context``)."""
+
+    name = "kube"
+    simulated = False
+
+    def __init__(
+        self,
+        context: str | None = None,
+        *,
+        kubeconfig: str | None = None,
+        allow_context: str | None = None,
+        istio_namespace: str = "istio-system",
+        api_client: Any = None,
+    ) -> None:
+        # The guard comes first: nothing below may talk to a cluster that is not a lab cluster.
+        self.context = ctx.resolve_context(context, kubeconfig)
+        self.allowed_because = ctx.check_allowed(self.context, allow_context)
+        self.kubeconfig = kubeconfig
+        self.istio_namespace = istio_namespace
+        owned = api_client is None
+        if api_client is None:
+            from kubernetes import client as k8s
+
+            api_client = k8s.ApiClient(ctx.load_configuration(self.context, kubeconfig))
+        self.clients = Clients(api_client, owned=owned)
+        self.objects = Objects(self.clients.dynamic)
+        self.kubectl = f"kubectl --context {self.context}"
+
+    # -- identity and time
+    def describe(self) -> str:
+        return f"kube context {self.context}"
+
+    def __repr__(self) -> str:
+        return f"<KubeBackend {self.context}>"
+
+    def now(self) -> float:
+        return time.monotonic()
+
+    def sleep(self, seconds: float) -> None:
+        if seconds > 0:
+            time.sleep(seconds)
+
+    def close(self) -> None:
+        self.clients.close()
+
+    # -- objects
+    def apply(self, docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return self.objects.apply(docs)
+
+    def delete(self, ref: Ref) -> bool:
+        return self.objects.delete(ref)
+
+    def get(self, ref: Ref) -> dict[str, Any] | None:
+        return self.objects.get(ref)
+
+    def list(
+        self, api_version: str, kind: str, namespace: str | None = None, selector: str | None = None
+    ) -> list[dict[str, Any]]:
+        return self.objects.list(api_version, kind, namespace, selector)
+
+    def patch(self, ref: Ref, patch: Mapping[str, Any]) -> dict[str, Any]:
+        return self.objects.patch(ref, patch)
+
+    # -- workloads
+    def wait_ready(self, namespace: str, selector: str, timeout: float) -> list[dict[str, Any]]:
+        return wait_mod.wait_ready(
+            self.clients.core,
+            self.clients.apps,
+            namespace,
+            selector,
+            timeout,
+            context=self.context,
+            clock=self.now,
+            sleep=self.sleep,
+            serialize=self.clients.serialize,
+        )
+
+    def exec(self, namespace: str, pod: str, container: str, argv: list[str], timeout: float) -> ExecResult:
+        result, _ = exec_mod.run(
+            self.clients.exec_core,
+            namespace,
+            pod,
+            container,
+            argv,
+            timeout,
+            clock=self.now,
+            kubectl=self.kubectl,
+        )
+        return result
+
+    def curl(self, namespace: str, pod: str, container: str, args: list[str], timeout: float) -> CurlResult:
+        from ..curl import remote
+
+        argv = remote.build_command(list(args))
+        result, _ = exec_mod.run(
+            self.clients.exec_core,
+            namespace,
+            pod,
+            container,
+            argv,
+            timeout + CURL_GRACE,
+            clock=self.now,
+            timeout_exit_code=CURL_TIMEOUT_EXIT_CODE,
+            kubectl=self.kubectl,
+        )
+        return remote.to_result(list(args), result)
+
+    def logs(self, namespace: str, pod: str, container: str, since_seconds: float | None = None) -> list[str]:
+        return read_lines(self.clients.core, namespace, pod, container, since_seconds, kubectl=self.kubectl)
+
+    # -- diagnosis
+    def doctor(self) -> list[DoctorItem]:
+        return Doctor(self.clients, self.context, self.allowed_because, self.istio_namespace, self.objects.list).run()

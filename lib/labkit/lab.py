@@ -1,0 +1,383 @@
+"""``Lab``: what a notebook holds. It applies manifests, runs curl in the client pod, checks
+expectations with retries, and undoes everything it changed on ``cleanup()``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from rich.console import Console
+
+from . import checks as checks_mod
+from . import manifests, schema
+from .backend import Backend, DoctorItem
+from .checks import Check, CheckTable, ExpectationFailed
+from .errors import LabkitError
+from .expect import CurlExpectation
+from .manifests import Manifest, Ref
+from .paths import lab_file
+from .result import CurlResult
+
+T = TypeVar("T")
+
+OUTBOUND_POLICIES = ("ALLOW_ANY", "REGISTRY_ONLY")
+CONFIGMAP = "istio"
+
+
+class Lab:
+    """One lab's connection to a mesh. ``lab.backend`` is ``"sim"`` or ``"kube"``."""
+
+    def __init__(self, driver: Backend, name: str = "lab", console: Console | None = None) -> None:
+        self.driver = driver
+        self.name = name
+        self.console = console or Console()
+        self.checks: list[Check] = []
+        self._applied: list[Ref] = []  # in apply order; cleanup walks it backwards
+        self._preexisting: set[Ref] = set()  # objects that were there before the lab: left alone
+        self._mesh_original: str | None = None  # the ConfigMap text before the first change
+        self._label_originals: dict[str, dict[str, str | None]] = {}
+
+    # -- identity
+    @property
+    def backend(self) -> str:
+        return self.driver.name
+
+    @property
+    def simulated(self) -> bool:
+        return self.driver.simulated
+
+    @property
+    def istio_namespace(self) -> str:
+        return self.driver.istio_namespace
+
+    def __repr__(self) -> str:
+        return f"<Lab {self.name!r} on {self.driver.describe()}>"
+
+    # -- manifests
+    def apply(self, manifest: Manifest, namespace: str | None = None, **params: Any) -> list[dict[str, Any]]:
+        """Validate every document, then apply them all. ``params`` fill ``${name}`` placeholders."""
+        docs = manifests.prepare(manifests.load(manifest, params), namespace, self.name)
+        schema.validate(docs, source=_source_name(manifest))  # raises before anything is applied
+        for doc in docs:
+            ref = Ref.of(doc)
+            if ref not in self._applied and ref not in self._preexisting and self.driver.get(ref) is not None:
+                self._preexisting.add(ref)
+        applied = self.driver.apply(docs)
+        self._applied += [Ref.of(d) for d in docs if Ref.of(d) not in self._applied]
+        return applied
+
+    def delete(self, manifest: Manifest, namespace: str | None = None, **params: Any) -> list[Ref]:
+        """Delete what the manifest names; objects already gone are fine. Returns what was deleted."""
+        docs = manifests.prepare(manifests.load(manifest, params), namespace, self.name)
+        return [ref for ref in map(Ref.of, reversed(docs)) if self.driver.delete(ref)]
+
+    def get(self, kind: str, name: str, namespace: str | None = None, api_version: str = "v1") -> dict | None:
+        return self.driver.get(Ref(api_version, kind, namespace, name))
+
+    # -- workloads
+    def deploy_client(
+        self,
+        namespace: str = "default",
+        name: str = "sleep",
+        *,
+        pod_annotations: Mapping[str, str] | None = None,
+        pod_labels: Mapping[str, str] | None = None,
+        timeout: float = 180.0,
+    ) -> str:
+        """Deploy the curl client (the classic ``sleep`` sample) and wait until it and its sidecar are ready.
+
+        ``pod_annotations``/``pod_labels`` go on the pod template, e.g. the sidecar's
+        ``traffic.sidecar.istio.io/includeOutboundIPRanges`` or ``sidecar.istio.io/inject``.
+        Returns the pod's name.
+        """
+        docs = manifests.load(lab_file("common", "sleep.yaml"), {"name": name})
+        for doc in docs:
+            if doc["kind"] == "Deployment":
+                template_meta = doc["spec"]["template"]["metadata"]
+                template_meta.setdefault("annotations", {}).update(pod_annotations or {})
+                template_meta["labels"].update(pod_labels or {})
+                if not template_meta["annotations"]:
+                    del template_meta["annotations"]
+        self.apply(docs, namespace=namespace)
+        pods = self.driver.wait_ready(namespace, f"app={name}", timeout)
+        return pods[0]["metadata"]["name"]
+
+    def pods(self, namespace: str, selector: str) -> list[dict[str, Any]]:
+        return self.driver.list("v1", "Pod", namespace, selector)
+
+    def client_pod(self, namespace: str = "default", name: str = "sleep") -> str:
+        running = [p for p in self.pods(namespace, f"app={name}") if not p["metadata"].get("deletionTimestamp")]
+        if not running:
+            raise LabkitError(
+                f"no client pod app={name} in namespace {namespace}",
+                hint=f"run lab.deploy_client(namespace={namespace!r}, name={name!r}) first",
+            )
+        return running[0]["metadata"]["name"]
+
+    def containers(self, namespace: str = "default", name: str = "sleep") -> list[str]:
+        """Container names of the client pod: ``['sleep', 'istio-proxy']`` when it has a sidecar."""
+        pod = self.driver.get(Ref("v1", "Pod", namespace, self.client_pod(namespace, name)))
+        return [c["name"] for c in (pod or {}).get("spec", {}).get("containers", [])]
+
+    # -- the mesh config
+    def mesh_config(self) -> dict[str, Any]:
+        return yaml.safe_load(self._mesh_text()) or {}
+
+    def outbound_policy(self) -> str:
+        """meshConfig.outboundTrafficPolicy.mode; Istio's default is ALLOW_ANY when it is unset."""
+        return (self.mesh_config().get("outboundTrafficPolicy") or {}).get("mode", "ALLOW_ANY")
+
+    def set_outbound_policy(self, mode: str) -> None:
+        """Edit meshConfig.outboundTrafficPolicy.mode in the ``istio`` ConfigMap (a patch, not sed | replace)."""
+        if mode not in OUTBOUND_POLICIES:
+            raise ValueError(f"outbound policy must be one of {', '.join(OUTBOUND_POLICIES)}, not {mode!r}")
+        text = self._mesh_text()
+        mesh = yaml.safe_load(text) or {}
+        mesh.setdefault("outboundTrafficPolicy", {})["mode"] = mode
+        if self._mesh_original is None:
+            self._mesh_original = text
+        self.driver.patch(self._configmap_ref(), {"data": {"mesh": yaml.safe_dump(mesh, sort_keys=False)}})
+
+    def _configmap_ref(self) -> Ref:
+        return Ref("v1", "ConfigMap", self.istio_namespace, CONFIGMAP)
+
+    def _mesh_text(self) -> str:
+        cm = self.driver.get(self._configmap_ref())
+        if cm is None:
+            raise LabkitError(
+                f"ConfigMap {CONFIGMAP} not found in namespace {self.istio_namespace}",
+                hint="is Istio installed? `labkit doctor` checks the cluster",
+            )
+        return (cm.get("data") or {}).get("mesh", "")
+
+    # -- namespace labels (restored on cleanup)
+    def label_namespace(self, namespace: str, labels: Mapping[str, str | None]) -> None:
+        """Set (or with None, remove) labels on a namespace; cleanup puts the old values back."""
+        ns = self.driver.get(Ref("v1", "Namespace", None, namespace))
+        if ns is None:
+            raise LabkitError(f"namespace {namespace} not found")
+        current = ns["metadata"].get("labels") or {}
+        originals = self._label_originals.setdefault(namespace, {})
+        for key in labels:
+            originals.setdefault(key, current.get(key))
+        self.driver.patch(Ref("v1", "Namespace", None, namespace), {"metadata": {"labels": dict(labels)}})
+
+    # -- traffic
+    def curl(
+        self,
+        url: str,
+        *args: str,
+        client: str = "sleep",
+        namespace: str = "default",
+        timeout: float | None = None,
+    ) -> CurlResult:
+        """Run ``curl ARGS URL`` in the client's container (named like the client, as in the sample)."""
+        pod = self.client_pod(namespace, client)
+        return self.driver.curl(namespace, pod, client, [*args, url], timeout or 120.0)
+
+    def logs(
+        self,
+        namespace: str = "default",
+        selector: str = "app=sleep",
+        container: str = "istio-proxy",
+        since_seconds: float | None = None,
+    ) -> list[str]:
+        """Log lines of every pod behind ``selector`` (Envoy access logs with the default container)."""
+        lines: list[str] = []
+        for pod in self.pods(namespace, selector):
+            lines += self.driver.logs(namespace, pod["metadata"]["name"], container, since_seconds)
+        return lines
+
+    # -- checks
+    def default_within(self) -> float:
+        # A real mesh needs seconds to push config; the simulator's propagation delay is small.
+        return 15.0 if self.simulated else 90.0
+
+    def verify(
+        self,
+        title: str,
+        probe: Callable[[], T],
+        failures: Callable[[T], list[str]],
+        *,
+        command: str,
+        expected: str,
+        actual: Callable[[T], str],
+        within: float | None = None,
+        interval: float = 1.0,
+        hint: str | Callable[[T], str] = "",
+    ) -> T:
+        """Run ``probe`` until ``failures(result)`` is empty or ``within`` seconds pass; record a check."""
+        within = self.default_within() if within is None else within
+        start = self.driver.now()
+        attempts = 0
+        while True:
+            attempts += 1
+            value = probe()
+            missing = failures(value)
+            elapsed = self.driver.now() - start
+            if not missing or elapsed + interval > within:
+                break
+            self.driver.sleep(interval)
+        passed = not missing
+        check = Check(
+            title=title,
+            command=command,
+            expected=expected,
+            actual=actual(value) if passed else f"{actual(value)} ✗ {', '.join(missing)}",
+            passed=passed,
+            attempts=attempts,
+            seconds=round(self.driver.now() - start, 3),
+            hint="" if passed else (hint(value) if callable(hint) else hint),
+            simulated=self.simulated,
+        )
+        self.checks.append(check)
+        checks_mod.record(self.checks, self.name)
+        self.console.print(check)
+        if not passed:
+            raise ExpectationFailed(check)
+        return value
+
+    def verify_curl(
+        self,
+        url: str,
+        *args: str,
+        title: str | None = None,
+        client: str = "sleep",
+        namespace: str = "default",
+        status: int | None = None,
+        statuses: list[int] | None = None,
+        exit_code: int | None = None,
+        no_response: bool = False,
+        body_contains: str | list[str] = (),
+        body_lacks: str | list[str] = (),
+        elapsed: tuple[float, float] | None = None,
+        within: float | None = None,
+        hint: str = "",
+    ) -> CurlResult:
+        """Curl until the result matches every expectation given, then return it."""
+        expectation = CurlExpectation(
+            status=status,
+            statuses=tuple(statuses) if statuses is not None else None,
+            exit_code=exit_code,
+            no_response=no_response,
+            body_contains=_strings(body_contains),
+            body_lacks=_strings(body_lacks),
+            elapsed=elapsed,
+        )
+
+        def explain_hint(r: CurlResult) -> str:
+            if hint:
+                return hint
+            if r.simulated and r.traces and r.traces[-1].hops:
+                return f"r.explain() shows why; last decision: {r.traces[-1].hops[-1].outcome}"
+            return "look at the proxy's access log: lab.logs(namespace, selector, 'istio-proxy')"
+
+        return self.verify(
+            title or f"{url} → {expectation.describe()}",
+            lambda: self.curl(url, *args, client=client, namespace=namespace),
+            expectation.mismatches,
+            command=f"curl {' '.join(args)} {url}".replace("  ", " "),
+            expected=expectation.describe(),
+            actual=expectation.actual,
+            within=within,
+            hint=explain_hint,
+        )
+
+    def verify_logs(
+        self,
+        contains: str,
+        *,
+        title: str | None = None,
+        namespace: str = "default",
+        selector: str = "app=sleep",
+        container: str = "istio-proxy",
+        within: float | None = None,
+    ) -> list[str]:
+        """Wait until some log line contains ``contains``; returns the matching lines."""
+
+        def matching() -> list[str]:
+            return [line for line in self.logs(namespace, selector, container) if contains in line]
+
+        self.verify(
+            title or f"{container} log of {selector} shows {contains}",
+            matching,
+            lambda lines: [] if lines else [f"no line with {contains!r}"],
+            command=f"kubectl logs -n {namespace} -l {selector} -c {container}",
+            expected=f"a line containing {contains!r}",
+            actual=lambda lines: f"{len(lines)} matching line(s)",
+            within=within,
+            hint="is access logging on? meshConfig.accessLogFile must be /dev/stdout",
+        )
+        return matching()
+
+    def verify_that(self, title: str, value: Any, expected: Any, *, command: str = "") -> Any:
+        """Record a one-shot equality check (no retry) for facts such as a container list."""
+        return self.verify(
+            title,
+            lambda: value,
+            lambda v: [] if v == expected else [f"not {expected!r}"],
+            command=command or title,
+            expected=repr(expected),
+            actual=repr,
+            within=0,
+        )
+
+    def report(self) -> CheckTable:
+        return CheckTable(self.checks, title=f"Checks: {self.name}")
+
+    def doctor(self) -> list[DoctorItem]:
+        return self.driver.doctor()
+
+    # -- cleanup
+    @property
+    def is_clean(self) -> bool:
+        """True when there is nothing for cleanup() to undo."""
+        return not self._applied and self._mesh_original is None and not self._label_originals
+
+    def cleanup(self) -> list[str]:
+        """Remove what this lab applied and restore the mesh config and labels it changed.
+
+        Safe to call more than once, and it keeps going past errors so one failure doesn't leave the rest.
+        Returns a line per thing it did.
+        """
+        done: list[str] = []
+        errors: list[str] = []
+        for ref in reversed(self._applied):
+            if ref in self._preexisting:
+                done.append(f"kept {ref} (it existed before the lab)")
+                continue
+            try:
+                if self.driver.delete(ref):
+                    done.append(f"deleted {ref}")
+            except Exception as exc:  # keep cleaning; report at the end
+                errors.append(f"{ref}: {exc}")
+        self._applied.clear()
+        if self._mesh_original is not None:
+            try:
+                self.driver.patch(self._configmap_ref(), {"data": {"mesh": self._mesh_original}})
+                done.append("restored the mesh config (outbound policy)")
+                self._mesh_original = None
+            except Exception as exc:
+                errors.append(f"mesh config: {exc}")
+        for namespace, labels in list(self._label_originals.items()):
+            try:
+                self.driver.patch(Ref("v1", "Namespace", None, namespace), {"metadata": {"labels": labels}})
+                done.append(f"restored labels of namespace {namespace}")
+                del self._label_originals[namespace]
+            except Exception as exc:
+                errors.append(f"labels of {namespace}: {exc}")
+        if errors:
+            raise LabkitError("cleanup left things behind:\n  " + "\n  ".join(errors), hint="run `labkit doctor`")
+        return done
+
+
+def _strings(value: str | list[str] | tuple[str, ...]) -> tuple[str, ...]:
+    return (value,) if isinstance(value, str) else tuple(value)
+
+
+def _source_name(manifest: Manifest) -> str:
+    if isinstance(manifest, Path) or (isinstance(manifest, str) and manifests.looks_like_path(manifest)):
+        return Path(manifest).name
+    return ""

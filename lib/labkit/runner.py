@@ -1,0 +1,402 @@
+"""Run lab notebooks end to end with papermill and summarise what each one proved.
+
+Each notebook runs in a fresh kernel with its ``backend`` parameter injected. The kernel's labkit
+writes every check it makes to ``<out>/<lab>.checks.json`` (``LABKIT_RECORD_DIR``), so the summary
+and the JUnit report can name the check that failed instead of only the cell that raised.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import logging
+import os
+import re
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rich import box
+from rich.console import Console, Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from . import paths
+from .checks import Check
+from .errors import LabkitError
+
+#: Lab notebooks are ``NN-name.ipynb``; anything else in the directory is not a lab.
+LAB_PATTERN = re.compile(r"^(\d+)-[\w.-]+\.ipynb$")
+#: The exception a failing check raises in the kernel (labkit.checks.ExpectationFailed).
+CHECK_FAILURE = "ExpectationFailed"
+BACKENDS = ("auto", "sim", "kube")
+
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
+
+
+class UnknownLab(LabkitError):
+    """A lab name on the command line matches no notebook."""
+
+
+@dataclass(frozen=True)
+class LabInfo:
+    """One lab notebook on disk."""
+
+    name: str  # the file stem, e.g. "01-external-access"
+    path: Path
+    number: int
+
+    @property
+    def title(self) -> str:
+        """The first markdown heading of the notebook, or its name when it has none."""
+        return notebook_title(self.path) or self.name
+
+
+@dataclass(frozen=True)
+class CellError:
+    """The error that stopped a notebook."""
+
+    ename: str
+    evalue: str
+    cell_index: int | None = None
+    traceback: str = ""
+
+    def short(self, limit: int = 200) -> str:
+        text = f"{self.ename}: {self.evalue}" if self.evalue else self.ename
+        text = strip_ansi(text).strip()
+        return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+@dataclass
+class LabResult:
+    """How one notebook went."""
+
+    lab: LabInfo
+    backend: str  # what was asked for: auto, sim or kube
+    output: Path
+    seconds: float = 0.0
+    error: CellError | None = None
+    checks: list[Check] = field(default_factory=list)
+    record_problem: str = ""  # the checks file existed but could not be read
+
+    @property
+    def name(self) -> str:
+        return self.lab.name
+
+    @property
+    def failed_checks(self) -> list[Check]:
+        return [c for c in self.checks if not c.passed]
+
+    @property
+    def passed(self) -> bool:
+        # A check recorded as failed fails the lab even if the notebook swallowed it.
+        return self.error is None and not self.failed_checks
+
+    @property
+    def status(self) -> str:
+        return "passed" if self.passed else "failed"
+
+    @property
+    def simulated(self) -> bool:
+        return any(c.simulated for c in self.checks)
+
+    @property
+    def backend_used(self) -> str:
+        """The backend the checks ran on, when the records tell (``auto`` resolves in the kernel)."""
+        if self.checks:
+            if all(c.simulated for c in self.checks):
+                return "sim"
+            if not any(c.simulated for c in self.checks):
+                return "kube"
+        return self.backend
+
+    @property
+    def error_outside_checks(self) -> bool:
+        """The notebook stopped for a reason other than a failing check (a typo, a dead kernel...)."""
+        if self.error is None:
+            return False
+        return not (self.error.ename == CHECK_FAILURE and self.failed_checks)
+
+
+@dataclass
+class RunSummary:
+    """All labs of one run; renders as a rich table."""
+
+    results: list[LabResult]
+    backend: str
+    out: Path
+
+    @property
+    def passed(self) -> bool:
+        return all(r.passed for r in self.results)
+
+    @property
+    def failed(self) -> list[LabResult]:
+        return [r for r in self.results if not r.passed]
+
+    def __rich__(self) -> RenderableType:
+        table = Table(title="Lab results", box=box.SIMPLE_HEAVY, expand=False)
+        table.add_column("lab", style="bold")
+        table.add_column("backend")
+        table.add_column("result")
+        table.add_column("time", justify="right")
+        table.add_column("checks", justify="right")
+        table.add_column("first failure", overflow="fold")
+        for r in self.results:
+            backend = r.backend_used if r.backend_used == r.backend else f"{r.backend} → {r.backend_used}"
+            result = Text("PASSED", style="bold green") if r.passed else Text("FAILED", style="bold red")
+            if r.simulated:
+                result.append(" simulated", style="magenta")
+            n_ok = sum(c.passed for c in r.checks)
+            checks = Text(f"{n_ok}/{len(r.checks)}", style="green" if n_ok == len(r.checks) else "red")
+            table.add_row(r.name, backend, result, f"{r.seconds:.1f}s", checks, _first_failure(r))
+        n_ok = sum(r.passed for r in self.results)
+        table.caption = f"{n_ok}/{len(self.results)} labs passed · executed notebooks in {self.out}"
+        parts: list[RenderableType] = [table]
+        if any(r.simulated for r in self.results):
+            parts.append(
+                Text(
+                    "simulated: checks ran against the offline mesh simulator, not a real cluster.",
+                    style="magenta",
+                )
+            )
+        return Group(*parts)
+
+
+def _first_failure(r: LabResult) -> Text:
+    text = Text()
+    if r.failed_checks:
+        c = r.failed_checks[0]
+        text.append(c.title, style="bold")
+        text.append(f"\nexpected: {c.expected}\nactual:   {c.actual}", style="dim")
+        if c.hint:
+            text.append(f"\nhint: {c.hint}", style="yellow")
+    if r.error_outside_checks and r.error is not None:
+        if text:
+            text.append("\n")
+        where = f"cell {r.error.cell_index + 1}: " if r.error.cell_index is not None else ""
+        text.append(f"{where}{r.error.short()}", style="red")
+    if r.record_problem:
+        text.append(("\n" if text else "") + r.record_problem, style="yellow")
+    if not r.passed:
+        text.append(f"\nsee {r.output}", style="dim")
+    return text
+
+
+# -- discovery -------------------------------------------------------------------------------
+
+
+def discover(notebooks_dir: Path | None = None) -> list[LabInfo]:
+    """Every lab notebook in ``notebooks_dir`` (default: the project's ``notebooks/``), in order."""
+    directory = Path(notebooks_dir or paths.NOTEBOOKS)
+    if not directory.is_dir():
+        return []
+    labs = []
+    for path in directory.iterdir():
+        m = LAB_PATTERN.match(path.name)
+        if m and path.is_file():
+            labs.append(LabInfo(name=path.stem, path=path.resolve(), number=int(m.group(1))))
+    return sorted(labs, key=lambda lab: (lab.number, lab.name))
+
+
+def select(names: list[str] | None, notebooks_dir: Path | None = None) -> list[LabInfo]:
+    """Resolve lab names (``01``, ``1``, ``01-external-access`` or a notebook path) to labs.
+
+    Raises UnknownLab, listing the labs that exist, before anything runs.
+    """
+    available = discover(notebooks_dir)
+    where = Path(notebooks_dir or paths.NOTEBOOKS)
+    if not available:
+        raise UnknownLab(f"no lab notebooks (NN-name.ipynb) in {where}")
+    if not names:
+        return available
+    chosen: list[LabInfo] = []
+    unknown: list[str] = []
+    for raw in names:
+        key = Path(raw).name.removesuffix(".ipynb")
+        matches = [lab for lab in available if lab.name == key]
+        if not matches and key.isdigit():
+            matches = [lab for lab in available if lab.number == int(key)]
+        if len(matches) != 1:
+            unknown.append(raw)
+            continue
+        if matches[0] not in chosen:
+            chosen.append(matches[0])
+    if unknown:
+        listing = "\n".join(f"  {lab.name}" for lab in available)
+        raise UnknownLab(
+            f"unknown lab{'s' if len(unknown) > 1 else ''}: {', '.join(unknown)}\navailable labs:\n{listing}",
+            hint="Name a lab by its number (01) or its full name (01-external-access).",
+        )
+    return chosen
+
+
+def notebook_title(path: Path) -> str:
+    """The text of the first markdown heading in a notebook, or ''."""
+    try:
+        nb = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return ""
+    for cell in nb.get("cells", []):
+        if cell.get("cell_type") != "markdown":
+            continue
+        source = cell.get("source", "")
+        lines = source.splitlines() if isinstance(source, str) else "".join(source).splitlines()
+        for line in lines:
+            if line.lstrip().startswith("#"):
+                return line.strip().lstrip("#").strip()
+    return ""
+
+
+# -- running ---------------------------------------------------------------------------------
+
+
+def run_labs(
+    labs: list[str] | None,
+    backend: str,
+    out: Path,
+    *,
+    kernel_name: str = "python3",
+    timeout_per_cell: float | None = 600,
+    progress: bool = True,
+    notebooks_dir: Path | None = None,
+    console: Console | None = None,
+) -> RunSummary:
+    """Execute the selected labs (all when ``labs`` is empty) and return what happened.
+
+    A failing notebook does not stop the others. Executed notebooks and check records land in ``out``.
+    """
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
+    selected = select(labs, notebooks_dir)
+    # papermill chdirs into the notebooks directory, so every path we hand it must be absolute.
+    out = Path(out).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    console = console or Console(stderr=True)
+    results = []
+    with _papermill_logging(progress):
+        for i, lab in enumerate(selected, 1):
+            if progress:
+                console.rule(f"[bold]{lab.name}[/] ({i}/{len(selected)}) · backend {backend}")
+            result = _run_one(lab, backend, out, kernel_name, timeout_per_cell, progress)
+            if progress:
+                style = "green" if result.passed else "red"
+                console.print(f"[{style}]{lab.name} {result.status}[/] in {result.seconds:.1f}s")
+            results.append(result)
+    return RunSummary(results=results, backend=backend, out=out)
+
+
+def _run_one(
+    lab: LabInfo, backend: str, out: Path, kernel_name: str, timeout: float | None, progress: bool
+) -> LabResult:
+    import papermill  # slow to import; only the run command needs it
+    from papermill.exceptions import PapermillExecutionError
+
+    output = out / f"{lab.name}.ipynb"
+    record = out / f"{lab.name}.checks.json"
+    # A record left by an earlier run would be mistaken for this run's checks.
+    record.unlink(missing_ok=True)
+    result = LabResult(lab=lab, backend=backend, output=output)
+    start = time.monotonic()
+    try:
+        with _environ(LABKIT_RECORD_DIR=str(out), LABKIT_LAB=lab.name):
+            papermill.execute_notebook(
+                str(lab.path),
+                str(output),
+                parameters={"backend": backend},
+                kernel_name=kernel_name,
+                cwd=str(lab.path.parent),
+                log_output=progress,
+                progress_bar=False,
+                execution_timeout=timeout if timeout and timeout > 0 else None,  # 0: no limit
+            )
+    except PapermillExecutionError as e:
+        result.error = CellError(
+            ename=e.ename, evalue=str(e.evalue), cell_index=e.cell_index, traceback="\n".join(e.traceback)
+        )
+    except Exception as e:  # a dead kernel or a cell timeout must not stop the other labs
+        result.error = CellError(ename=type(e).__name__, evalue=str(e))
+    result.seconds = time.monotonic() - start
+    result.checks, result.record_problem = read_checks(record)
+    return result
+
+
+def read_checks(path: Path) -> tuple[list[Check], str]:
+    """The check records a kernel wrote, and a note when the file was unreadable."""
+    if not path.is_file():
+        return [], ""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(data, list):
+            raise ValueError("not a JSON list")
+        known = {f.name for f in dataclasses.fields(Check)}
+        checks = [_check(item, known) for item in data]
+    except (OSError, ValueError, TypeError) as e:
+        return [], f"unreadable check record {path.name}: {e}"
+    return checks, ""
+
+
+def _check(item: Any, known: set[str]) -> Check:
+    if not isinstance(item, dict):
+        raise ValueError("a check record is not an object")
+    kw = {k: v for k, v in item.items() if k in known}
+    for key in ("title", "command", "expected", "actual", "hint"):
+        kw[key] = str(kw.get(key, ""))
+    kw["passed"] = bool(kw.get("passed", False))
+    return Check(**kw)
+
+
+def strip_ansi(text: str) -> str:
+    return _ANSI.sub("", text)
+
+
+@contextlib.contextmanager
+def _environ(**values: str) -> Iterator[None]:
+    """Set variables for the kernel, which inherits this process's environment, then restore them."""
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+class _RawHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Cell output arrives already formatted and newline-terminated; print it as it is."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if message.startswith("Ending Cell"):  # one marker per cell is enough to follow progress
+            return
+        try:
+            self.stream.write(message.rstrip("\n") + "\n")
+            self.flush()
+        except Exception:
+            self.handleError(record)
+
+
+@contextlib.contextmanager
+def _papermill_logging(enabled: bool) -> Iterator[None]:
+    """papermill streams cell output through its logger; show it while labs run."""
+    if not enabled:
+        yield
+        return
+    logger = logging.getLogger("papermill")
+    handler = _RawHandler()
+    old_level, old_propagate = logger.level, logger.propagate
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False  # avoid printing each line twice when the root logger is configured
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(old_level)
+        logger.propagate = old_propagate

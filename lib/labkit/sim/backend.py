@@ -1,0 +1,140 @@
+"""``SimBackend``: the Backend contract, answered by the simulated mesh."""
+
+from __future__ import annotations
+
+import copy
+import shlex
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
+
+from .. import schema
+from ..backend import DoctorItem, ExecResult
+from ..errors import LabkitError, NotReady
+from ..manifests import Ref
+from ..result import CurlResult
+from .client import SimCurl
+from .cluster import is_ready
+from .mesh import Mesh
+from .store import group_of
+from .topology import ISTIO_VERSION, SimOptions
+
+
+def merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7386 JSON merge patch: objects merge, null deletes, everything else replaces."""
+    if not isinstance(patch, Mapping):
+        return copy.deepcopy(patch)
+    result = dict(target) if isinstance(target, Mapping) else {}
+    for key, value in patch.items():
+        if value is None:
+            result.pop(key, None)
+        else:
+            result[key] = merge_patch(result.get(key), value)
+    return result
+
+
+class SimBackend:
+    name = "sim"
+    simulated = True
+
+    def __init__(self, options: SimOptions | None = None, **overrides: Any) -> None:
+        options = replace(options or SimOptions(), **overrides)
+        self.mesh = Mesh(options)
+        self.istio_namespace = options.istio_namespace
+        self._curl = SimCurl(self.mesh)
+
+    def describe(self) -> str:
+        return f"simulated mesh (a model of Istio {ISTIO_VERSION} on kind; virtual clock)"
+
+    def now(self) -> float:
+        return self.mesh.clock.now()
+
+    def sleep(self, seconds: float) -> None:
+        self.mesh.clock.sleep(seconds)
+
+    # -- objects
+    def apply(self, docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        schema.validate(docs)  # the simulated API server is as strict as the real one
+        ordered = sorted(docs, key=lambda d: d.get("kind") != "Namespace")
+        for doc in ordered:
+            ns = doc["metadata"].get("namespace")
+            if ns and self.mesh.store.raw("", "Namespace", None, ns) is None:
+                raise LabkitError(f'namespaces "{ns}" not found', hint=f"create namespace {ns} first")
+        return [self.mesh.put(copy.deepcopy(doc)) for doc in ordered]
+
+    def delete(self, ref: Ref) -> bool:
+        return self.mesh.remove(ref)
+
+    def get(self, ref: Ref) -> dict[str, Any] | None:
+        return self.mesh.store.get(ref)
+
+    def list(
+        self, api_version: str, kind: str, namespace: str | None = None, selector: str | None = None
+    ) -> list[dict[str, Any]]:
+        return [copy.deepcopy(o) for o in self.mesh.store.select(group_of(api_version), kind, namespace, selector)]
+
+    def patch(self, ref: Ref, patch: Mapping[str, Any]) -> dict[str, Any]:
+        current = self.mesh.store.get(ref)
+        if current is None:
+            raise LabkitError(f"{ref} not found")
+        return self.mesh.put(merge_patch(current, patch))
+
+    # -- workloads
+    def wait_ready(self, namespace: str, selector: str, timeout: float) -> list[dict[str, Any]]:
+        deadline = self.now() + timeout
+        while True:
+            pods = self.mesh.cluster.pods(namespace, selector)
+            if pods and all(is_ready(p) for p in pods):
+                return [copy.deepcopy(p) for p in pods]
+            if self.now() >= deadline:
+                raise NotReady(
+                    f"no ready pod matches {selector} in namespace {namespace} after {timeout:g}s",
+                    hint=f"kubectl get pods -n {namespace} -l {selector}",
+                )
+            self.sleep(1.0)
+
+    def _container_check(self, namespace: str, pod: str, container: str) -> str | None:
+        obj = self.mesh.store.raw("", "Pod", namespace, pod)
+        if obj is None:
+            return f'pods "{pod}" not found'
+        names = [c["name"] for c in obj["spec"].get("containers", [])]
+        if container not in names:
+            return f"container {container} is not valid for pod {pod}"
+        return None
+
+    def exec(self, namespace: str, pod: str, container: str, argv: list[str], timeout: float) -> ExecResult:
+        problem = self._container_check(namespace, pod, container)
+        if problem:
+            return ExecResult("", f"error: {problem}\n", 1, 0.0)
+        if argv and argv[0] == "curl":
+            r = self._curl.run(namespace, pod, container, argv[1:])
+            return ExecResult(r.stdout, r.stderr, r.exit_code, r.elapsed)
+        return ExecResult("", f"sim: {shlex.join(argv)}: only curl runs in simulated pods\n", 127, 0.0)
+
+    def curl(self, namespace: str, pod: str, container: str, args: list[str], timeout: float) -> CurlResult:
+        problem = self._container_check(namespace, pod, container)
+        if problem:
+            raise LabkitError(problem, hint="lab.deploy_client(...) creates the client pod")
+        return self._curl.run(namespace, pod, container, list(args))
+
+    def logs(self, namespace: str, pod: str, container: str, since_seconds: float | None = None) -> list[str]:
+        return self.mesh.logs(namespace, pod, container, since_seconds)
+
+    def doctor(self) -> list[DoctorItem]:
+        o = self.mesh.options
+        view = self.mesh.view()
+        gateway = self.mesh.cluster.pods(o.istio_namespace, "istio=egressgateway")
+        return [
+            DoctorItem("backend", None, self.describe()),
+            DoctorItem(
+                "egress gateway",
+                bool(gateway),
+                "istio-egressgateway ready" if gateway else "not installed",
+                "" if gateway else "start the simulator with egress_gateway=True",
+            ),
+            DoctorItem("access logging", view.access_log, "accessLogFile: /dev/stdout" if view.access_log else "off"),
+            DoctorItem("outbound policy", None, view.outbound_policy),
+            DoctorItem(
+                "NetworkPolicy", o.enforce_network_policy, "enforced" if o.enforce_network_policy else "not enforced"
+            ),
+        ]

@@ -1,0 +1,37 @@
+"""Where a proxy finds the certificates a DestinationRule names (``credentialName`` through SDS)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ..trace import Hop
+from .messages import TLS_FAILED, Outcome
+from .tls import Identity
+
+if TYPE_CHECKING:
+    from .mesh import Mesh
+
+
+class Credentials:
+    def __init__(self, mesh: Mesh) -> None:
+        self.mesh = mesh
+
+    def for_client(
+        self, pod: dict[str, Any], tls: dict[str, Any], hop: Hop
+    ) -> tuple[frozenset[str] | None, Identity | None] | Outcome:
+        """Trusted roots and client identity for upstream TLS. ``None`` roots: the default CA bundle."""
+        name = tls.get("credentialName")
+        if not name:
+            return None, None
+        # SDS reads the Secret from the proxy's own namespace (the gateway's, for a gateway).
+        ns = pod["metadata"]["namespace"]
+        secret = self.mesh.store.raw("", "Secret", ns, name)
+        if secret is None:
+            hop.step(
+                "credential",
+                f"Secret {ns}/{name} not found: SDS can't serve it, the cluster has no "
+                "certificate, so the handshake fails",
+            )
+            return Outcome.failed(TLS_FAILED, f"credentialName {name}: Secret not found in {ns}")
+        hop.step("credential", f"Secret {ns}/{name} (SDS)")
+        return self.mesh.pki.from_secret(secret)

@@ -1,0 +1,255 @@
+"""The egress gateway: an Envoy in router mode that serves the Gateway resources selecting it.
+
+A connection arriving at the gateway pod is matched to a Gateway server by port (the Service's port
+maps to the pod's targetPort) and by host: the SNI for TLS servers, the Host header for HTTP ones.
+VirtualServices bound to that Gateway (by ``gateways: [ns/name]``) route it onward.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..trace import Hop, Trace
+from .config import ProxyView, qualify_gateway
+from .messages import RESET, TLS_FAILED, Connection, Outcome
+from .proxy import PROXY_LATENCY, ClusterRef, Proxy, local_reply
+from .registry import fqdn, host_matches
+from .sidecar import http_route_matches, tls_route_matches
+from .tls import MESH_ROOT
+
+
+class Gateways(Proxy):
+    kind = "gateway"
+
+    def inbound(self, pod: dict[str, Any], conn: Connection, trace: Trace) -> Outcome:
+        view = self.view()
+        hop = trace.hop(f"egress gateway {pod['metadata']['namespace']}/{pod['metadata']['name']}")
+        service_port = self._service_port(pod, conn.dst_port)
+        servers = self._servers(view, pod, service_port)
+        if not servers:
+            hop.step(
+                "listener",
+                f"none on port {conn.dst_port}: no Gateway resource selecting this pod "
+                f"has a server on port {service_port}",
+            )
+            hop.outcome = "connection refused (the gateway has no listener there)"
+            return Outcome.failed("refused", hop.outcome, PROXY_LATENCY)
+        hop.step("listener", f"0.0.0.0_{conn.dst_port} for Gateway server port {service_port}")
+        tls = conn.tls
+        # An ISTIO_MUTUAL (or MUTUAL/SIMPLE) server terminates TLS; PASSTHROUGH forwards it untouched.
+        terminated = False
+        gateway, server = servers[0]
+        if tls is not None:
+            sni = (tls.sni or "").lower()
+            chosen = next(
+                (
+                    (g, s)
+                    for g, s in servers
+                    if _server_tls_mode(s) == "PASSTHROUGH" and any(_host_ok(h, sni) for h in s.get("hosts", []))
+                ),
+                None,
+            )
+            if chosen is None:
+                chosen = next(
+                    ((g, s) for g, s in servers if _server_tls_mode(s) in ("ISTIO_MUTUAL", "SIMPLE", "MUTUAL")), None
+                )
+                if chosen is None:
+                    hop.step("filter chain", f"no server accepts TLS with SNI {sni or '(none)'}")
+                    hop.outcome = "the gateway closes the connection"
+                    return Outcome.failed(TLS_FAILED, hop.outcome, PROXY_LATENCY)
+                gateway, server = chosen
+                mode = _server_tls_mode(server)
+                if mode == "ISTIO_MUTUAL" and (tls.client_identity is None or tls.client_identity.root != MESH_ROOT):
+                    hop.step("TLS", "ISTIO_MUTUAL server, but the client presented no mesh certificate")
+                    hop.outcome = "TLS handshake fails"
+                    return Outcome.failed(TLS_FAILED, hop.outcome, PROXY_LATENCY)
+                hop.step("TLS", f"{mode} terminated at the gateway")
+                terminated = True
+            else:
+                gateway, server = chosen
+        gw_name = f"{gateway['metadata']['namespace']}/{gateway['metadata']['name']}"
+        hop.step("Gateway", f"{gw_name} server port {service_port} ({server['port'].get('protocol', '')})")
+        if conn.request is not None and (tls is None or terminated):
+            return self._http(pod, view, conn, gateway, server, hop, trace)
+        return self._passthrough(pod, view, conn, gateway, hop, trace)
+
+    def _service_port(self, pod: dict[str, Any], target: int) -> int:
+        """Gateway servers name the Service port (80), while traffic arrives on the pod port (8080)."""
+        for svc in self.mesh.cluster.services():
+            if svc["metadata"]["namespace"] != pod["metadata"]["namespace"]:
+                continue
+            selector = svc["spec"].get("selector") or {}
+            labels = pod["metadata"].get("labels") or {}
+            if selector and all(labels.get(k) == v for k, v in selector.items()):
+                for p in svc["spec"].get("ports", []):
+                    if p.get("targetPort", p["port"]) == target:
+                        return p["port"]
+        return target
+
+    def _servers(self, view: ProxyView, pod: dict[str, Any], port: int) -> list[tuple[dict, dict]]:
+        out = []
+        for gw in view.gateways_on(pod["metadata"].get("labels") or {}, pod["metadata"]["namespace"]):
+            for server in gw["spec"].get("servers", []):
+                if server["port"]["number"] == port:
+                    out.append((gw, server))
+        return out
+
+    def _virtual_services(self, view: ProxyView, gateway: dict, host: str) -> list[dict]:
+        name = qualify_gateway(gateway["metadata"]["name"], gateway["metadata"]["namespace"])
+        return view.virtual_services_for(host, name)
+
+    def _http(self, pod, view: ProxyView, conn: Connection, gateway, server, hop: Hop, trace: Trace) -> Outcome:
+        req = conn.request
+        assert req is not None
+        host = req.authority.split(":")[0].lower()
+        gw_name = qualify_gateway(gateway["metadata"]["name"], gateway["metadata"]["namespace"])
+        request_id = req.header("x-request-id") or self.mesh.request_id()
+        log = dict(
+            downstream_local=f"{conn.dst_ip}:{conn.dst_port}",
+            downstream_remote=f"{conn.src_ip}:{conn.src_port}",
+            request_id=request_id,
+        )
+        if not any(_host_ok(h, host) for h in server.get("hosts", [])):
+            hop.step("virtual host", f"{host} is not in the server's hosts {server.get('hosts')}")
+            hop.outcome = "404 from the gateway (NR)"
+            reply = local_reply(404)
+            self.log_http(
+                pod,
+                view,
+                req,
+                reply,
+                flags="NR",
+                details="route_not_found",
+                cluster="-",
+                upstream_host="-",
+                route="-",
+                duration=0.0,
+                **log,
+            )
+            return Outcome(reply=reply, elapsed=PROXY_LATENCY)
+        for vs in self._virtual_services(view, gateway, host):
+            for i, route in enumerate(vs["spec"].get("http") or []):
+                if http_route_matches(route, req, self._service_port(pod, conn.dst_port), pod, gw_name):
+                    dest = route["route"][0]["destination"]
+                    dest_host = fqdn(dest["host"], vs["metadata"]["namespace"])
+                    cluster = ClusterRef(
+                        dest_host, (dest.get("port") or {}).get("number") or 80, dest.get("subset", "")
+                    )
+                    hop.step(
+                        "VirtualService",
+                        f"{vs['metadata']['namespace']}/{vs['metadata']['name']} http[{i}] for gateway {gw_name}",
+                    )
+                    route_name = route.get("name") or f"{vs['metadata']['name']}.{i}"
+                    out, upstream = self.forward(
+                        pod, view, cluster, pod["metadata"]["namespace"], None, req, None, hop, trace
+                    )
+                    if out.reply is None:
+                        hop.outcome = f"503 from the gateway: {out.detail}"
+                        reply = local_reply(503, "upstream connect error or disconnect/reset before headers")
+                        self.log_http(
+                            pod,
+                            view,
+                            req,
+                            reply,
+                            flags="UF",
+                            details="upstream_reset_before_response_started",
+                            cluster=cluster.name,
+                            upstream_host=upstream,
+                            route=route_name,
+                            duration=out.elapsed,
+                            **log,
+                        )
+                        return Outcome(reply=reply, elapsed=out.elapsed)
+                    hop.outcome = f"{out.reply.status} {out.reply.reason} from {cluster.name}"
+                    self.log_http(
+                        pod,
+                        view,
+                        req,
+                        out.reply,
+                        flags="-",
+                        details="via_upstream",
+                        cluster=cluster.name,
+                        upstream_host=upstream,
+                        route=route_name,
+                        duration=out.elapsed,
+                        **log,
+                    )
+                    return out
+        hop.step("VirtualService", f"none bound to gateway {gw_name} routes {host}")
+        hop.outcome = "404 from the gateway: no route (NR)"
+        reply = local_reply(404)
+        self.log_http(
+            pod,
+            view,
+            req,
+            reply,
+            flags="NR",
+            details="route_not_found",
+            cluster="-",
+            upstream_host="-",
+            route="-",
+            duration=0.0,
+            **log,
+        )
+        return Outcome(reply=reply, elapsed=PROXY_LATENCY)
+
+    def _passthrough(self, pod, view: ProxyView, conn: Connection, gateway, hop: Hop, trace: Trace) -> Outcome:
+        sni = ((conn.tls.sni if conn.tls else None) or "").lower()
+        gw_name = qualify_gateway(gateway["metadata"]["name"], gateway["metadata"]["namespace"])
+        port = self._service_port(pod, conn.dst_port)
+        log = dict(
+            downstream_local=f"{conn.dst_ip}:{conn.dst_port}",
+            downstream_remote=f"{conn.src_ip}:{conn.src_port}",
+            server_name=sni or "-",
+        )
+        for vs in self._virtual_services(view, gateway, sni):
+            for i, route in enumerate(vs["spec"].get("tls") or []):
+                if tls_route_matches(route, sni, port, gw_name):
+                    dest = route["route"][0]["destination"]
+                    dest_host = fqdn(dest["host"], vs["metadata"]["namespace"])
+                    cluster = ClusterRef(
+                        dest_host, (dest.get("port") or {}).get("number") or port, dest.get("subset", "")
+                    )
+                    hop.step(
+                        "VirtualService",
+                        f"{vs['metadata']['namespace']}/{vs['metadata']['name']} tls[{i}] "
+                        f"SNI {sni} for gateway {gw_name}",
+                    )
+                    out, upstream = self.forward(
+                        pod,
+                        view,
+                        cluster,
+                        pod["metadata"]["namespace"],
+                        None,
+                        None,
+                        conn.tls,
+                        hop,
+                        trace,
+                        payload=conn.request,
+                    )
+                    hop.outcome = f"TCP proxied to {cluster.name}" if not out.failure else f"upstream: {out.detail}"
+                    self.log_tcp(
+                        pod,
+                        view,
+                        cluster=cluster.name,
+                        upstream_host=upstream,
+                        duration=out.elapsed,
+                        bytes_sent=(len(out.reply.body) + 300) if out.reply else 0,
+                        flags="UF" if out.failure else "-",
+                        **log,
+                    )
+                    return out
+        hop.step("VirtualService", f"none bound to gateway {gw_name} routes SNI {sni or '(none)'}")
+        hop.outcome = "the gateway closes the connection: no route for this SNI"
+        self.log_tcp(pod, view, cluster="-", upstream_host="-", duration=0.0, bytes_sent=0, flags="NR", **log)
+        return Outcome.failed(RESET, hop.outcome, PROXY_LATENCY)
+
+
+def _server_tls_mode(server: dict[str, Any]) -> str | None:
+    return (server.get("tls") or {}).get("mode")
+
+
+def _host_ok(pattern: str, host: str) -> bool:
+    """Gateway server hosts may carry a namespace prefix (``ns/host``)."""
+    pattern = pattern.split("/", 1)[-1]
+    return pattern == "*" or host_matches(pattern, host)

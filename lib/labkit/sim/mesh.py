@@ -1,0 +1,98 @@
+"""The simulated mesh: one object that owns the clock, the API objects, the network and the proxies."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from ..manifests import Ref
+from .apps import Apps
+from .clock import VirtualClock
+from .cluster import PROXY_IMAGE, Cluster
+from .config import ISTIO, ProxyView, parse_mesh
+from .credentials import Credentials
+from .gateway import Gateways
+from .network import Network
+from .pki import Pki
+from .registry import build
+from .sidecar import Sidecar
+from .store import Key, ObjectStore
+from .topology import ISTIO_VERSION, SimOptions, initial_objects
+from .world import World
+
+
+class Mesh:
+    def __init__(self, options: SimOptions | None = None, world: World | None = None) -> None:
+        self.options = options or SimOptions()
+        self.clock = VirtualClock()
+        self.store = ObjectStore(self.clock.now, self.options.push_delay, self._reaches_proxies)
+        self.cluster = Cluster(self.store, self.options.istio_namespace, f"{PROXY_IMAGE}:{ISTIO_VERSION}")
+        self.world = world or World()
+        self.network = Network(self)
+        self.sidecar = Sidecar(self)
+        self.gateways = Gateways(self)
+        self.apps = Apps()
+        self.credentials = Credentials(self)
+        self.pki = Pki()
+        self._logs: dict[tuple[str, str, str], list[tuple[float, str]]] = {}
+        self._requests = 0
+        delay, self.store.push_delay = self.store.push_delay, 0.0  # the initial config is already pushed
+        for obj in initial_objects(self.options):
+            self.put(obj)
+        self.store.push_delay = delay
+
+    def _reaches_proxies(self, key: Key) -> bool:
+        group, kind, ns, name = key
+        return group == ISTIO or (kind == "ConfigMap" and ns == self.options.istio_namespace and name == "istio")
+
+    # -- the API server
+    def put(self, obj: dict[str, Any]) -> dict[str, Any]:
+        kind = obj.get("kind")
+        existing = self.store.get(Ref.of(obj))
+        if kind == "Service":
+            if existing:  # the cluster IP is immutable
+                obj.setdefault("spec", {}).setdefault("clusterIP", existing["spec"].get("clusterIP"))
+            self.cluster.admit_service(obj)
+        elif kind == "Pod" and not existing:
+            self.cluster.admit_pod(obj)
+        elif kind == "Pod" and existing:
+            obj["status"] = existing.get("status")
+        stored = self.store.put(obj)
+        self.cluster.reconcile()
+        return stored
+
+    def remove(self, ref: Ref) -> bool:
+        removed = self.store.remove(ref) is not None
+        if ref.kind == "Namespace" and removed:
+            for inner in self.store.refs_in(ref.name):
+                self.store.remove(inner)
+        self.cluster.reconcile()
+        return removed
+
+    # -- what proxies see
+    def view(self) -> ProxyView:
+        ns = self.options.istio_namespace
+        cm = self.store.pushed_one("", "ConfigMap", ns, "istio")
+        mesh = parse_mesh((cm or {}).get("data", {}).get("mesh", ""))
+        return ProxyView(
+            mesh=mesh,
+            registry=build(self.cluster.services(), list(self.store.pushed(ISTIO, "ServiceEntry"))),
+            virtual_services=list(self.store.pushed(ISTIO, "VirtualService")),
+            destination_rules=list(self.store.pushed(ISTIO, "DestinationRule")),
+            gateways=list(self.store.pushed(ISTIO, "Gateway")),
+            root_namespace=mesh.get("rootNamespace", ns),
+        )
+
+    # -- logs
+    def write_log(self, pod: dict[str, Any], container: str, line: str) -> None:
+        key = (pod["metadata"]["namespace"], pod["metadata"]["name"], container)
+        self._logs.setdefault(key, []).append((self.clock.now(), line))
+
+    def logs(self, namespace: str, pod: str, container: str, since: float | None = None) -> list[str]:
+        lines = self._logs.get((namespace, pod, container), [])
+        cutoff = self.clock.now() - since if since is not None else float("-inf")
+        return [line for t, line in lines if t >= cutoff]
+
+    def request_id(self) -> str:
+        self._requests += 1
+        return str(uuid.uuid5(uuid.NAMESPACE_URL, f"labkit-sim-request-{self._requests}"))

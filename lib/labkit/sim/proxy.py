@@ -1,0 +1,300 @@
+"""What every Envoy in the simulated mesh shares: clusters, endpoints, upstream TLS, local replies,
+request headers, and access logs. The sidecar and the egress gateway build on it."""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
+
+from ..trace import Hop, Trace
+from .accesslog import LogEntry
+from .config import ProxyView, TlsSettings
+from .messages import TLS_FAILED, Connection, Outcome, Reply, Request
+from .registry import MeshService
+from .tls import MESH_ROOT, PUBLIC_ROOT, ClientTls, Identity
+from .world import reason
+
+if TYPE_CHECKING:
+    from .mesh import Mesh
+
+PROXY_LATENCY = 0.002
+PASSTHROUGH = "PassthroughCluster"
+BLACKHOLE = "BlackHoleCluster"
+
+
+@dataclass(frozen=True)
+class ClusterRef:
+    host: str
+    port: int
+    subset: str = ""
+
+    @property
+    def name(self) -> str:
+        return f"outbound|{self.port}|{self.subset}|{self.host}"
+
+
+def local_reply(status: int, body: str = "") -> Reply:
+    """A response Envoy makes itself (no upstream answered it)."""
+    headers = (
+        ("content-length", str(len(body))),
+        ("content-type", "text/plain"),
+        ("date", "Thu, 01 Jan 2026 09:00:00 GMT"),
+        ("server", "envoy"),
+    )
+    return Reply(status, reason(status), headers, body)
+
+
+def mesh_identity(pod: dict[str, Any]) -> Identity:
+    ns = pod["metadata"]["namespace"]
+    sa = pod["spec"].get("serviceAccountName", "default")
+    spiffe = f"spiffe://cluster.local/ns/{ns}/sa/{sa}"
+    return Identity(spiffe, (spiffe,), MESH_ROOT)
+
+
+class Proxy:
+    """Base for the sidecar and the gateway: one Envoy running in ``pod``."""
+
+    kind = "proxy"
+
+    def __init__(self, mesh: Mesh) -> None:
+        self.mesh = mesh
+
+    # -- naming
+    @staticmethod
+    def pod_ip(pod: dict[str, Any]) -> str:
+        return pod["status"]["podIP"]
+
+    def view(self) -> ProxyView:
+        return self.mesh.view()
+
+    # -- upstream
+    def endpoint(
+        self, svc: MeshService | None, cluster: ClusterRef, original: tuple[str, int] | None, hop: Hop
+    ) -> tuple[str, int] | None:
+        """Where a cluster sends traffic: resolved DNS, static endpoints, a Service VIP, or the original IP."""
+        port = cluster.port
+        if svc is not None:
+            spec_port = svc.port(cluster.port)
+            if spec_port and spec_port.target_port:
+                port = spec_port.target_port
+                hop.step("endpoint port", f"targetPort {port} of port {cluster.port} ({svc.source})")
+        if svc is None or svc.resolution == "NONE":
+            if original is None:
+                return None
+            return original[0], port if svc else original[1]
+        if svc.resolution == "CLUSTER":
+            return svc.addresses[0], cluster.port
+        if svc.endpoints:
+            ep = svc.endpoints[0]
+            address = ep.get("address", "")
+            ports = ep.get("ports") or {}
+            spec_port = svc.port(cluster.port)
+            port = ports.get(spec_port.name, port) if spec_port else port
+            return (self._resolve(address) or address), port
+        ip = self._resolve(cluster.host)
+        return (ip, port) if ip else None
+
+    def _resolve(self, host: str) -> str | None:
+        try:
+            ipaddress.ip_address(host)
+            return host
+        except ValueError:
+            pass
+        return self.mesh.cluster.resolve(host, "default") or self.mesh.world.resolve(host)
+
+    def upstream_tls(
+        self, pod: dict[str, Any], settings: TlsSettings | None, cluster: ClusterRef, hop: Hop
+    ) -> ClientTls | Outcome | None:
+        """The TLS this proxy originates toward a cluster, or an Outcome when it can't (missing credential)."""
+        if settings is None or settings.mode == "DISABLE":
+            if settings is not None:
+                hop.step("upstream TLS", f"DISABLE ({settings.source})")
+            target_pod = self._auto_mtls_target(cluster)
+            if settings is None and target_pod:
+                hop.step("upstream TLS", "ISTIO_MUTUAL (auto mTLS: the destination has a sidecar)")
+                return ClientTls(sni=None, trusted_roots=frozenset({MESH_ROOT}), client_identity=mesh_identity(pod))
+            return None
+        tls = settings.settings
+        if settings.mode == "ISTIO_MUTUAL":
+            hop.step("upstream TLS", f"ISTIO_MUTUAL with the workload certificate ({settings.source})")
+            return ClientTls(
+                sni=tls.get("sni") or f"outbound_.{cluster.port}_.{cluster.subset}_.{cluster.host}",
+                trusted_roots=frozenset({MESH_ROOT}),
+                client_identity=mesh_identity(pod),
+                alpn=("istio-peer-exchange", "istio"),
+            )
+        credentials = self.mesh.credentials.for_client(pod, tls, hop)
+        if isinstance(credentials, Outcome):
+            return credentials
+        roots, identity = credentials
+        if settings.mode == "MUTUAL" and identity is None:
+            hop.step("upstream TLS", "MUTUAL without a client certificate")
+            return Outcome.failed(TLS_FAILED, "MUTUAL needs a client certificate (credentialName or files)")
+        hop.step("upstream TLS", f"{settings.mode}, SNI {tls.get('sni') or cluster.host} ({settings.source})")
+        return ClientTls(
+            sni=tls.get("sni") or cluster.host,
+            trusted_roots=roots or frozenset({PUBLIC_ROOT}),
+            verify=not tls.get("insecureSkipVerify", False),
+            client_identity=identity if settings.mode == "MUTUAL" else None,
+            alpn=("http/1.1",),
+        )
+
+    def _auto_mtls_target(self, cluster: ClusterRef) -> bool:
+        svc = self.view().service(cluster.host)
+        if svc is None or svc.k8s is None:
+            return False
+        pods = self.mesh.cluster.service_endpoints(svc.k8s)
+        return bool(pods) and (pods[0]["metadata"].get("labels") or {}).get("security.istio.io/tlsMode") == "istio"
+
+    def verify_server(self, tls: ClientTls, out: Outcome, hop: Hop) -> Outcome:
+        """The proxy checks the certificate the upstream presented, as Envoy does with a CA configured."""
+        if out.failure or not tls.verify or out.server_identity is None:
+            return out
+        ident = out.server_identity
+        if ident.root not in tls.trusted_roots:
+            hop.step("upstream TLS", f"certificate of {ident.subject} is not signed by a trusted CA")
+            return Outcome.failed(TLS_FAILED, "CERTIFICATE_VERIFY_FAILED", out.elapsed)
+        return out
+
+    def request_headers(self, pod: dict[str, Any], req: Request, request_id: str, decorator: str | None) -> Request:
+        """Headers the sidecar adds on the way out; httpbin.org/headers echoes them back."""
+        ns, name = pod["metadata"]["namespace"], pod["metadata"]["name"]
+        extra = [
+            ("x-request-id", request_id),
+            ("x-forwarded-proto", req.scheme),
+            ("x-envoy-attempt-count", "1"),
+            ("x-b3-traceid", request_id.replace("-", "")[:32]),
+            ("x-b3-spanid", request_id.replace("-", "")[:16]),
+            ("x-b3-sampled", "0"),
+            ("x-envoy-peer-metadata-id", f"sidecar~{self.pod_ip(pod)}~{name}.{ns}~{ns}.svc.cluster.local"),
+            ("x-envoy-peer-metadata", "ChQKDkFQUF9DT05UQUlORVJTEgIaAA=="),
+        ]
+        if decorator:
+            extra.append(("x-envoy-decorator-operation", decorator))
+        return req.with_headers(*extra)
+
+    def connect(self, pod: dict[str, Any], conn: Connection, trace: Trace) -> Outcome:
+        """The proxy's own upstream connection. iptables lets it out without interception."""
+        return self.mesh.network.connect(conn, trace, f"{self.kind} of {pod['metadata']['name']}")
+
+    def forward(
+        self,
+        pod: dict[str, Any],
+        view: ProxyView,
+        cluster: ClusterRef,
+        client_namespace: str,
+        original: tuple[str, int] | None,
+        request: Request | None,
+        downstream_tls: ClientTls | None,
+        hop: Hop,
+        trace: Trace,
+        payload: Request | None = None,
+    ) -> tuple[Outcome, str]:
+        """Send to a cluster. ``request`` is re-sent over a new connection (HTTP); without it, the
+        connection is proxied as TCP: the downstream TLS and the bytes inside it (``payload``) pass
+        through untouched. Returns the outcome and the upstream host."""
+        svc = view.service(cluster.host)
+        hop.step("cluster", cluster.name + (f" ({svc.source})" if svc else ""))
+        target = self.endpoint(svc, cluster, original, hop)
+        if target is None:
+            hop.step("endpoint", f"none: {cluster.host} does not resolve")
+            return Outcome.failed("no-healthy-upstream", "no healthy upstream"), "-"
+        ip, port = target
+        tls: ClientTls | Outcome | None = downstream_tls
+        if request is not None:
+            settings = view.tls_for(cluster.host, cluster.port, cluster.subset or None, client_namespace)
+            tls = self.upstream_tls(pod, settings, cluster, hop)
+            if isinstance(tls, Outcome):
+                return tls, f"{ip}:{port}"
+            scheme = "https" if tls is not None else "http"
+            request = replace(request, scheme=scheme)
+        conn = Connection(self.pod_ip(pod), ip, port, tls, request if request is not None else payload)
+        out = self.connect(pod, conn, trace)
+        if request is not None and isinstance(tls, ClientTls):
+            out = self.verify_server(tls, out, hop)
+        out.elapsed += PROXY_LATENCY
+        return out, f"{ip}:{port}"
+
+    # -- logs
+    def log(self, pod: dict[str, Any], entry: LogEntry, view: ProxyView) -> None:
+        if view.access_log:
+            self.mesh.write_log(pod, "istio-proxy", entry.format())
+
+    def log_http(
+        self,
+        pod: dict[str, Any],
+        view: ProxyView,
+        req: Request,
+        reply: Reply | None,
+        *,
+        flags: str,
+        details: str,
+        cluster: str,
+        upstream_host: str,
+        downstream_local: str,
+        downstream_remote: str,
+        route: str,
+        duration: float,
+        request_id: str,
+        server_name: str = "-",
+        protocol: str = "HTTP/1.1",
+    ) -> None:
+        self.log(
+            pod,
+            LogEntry(
+                start_time=self.mesh.clock.timestamp(),
+                method=req.method,
+                path=req.path,
+                protocol=protocol,
+                response_code=reply.status if reply else 0,
+                flags=flags,
+                details=details,
+                bytes_sent=len(reply.body) if reply else 0,
+                duration_ms=int(duration * 1000),
+                upstream_service_time=str(int(duration * 1000)) if reply and details == "via_upstream" else "-",
+                user_agent=req.header("user-agent") or "-",
+                request_id=request_id,
+                authority=req.authority,
+                upstream_host=upstream_host,
+                upstream_cluster=cluster,
+                upstream_local=f"{self.pod_ip(pod)}:{43000 + len(request_id) % 1000}" if upstream_host != "-" else "-",
+                downstream_local=downstream_local,
+                downstream_remote=downstream_remote,
+                server_name=server_name,
+                route_name=route,
+            ),
+            view,
+        )
+
+    def log_tcp(
+        self,
+        pod: dict[str, Any],
+        view: ProxyView,
+        *,
+        cluster: str,
+        upstream_host: str,
+        downstream_local: str,
+        downstream_remote: str,
+        server_name: str,
+        duration: float,
+        bytes_sent: int,
+        flags: str = "-",
+    ) -> None:
+        self.log(
+            pod,
+            LogEntry(
+                start_time=self.mesh.clock.timestamp(),
+                flags=flags,
+                bytes_received=517 if server_name != "-" else 0,
+                bytes_sent=bytes_sent,
+                duration_ms=int(duration * 1000),
+                upstream_host=upstream_host,
+                upstream_cluster=cluster,
+                upstream_local=f"{self.pod_ip(pod)}:41122" if upstream_host != "-" else "-",
+                downstream_local=downstream_local,
+                downstream_remote=downstream_remote,
+                server_name=server_name,
+            ),
+            view,
+        )

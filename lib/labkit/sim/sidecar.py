@@ -1,0 +1,445 @@
+"""The sidecar's outbound path: listener, route, VirtualService, DestinationRule, cluster.
+
+This follows how istiod programs a sidecar:
+- an HTTP listener ``0.0.0.0_<port>`` exists when some service in the registry has an HTTP port there;
+  its route picks a virtual host by the Host header; unknown hosts go to ``allow_any``
+  (PassthroughCluster) under ALLOW_ANY or to ``block_all`` (a 502) under REGISTRY_ONLY;
+- TLS traffic is matched by SNI against TLS/HTTPS services and VirtualService ``tls`` routes; unknown
+  SNIs pass through under ALLOW_ANY and hit BlackHoleCluster (the connection is closed) otherwise;
+- other TCP goes to a Service by its cluster IP, else through the same passthrough / blackhole choice.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from typing import Any
+
+from ..trace import Hop, Trace
+from .config import MESH_GATEWAY, ProxyView
+from .messages import RESET, Connection, Outcome, Request
+from .proxy import BLACKHOLE, PASSTHROUGH, PROXY_LATENCY, ClusterRef, Proxy, local_reply
+from .registry import fqdn
+
+UPSTREAM_FAILURES = {
+    "timeout": ("UF", "upstream_reset_before_response_started{connection_timeout}"),
+    "refused": ("UF", "upstream_reset_before_response_started{connection_failure}"),
+    "tls": ("UF", "upstream_reset_before_response_started{connection_failure,TLS_error}"),
+    "reset": ("UC", "upstream_reset_before_response_started{connection_termination}"),
+    "no-healthy-upstream": ("UH", "no_healthy_upstream"),
+}
+
+
+class Sidecar(Proxy):
+    kind = "sidecar"
+
+    def outbound(self, pod: dict[str, Any], conn: Connection, trace: Trace) -> Outcome:
+        view = self.view()
+        hop = trace.hop(f"sidecar of {pod['metadata']['namespace']}/{pod['metadata']['name']}")
+        hop.step("outbound policy", view.outbound_policy)
+        http_ports = {p.number for s in view.registry for p in s.ports if p.is_http}
+        if conn.tls is None and conn.request is not None and conn.dst_port in http_ports:
+            hop.step("listener", f"0.0.0.0_{conn.dst_port} (HTTP: some service has an HTTP port {conn.dst_port})")
+            return self._http(pod, view, conn, hop, trace)
+        if conn.tls is not None:
+            return self._tls(pod, view, conn, hop, trace)
+        return self._tcp(pod, view, conn, hop, trace)
+
+    # -- HTTP ---------------------------------------------------------------------------------------
+    def _http(self, pod: dict, view: ProxyView, conn: Connection, hop: Hop, trace: Trace) -> Outcome:
+        assert conn.request is not None
+        req, port, ns = conn.request, conn.dst_port, pod["metadata"]["namespace"]
+        host = req.authority.split(":")[0].lower()
+        request_id = self.mesh.request_id()
+        svc = next((s for s in view.registry if s.port(port) and s.port(port).is_http and s.matches(host)), None)
+        if svc is None and view.service(host) is not None and (resolved := view.service(host)).k8s is not None:
+            svc = resolved if resolved.port(port) else None
+        # Kubernetes short names (sleep, sleep.default) are domains of their Service's virtual host too.
+        if svc is None:
+            svc = next(
+                (
+                    s
+                    for s in view.registry
+                    if s.k8s is not None
+                    and s.port(port)
+                    and s.hostname.startswith(fqdn(host, ns).split(".svc.")[0] + ".svc.")
+                ),
+                None,
+            )
+        log = dict(
+            downstream_local=f"{conn.dst_ip}:{port}",
+            downstream_remote=f"{conn.src_ip}:{conn.src_port}",
+            request_id=request_id,
+        )
+        if svc is None:
+            if view.outbound_policy == "REGISTRY_ONLY":
+                hop.step("route", f"{port} → virtual host block_all: {host} is not in the service registry")
+                hop.outcome = "502 from the sidecar itself (REGISTRY_ONLY blocks unknown hosts)"
+                reply = local_reply(502)
+                self.log_http(
+                    pod,
+                    view,
+                    req,
+                    reply,
+                    flags="-",
+                    details="direct_response",
+                    cluster="-",
+                    upstream_host="-",
+                    route="block_all",
+                    duration=0.0,
+                    **log,
+                )
+                return Outcome(reply=reply, elapsed=PROXY_LATENCY)
+            hop.step("route", f"{port} → virtual host allow_any: {host} is not in the registry (ALLOW_ANY)")
+            cluster_name = PASSTHROUGH
+            out, upstream = self._send(pod, view, None, (conn.dst_ip, port), req, request_id, None, hop, trace, ns)
+            return self._finish_http(pod, view, req, out, upstream, cluster_name, "allow_any", hop, log)
+        hop.step("virtual host", f"{svc.hostname}:{port} ({svc.source})")
+        vs_list = view.virtual_services_for(svc.hostname, MESH_GATEWAY)
+        route: dict[str, Any] | None = None
+        route_name = "default"
+        if vs_list:
+            vs = vs_list[0]
+            vs_name = f"VirtualService {vs['metadata']['namespace']}/{vs['metadata']['name']}"
+            for i, candidate in enumerate(vs["spec"].get("http") or []):
+                if http_route_matches(candidate, req, port, pod, MESH_GATEWAY):
+                    route, route_name = candidate, candidate.get("name") or f"{vs['metadata']['name']}.{i}"
+                    hop.step("VirtualService", f"{vs_name} http[{i}] matches")
+                    break
+            if route is None:
+                hop.step("VirtualService", f"{vs_name}: no http route matches")
+                hop.outcome = "404: no route matched (NR)"
+                reply = local_reply(404)
+                self.log_http(
+                    pod,
+                    view,
+                    req,
+                    reply,
+                    flags="NR",
+                    details="route_not_found",
+                    cluster="-",
+                    upstream_host="-",
+                    route="-",
+                    duration=0.0,
+                    **log,
+                )
+                return Outcome(reply=reply, elapsed=PROXY_LATENCY)
+        else:
+            hop.step("VirtualService", f"none for {svc.hostname}: the default route")
+        if route and route.get("redirect"):
+            return self._redirect(pod, view, req, route, hop, log, route_name)
+        dest = (route or {}).get("route", [{}])[0].get("destination") if route else None
+        if dest:
+            dest_host = fqdn(dest["host"], vs_list[0]["metadata"]["namespace"])
+            dest_svc = view.service(dest_host)
+            dest_port = (dest.get("port") or {}).get("number") or (
+                dest_svc.ports[0].number if dest_svc and len(dest_svc.ports) == 1 else port
+            )
+            cluster = ClusterRef(dest_host, dest_port, dest.get("subset", ""))
+        else:
+            cluster = ClusterRef(svc.hostname, port)
+        missing = self._missing_cluster(view, cluster, ns)
+        if missing:
+            hop.step("cluster", f"{cluster.name} does not exist: {missing}")
+            hop.outcome = "503 from the sidecar: the route points at a cluster Envoy doesn't have (NC)"
+            reply = local_reply(503)
+            self.log_http(
+                pod,
+                view,
+                req,
+                reply,
+                flags="NC",
+                details="cluster_not_found",
+                cluster="-",
+                upstream_host="-",
+                route=route_name,
+                duration=0.0,
+                **log,
+            )
+            return Outcome(reply=reply, elapsed=PROXY_LATENCY)
+        timeout = parse_duration((route or {}).get("timeout"))
+        decorator = f"{svc.hostname}:{port}/*"
+        out, upstream = self._send(pod, view, cluster, (conn.dst_ip, port), req, request_id, decorator, hop, trace, ns)
+        if timeout is not None and out.reply is not None and out.elapsed > timeout:
+            hop.step("timeout", f"route timeout {timeout:g}s elapsed before the upstream answered")
+            hop.outcome = "504 upstream request timeout (UT)"
+            reply = local_reply(504, "upstream request timeout")
+            self.log_http(
+                pod,
+                view,
+                req,
+                reply,
+                flags="UT",
+                details="response_timeout",
+                cluster=cluster.name,
+                upstream_host=upstream,
+                route=route_name,
+                duration=timeout,
+                **log,
+            )
+            return Outcome(reply=reply, elapsed=timeout + PROXY_LATENCY)
+        return self._finish_http(pod, view, req, out, upstream, cluster.name, route_name, hop, log)
+
+    def _send(self, pod, view, cluster, original, req, request_id, decorator, hop, trace, ns):
+        upstream_req = self.request_headers(pod, req, request_id, decorator)
+        if cluster is None:  # PassthroughCluster: the original destination, plain HTTP
+            hop.step("cluster", f"{PASSTHROUGH} → original destination {original[0]}:{original[1]}")
+            out = self.connect(pod, Connection(self.pod_ip(pod), original[0], original[1], None, upstream_req), trace)
+            out.elapsed += PROXY_LATENCY
+            return out, f"{original[0]}:{original[1]}"
+        return self.forward(pod, view, cluster, ns, original, upstream_req, None, hop, trace)
+
+    def _finish_http(self, pod, view, req, out: Outcome, upstream, cluster_name, route_name, hop, log) -> Outcome:
+        if out.reply is None:
+            flags, details = UPSTREAM_FAILURES.get(out.failure or "", ("UF", "upstream_reset_before_response_started"))
+            status = 503
+            body = (
+                "no healthy upstream"
+                if flags == "UH"
+                else f"upstream connect error or disconnect/reset before headers. reset reason: {out.failure}"
+            )
+            hop.outcome = f"{status} from the sidecar: {out.detail} ({flags})"
+            reply = local_reply(status, body)
+            self.log_http(
+                pod,
+                view,
+                req,
+                reply,
+                flags=flags,
+                details=details,
+                cluster=cluster_name,
+                upstream_host=upstream,
+                route=route_name,
+                duration=out.elapsed,
+                **log,
+            )
+            return Outcome(reply=reply, elapsed=out.elapsed)
+        reply = replace(out.reply, http_version="1.1").with_headers(
+            ("x-envoy-upstream-service-time", str(int(out.elapsed * 1000)))
+        )
+        hop.outcome = f"{reply.status} {reply.reason} from {cluster_name}"
+        self.log_http(
+            pod,
+            view,
+            req,
+            reply,
+            flags="-",
+            details="via_upstream",
+            cluster=cluster_name,
+            upstream_host=upstream,
+            route=route_name,
+            duration=out.elapsed,
+            **log,
+        )
+        return Outcome(reply=reply, elapsed=out.elapsed)
+
+    def _redirect(self, pod, view, req: Request, route, hop, log, route_name) -> Outcome:
+        redirect = route["redirect"]
+        scheme = redirect.get("scheme", req.scheme)
+        authority = redirect.get("authority", req.authority)
+        path = redirect.get("uri", req.path)
+        status = int(redirect.get("redirectCode", 301))
+        reply = local_reply(status).with_headers(("location", f"{scheme}://{authority}{path}"))
+        hop.outcome = f"{status} redirect from the sidecar"
+        self.log_http(
+            pod,
+            view,
+            req,
+            reply,
+            flags="-",
+            details="direct_response",
+            cluster="-",
+            upstream_host="-",
+            route=route_name,
+            duration=0.0,
+            **log,
+        )
+        return Outcome(reply=reply, elapsed=PROXY_LATENCY)
+
+    def _missing_cluster(self, view: ProxyView, cluster: ClusterRef, ns: str) -> str:
+        svc = view.service(cluster.host)
+        if svc is None:
+            return f"{cluster.host} is not in the service registry (no ServiceEntry or Service)"
+        if svc.port(cluster.port) is None:
+            return f"{svc.source} has no port {cluster.port}"
+        if cluster.subset and view.subset(cluster.host, cluster.subset, ns) is None:
+            return f"no DestinationRule for {cluster.host} defines subset {cluster.subset!r}"
+        return ""
+
+    # -- TLS (SNI) ----------------------------------------------------------------------------------
+    def _tls(self, pod: dict, view: ProxyView, conn: Connection, hop: Hop, trace: Trace) -> Outcome:
+        assert conn.tls is not None
+        sni, port, ns = (conn.tls.sni or "").lower(), conn.dst_port, pod["metadata"]["namespace"]
+        hop.step("listener", f"0.0.0.0_{port}, filter chain chosen by SNI {sni or '(none)'}")
+        cluster = None
+        for vs in view.virtual_services_for(sni, MESH_GATEWAY) if sni else []:
+            for i, candidate in enumerate(vs["spec"].get("tls") or []):
+                if tls_route_matches(candidate, sni, port, MESH_GATEWAY):
+                    dest = candidate["route"][0]["destination"]
+                    dest_host = fqdn(dest["host"], vs["metadata"]["namespace"])
+                    cluster = ClusterRef(
+                        dest_host, (dest.get("port") or {}).get("number") or port, dest.get("subset", "")
+                    )
+                    hop.step(
+                        "VirtualService",
+                        f"{vs['metadata']['namespace']}/{vs['metadata']['name']} tls[{i}] matches SNI {sni}",
+                    )
+                    break
+            if cluster:
+                break
+        if cluster is None:
+            svc = next((s for s in view.registry if s.port(port) and s.port(port).is_tls and s.matches(sni)), None)
+            if svc is None and (vip := self.mesh.cluster.service_by_ip(conn.dst_ip)) is not None:
+                svc = view.service(fqdn(vip["metadata"]["name"], vip["metadata"]["namespace"]))
+            if svc is not None:
+                hop.step("filter chain", f"{svc.hostname}:{port} ({svc.source})")
+                cluster = ClusterRef(svc.hostname, port)
+        if cluster is not None:
+            missing = self._missing_cluster(view, cluster, ns)
+            if missing:
+                hop.step("cluster", f"{cluster.name} does not exist: {missing}")
+                hop.outcome = "the sidecar closes the connection: no cluster for this route"
+                return self._tcp_closed(pod, view, conn, hop, "-", sni)
+            out, upstream = self.forward(
+                pod, view, cluster, ns, (conn.dst_ip, port), None, conn.tls, hop, trace, payload=conn.request
+            )
+            return self._finish_tcp(pod, view, conn, out, cluster.name, upstream, sni, hop)
+        return self._unknown_destination(pod, view, conn, hop, trace, sni)
+
+    # -- TCP ----------------------------------------------------------------------------------------
+    def _tcp(self, pod: dict, view: ProxyView, conn: Connection, hop: Hop, trace: Trace) -> Outcome:
+        vip = self.mesh.cluster.service_by_ip(conn.dst_ip)
+        if vip is not None:
+            host = fqdn(vip["metadata"]["name"], vip["metadata"]["namespace"])
+            hop.step("listener", f"{conn.dst_ip}_{conn.dst_port} (Service {host})")
+            cluster = ClusterRef(host, conn.dst_port)
+            out, upstream = self.forward(
+                pod, view, cluster, pod["metadata"]["namespace"], None, None, None, hop, trace, payload=conn.request
+            )
+            return self._finish_tcp(pod, view, conn, out, cluster.name, upstream, "-", hop)
+        hop.step("listener", f"virtualOutbound: no listener for port {conn.dst_port} matches")
+        return self._unknown_destination(pod, view, conn, hop, trace, "-")
+
+    def _unknown_destination(self, pod, view, conn: Connection, hop: Hop, trace: Trace, sni: str) -> Outcome:
+        if view.outbound_policy == "REGISTRY_ONLY":
+            hop.step(
+                "cluster",
+                f"{BLACKHOLE}: REGISTRY_ONLY and {sni if sni != '-' else conn.dst_ip} is not in the service registry",
+            )
+            hop.outcome = "the sidecar closes the connection (BlackHoleCluster)"
+            return self._tcp_closed(pod, view, conn, hop, BLACKHOLE, sni)
+        hop.step("cluster", f"{PASSTHROUGH}: ALLOW_ANY forwards to the original destination {conn.dst_ip}")
+        upstream_conn = Connection(self.pod_ip(pod), conn.dst_ip, conn.dst_port, conn.tls, conn.request)
+        out = self.connect(pod, upstream_conn, trace)
+        out.elapsed += PROXY_LATENCY
+        return self._finish_tcp(pod, view, conn, out, PASSTHROUGH, f"{conn.dst_ip}:{conn.dst_port}", sni, hop)
+
+    def _tcp_closed(self, pod, view, conn: Connection, hop: Hop, cluster: str, sni: str) -> Outcome:
+        self.log_tcp(
+            pod,
+            view,
+            cluster=cluster,
+            upstream_host="-",
+            downstream_local=f"{conn.dst_ip}:{conn.dst_port}",
+            downstream_remote=f"{conn.src_ip}:{conn.src_port}",
+            server_name=sni or "-",
+            duration=0.0,
+            bytes_sent=0,
+            flags="UH" if cluster == "-" else "-",
+        )
+        return Outcome.failed(RESET, "the sidecar closed the connection", PROXY_LATENCY)
+
+    def _finish_tcp(
+        self, pod, view, conn: Connection, out: Outcome, cluster: str, upstream: str, sni: str, hop: Hop
+    ) -> Outcome:
+        if not hop.outcome:
+            hop.outcome = f"TCP proxied to {cluster}" if out.failure is None else f"upstream failed: {out.detail}"
+        sent = len(out.reply.body) + 300 if out.reply else 0
+        self.log_tcp(
+            pod,
+            view,
+            cluster=cluster,
+            upstream_host=upstream,
+            downstream_local=f"{conn.dst_ip}:{conn.dst_port}",
+            downstream_remote=f"{conn.src_ip}:{conn.src_port}",
+            server_name=sni or "-",
+            duration=out.elapsed,
+            bytes_sent=sent,
+            flags="UF" if out.failure else "-",
+        )
+        return out
+
+
+# -- matching helpers shared with the gateway ----------------------------------------------------------
+
+
+def string_match(match: dict[str, str] | None, value: str) -> bool:
+    if not match:
+        return True
+    if "exact" in match:
+        return value == match["exact"]
+    if "prefix" in match:
+        return value.startswith(match["prefix"])
+    if "regex" in match:
+        return re.fullmatch(match["regex"], value) is not None
+    return True
+
+
+def http_route_matches(route: dict[str, Any], req: Request, port: int, pod: dict[str, Any], gateway: str) -> bool:
+    matches = route.get("match")
+    if not matches:
+        return True
+    labels = pod["metadata"].get("labels") or {}
+    for m in matches:
+        if "port" in m and m["port"] != port:
+            continue
+        if (
+            "gateways" in m
+            and gateway not in m["gateways"]
+            and not any(g.endswith("/" + gateway.split("/")[-1]) for g in m["gateways"])
+        ):
+            continue
+        if not string_match(m.get("uri"), req.path.split("?")[0]):
+            continue
+        if not string_match(m.get("authority"), req.authority):
+            continue
+        if not string_match(m.get("method"), req.method):
+            continue
+        if not string_match(m.get("scheme"), req.scheme):
+            continue
+        if any(
+            not string_match(v, req.header(k) or "") or req.header(k) is None
+            for k, v in (m.get("headers") or {}).items()
+        ):
+            continue
+        if m.get("sourceLabels") and any(labels.get(k) != v for k, v in m["sourceLabels"].items()):
+            continue
+        return True
+    return False
+
+
+def tls_route_matches(route: dict[str, Any], sni: str, port: int, gateway: str) -> bool:
+    from .registry import host_matches
+
+    for m in route.get("match") or []:
+        if "port" in m and m["port"] != port:
+            continue
+        if (
+            "gateways" in m
+            and gateway not in m["gateways"]
+            and not any(g.endswith("/" + gateway.split("/")[-1]) for g in m["gateways"])
+        ):
+            continue
+        if any(host_matches(h, sni) for h in m.get("sniHosts") or []):
+            return True
+    return False
+
+
+def parse_duration(value: str | None) -> float | None:
+    """Protobuf durations as Istio takes them: ``3s``, ``0.5s``, ``100ms``, ``1m``, ``1h``."""
+    if not value:
+        return None
+    m = re.fullmatch(r"(\d+(?:\.\d+)?)(ms|s|m|h)", value.strip())
+    if not m:
+        raise ValueError(f"not a duration: {value!r}")
+    return float(m.group(1)) * {"ms": 0.001, "s": 1, "m": 60, "h": 3600}[m.group(2)]

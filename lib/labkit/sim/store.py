@@ -1,0 +1,116 @@
+"""The simulated API server's object store, and the delayed view that proxies see.
+
+Kubernetes objects change at once. Istio config reaches the proxies a moment later (istiod pushes it),
+so the store keeps a second, "pushed" view that catches up after ``push_delay`` virtual seconds.
+That is why checks retry instead of sleeping: the same thing happens on a real mesh.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from ..manifests import Ref, selector_matches
+
+Key = tuple[str, str, str, str]  # (group, kind, namespace or "", name)
+
+
+def group_of(api_version: str) -> str:
+    return api_version.split("/")[0] if "/" in api_version else ""
+
+
+def key_of(ref: Ref) -> Key:
+    return (group_of(ref.api_version), ref.kind, ref.namespace or "", ref.name)
+
+
+@dataclass
+class _Pending:
+    due: float
+    key: Key
+    obj: dict[str, Any] | None  # None: deletion
+
+
+class ObjectStore:
+    def __init__(self, now: Callable[[], float], push_delay: float, pushed: Callable[[Key], bool]) -> None:
+        self._now = now
+        self._objects: dict[Key, dict[str, Any]] = {}
+        self._pushed: dict[Key, dict[str, Any]] = {}
+        self._pending: list[_Pending] = []
+        self._is_pushed = pushed
+        self.push_delay = push_delay
+        self._version = 0
+
+    # -- the API view
+    def put(self, obj: dict[str, Any]) -> dict[str, Any]:
+        self._version += 1
+        obj = copy.deepcopy(obj)
+        meta = obj.setdefault("metadata", {})
+        meta["resourceVersion"] = str(self._version)
+        meta.setdefault("uid", f"sim-{self._version:08d}")
+        meta.setdefault("creationTimestamp", "2026-01-01T09:00:00Z")
+        key = key_of(Ref.of(obj))
+        self._objects[key] = obj
+        self._schedule(key, obj)
+        return copy.deepcopy(obj)
+
+    def remove(self, ref: Ref) -> dict[str, Any] | None:
+        key = key_of(ref)
+        obj = self._objects.pop(key, None)
+        if obj is not None:
+            self._schedule(key, None)
+        return obj
+
+    def refs_in(self, namespace: str) -> list[Ref]:
+        """Every object in one namespace (what namespace deletion removes)."""
+        return [Ref(f"{g}/v1" if g else "v1", k, ns, name) for (g, k, ns, name) in self._objects if ns == namespace]
+
+    def get(self, ref: Ref) -> dict[str, Any] | None:
+        obj = self._objects.get(key_of(ref))
+        return copy.deepcopy(obj) if obj is not None else None
+
+    def raw(self, group: str, kind: str, namespace: str | None, name: str) -> dict[str, Any] | None:
+        """The stored object itself (no copy), for the simulator's own reads."""
+        return self._objects.get((group, kind, namespace or "", name))
+
+    def select(
+        self, group: str, kind: str, namespace: str | None = None, selector: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Stored objects (no copies) of one kind, sorted by namespace and name."""
+        out = []
+        for (g, k, ns, _name), obj in sorted(self._objects.items()):
+            in_scope = g == group and k == kind and (namespace is None or ns == namespace)
+            if in_scope and selector_matches(selector, obj["metadata"].get("labels")):
+                out.append(obj)
+        return out
+
+    # -- the proxies' view
+    def _schedule(self, key: Key, obj: dict[str, Any] | None) -> None:
+        if self._is_pushed(key):
+            self._pending.append(_Pending(self._now() + self.push_delay, key, copy.deepcopy(obj)))
+        elif obj is None:
+            self._pushed.pop(key, None)
+        else:
+            self._pushed[key] = obj
+
+    def pushed(self, group: str, kind: str) -> Iterator[dict[str, Any]]:
+        """What the proxies currently know of one kind."""
+        self._catch_up()
+        for (g, k, _ns, _name), obj in sorted(self._pushed.items()):
+            if g == group and k == kind:
+                yield obj
+
+    def pushed_one(self, group: str, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
+        self._catch_up()
+        return self._pushed.get((group, kind, namespace, name))
+
+    def _catch_up(self) -> None:
+        now = self._now()
+        due = [p for p in self._pending if p.due <= now]
+        self._pending = [p for p in self._pending if p.due > now]
+        for p in due:
+            if p.obj is None:
+                self._pushed.pop(p.key, None)
+            else:
+                self._pushed[p.key] = p.obj

@@ -1,0 +1,92 @@
+"""Every manifest shipped under labs/ is valid, both for labkit and for the published Istio CRDs."""
+
+from __future__ import annotations
+
+import re
+import string
+from pathlib import Path
+from typing import Any
+
+from labkit.manifests import load
+from labkit.paths import LABS
+from labkit.schema import crd, problems
+
+#: Plausible values for template placeholders, chosen by words in the placeholder's name or its YAML key.
+#: First match wins; extend this when a lab uses a placeholder none of these fit.
+PLACEHOLDER_VALUES: list[tuple[str, str]] = [
+    (r"namespace|(^|_)ns($|_)", "lab"),
+    (r"image", "docker.io/curlimages/curl:8.8.0"),
+    (r"weight|percent", "100"),
+    (r"port|number", "8080"),
+    (r"replicas|count|attempts", "1"),
+    (r"timeout|duration|interval|delay|backoff|ttl", "5s"),
+    (r"address|(^|_)ip($|_)|cidr|subnet", "10.0.0.10"),
+    (r"host|domain|sni|fqdn|url", "httpbin.example.com"),
+    (r"protocol", "HTTP"),
+]
+DEFAULT_VALUE = "example"
+
+
+def lab_files() -> list[Path]:
+    return sorted(LABS.rglob("*.yaml")) if LABS.is_dir() else []
+
+
+def placeholders(text: str) -> dict[str, str]:
+    """Every ``${name}`` in ``text`` with the YAML key it appears under (empty when inside a longer string)."""
+    found: dict[str, str] = {}
+    for match in string.Template.pattern.finditer(text):
+        name = match.group("named") or match.group("braced")
+        if not name:
+            continue
+        line_start = text.rfind("\n", 0, match.start()) + 1
+        key = re.search(r"([\w.-]+)\s*:\s*[\"']?$", text[line_start : match.start()])
+        found.setdefault(name, key.group(1) if key else "")
+    return found
+
+
+def plausible(name: str, key: str) -> str:
+    for words in (name, key):
+        for pattern, value in PLACEHOLDER_VALUES:
+            if re.search(pattern, words, re.IGNORECASE):
+                return value
+    return DEFAULT_VALUE
+
+
+def params_for(path: Path) -> dict[str, Any]:
+    return {name: plausible(name, key) for name, key in placeholders(path.read_text()).items()}
+
+
+def test_placeholder_values_are_plausible() -> None:
+    text = 'metadata:\n  namespace: ${ns}\nspec:\n  hosts: ["${target}.svc"]\n  port: ${svc_port}\n  timeout: ${t}\n'
+    assert placeholders(text) == {"ns": "namespace", "target": "", "svc_port": "port", "t": "timeout"}
+    params = {name: plausible(name, key) for name, key in placeholders(text).items()}
+    assert params == {"ns": "lab", "target": "example", "svc_port": "8080", "t": "5s"}
+
+
+def test_every_lab_manifest_is_valid() -> None:
+    files = lab_files()
+    checked: list[Path] = []
+    failures: list[str] = []
+    for path in files:
+        docs = load(path, params_for(path))
+        if not docs:
+            failures.append(f"{path.relative_to(LABS)}: no documents")
+        failures.extend(f"{path.relative_to(LABS)}: {p}" for i, doc in enumerate(docs, 1) for p in problems(doc, i))
+        checked.append(path)
+    assert failures == []
+    assert len(checked) == len(files)
+
+
+def test_every_lab_manifest_passes_the_istio_crds(crd_file: Path) -> None:
+    files = lab_files()
+    checked: list[Path] = []
+    failures: list[str] = []
+    crds = crd.load_crds(crd_file)
+    for path in files:
+        for i, doc in enumerate(load(path, params_for(path)), 1):
+            group = str(doc.get("apiVersion", "")).rpartition("/")[0]
+            if group in {g for g, _ in crds.schemas}:
+                failures.extend(f"{path.relative_to(LABS)}: {p}" for p in crd.problems(doc, f"document {i}", crd_file))
+        checked.append(path)
+    assert failures == []
+    assert len(checked) == len(files)
