@@ -12,11 +12,12 @@ from rich.console import RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from .display import RichDisplay
 from .errors import LabkitError
 
 
 @dataclass
-class Check:
+class Check(RichDisplay):
     title: str
     command: str
     expected: str
@@ -38,7 +39,7 @@ class Check:
         return line
 
 
-class CheckTable:
+class CheckTable(RichDisplay):
     """All checks of a lab so far, as one table."""
 
     def __init__(self, checks: list[Check], title: str = "Checks") -> None:

@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.panel import Panel
 
 from .backend import Backend, DoctorItem
+from .display import RichDisplay, show
 from .errors import BackendUnavailable, ContextNotAllowed
 from .lab import Lab
 
@@ -87,12 +88,22 @@ def connect(
     )
     name = lab or os.environ.get("LABKIT_LAB") or "lab"
     result = Lab(driver, name=name, console=console)
-    result.console.print(banner(result, reason))
+    show(Banner(result, reason), result.console)
     if cleanup_on_error:
         from .notebook import install_cleanup
 
         install_cleanup(result)
     return result
+
+
+class Banner(RichDisplay):
+    """The first thing a lab shows: which backend answers, and whether results are simulated."""
+
+    def __init__(self, lab: Lab, reason: str) -> None:
+        self.lab, self.reason = lab, reason
+
+    def __rich__(self) -> Panel:
+        return banner(self.lab, self.reason)
 
 
 def banner(lab: Lab, reason: str) -> Panel:

@@ -14,6 +14,7 @@ from . import checks as checks_mod
 from . import manifests, schema
 from .backend import Backend, DoctorItem
 from .checks import Check, CheckTable, ExpectationFailed
+from .display import show
 from .errors import LabkitError
 from .expect import CurlExpectation
 from .manifests import Manifest, Ref
@@ -234,7 +235,7 @@ class Lab:
         )
         self.checks.append(check)
         checks_mod.record(self.checks, self.name)
-        self.console.print(check)
+        show(check, self.console)
         if not passed:
             raise ExpectationFailed(check)
         return value

@@ -10,6 +10,7 @@ from rich.console import RenderableType
 from rich.panel import Panel
 from rich.text import Text
 
+from .display import RichDisplay
 from .trace import Explanation, Trace
 
 
@@ -47,8 +48,8 @@ class Headers(Mapping[str, str]):
         return f"Headers({dict(self._pairs)!r})"
 
 
-@dataclass
-class CurlResult:
+@dataclass(repr=False)
+class CurlResult(RichDisplay):
     """What curl did. ``status`` is None when no HTTP response came back (blocked, timed out, ...)."""
 
     argv: list[str]
@@ -86,6 +87,9 @@ class CurlResult:
         got = f"statuses {self.statuses}" if len(self.responses) > 1 else f"status {self.status}"
         tag = " (simulated)" if self.simulated else ""
         return f"exit {self.exit_code}, {got}, {self.elapsed:.2f}s{tag}"
+
+    def __repr__(self) -> str:
+        return f"<CurlResult {self.command!r}: {self.summary()}>"
 
     def explain(self) -> Explanation:
         """Each hop and the config that decided it. Only the simulator can see inside the mesh."""

@@ -13,6 +13,8 @@ from rich.console import Group, RenderableType
 from rich.text import Text
 from rich.tree import Tree
 
+from .display import RichDisplay
+
 
 @dataclass
 class Step:
@@ -47,7 +49,7 @@ class Trace:
 
 
 @dataclass
-class Explanation:
+class Explanation(RichDisplay):
     """What ``CurlResult.explain()`` returns: renders as a tree in rich, and as plain text with ``str``."""
 
     command: str
@@ -83,6 +85,3 @@ class Explanation:
         if self.note:
             lines.append(self.note)
         return "\n".join(lines)
-
-    def _repr_pretty_(self, p, cycle) -> None:  # IPython plain-text display
-        p.text(str(self))

@@ -116,7 +116,7 @@ def _header_json(data: WriteOutData) -> str:
     grouped: dict[str, list[str]] = {}
     for k, v in data.last.headers if data.last else ():
         grouped.setdefault(k.lower(), []).append(v)
-    entries = [f"{json.dumps(k)}:{json.dumps(v)}" for k, v in grouped.items()]
+    entries = [f"{json.dumps(k)}:{json.dumps(v, separators=(',', ':'))}" for k, v in grouped.items()]
     return "{" + ",\n".join(entries) + "\n}"
 
 

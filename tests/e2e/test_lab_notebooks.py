@@ -1,0 +1,46 @@
+"""The lab notebooks end to end: papermill runs them on the simulator through ``labkit run``."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from labkit import cli, paths
+
+LABS = sorted(p.stem for p in paths.NOTEBOOKS.glob("[0-9][0-9]-*.ipynb"))
+
+
+@pytest.mark.parametrize("lab", LABS)
+def test_lab_passes_on_the_simulator(lab: str, tmp_path: Path) -> None:
+    code = cli.main(["run", lab, "--backend", "sim", "--out", str(tmp_path), "-q"])
+    assert code == 0
+    checks = json.loads((tmp_path / f"{lab}.checks.json").read_text())
+    assert checks and all(c["passed"] and c["simulated"] for c in checks)
+    suite = ET.parse(tmp_path / "junit.xml").getroot().find("testsuite")
+    assert suite is not None and int(suite.get("failures", "0")) == 0
+    assert len(suite.findall("testcase")) == len(checks)
+
+
+def test_a_broken_expectation_fails_the_run_and_cleanup_still_runs(tmp_path: Path) -> None:
+    notebooks = tmp_path / "notebooks"
+    notebooks.mkdir()
+    nb = nbformat.read(paths.NOTEBOOKS / "01-external-access.ipynb", as_version=4)
+    target = 'lab.verify_curl(f"https://{https_host}", "-sSI", status=200, title=f"HTTPS to {https_host} works'
+    cell = next(c for c in nb.cells if target in c.source)
+    cell.source = cell.source.replace(target, target.replace("status=200", "status=418"))
+    nbformat.write(nb, notebooks / "01-external-access.ipynb")
+    out = tmp_path / "out"
+    code = cli.main(["run", "01", "--backend", "sim", "--out", str(out), "-q", "--notebooks", str(notebooks)])
+    assert code == 1
+    failed = [c for c in json.loads((out / "01-external-access.checks.json").read_text()) if not c["passed"]]
+    assert [c["expected"] for c in failed] == ["status 418"]
+    executed = nbformat.read(out / "01-external-access.ipynb", as_version=4)
+    text = json.dumps([c.get("outputs", []) for c in executed.cells])
+    assert "a cell failed: cleaning up" in text
+    assert "restored the mesh config" in text
+    root = ET.parse(out / "junit.xml").getroot()
+    assert root.find(".//failure") is not None
