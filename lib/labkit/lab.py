@@ -122,6 +122,32 @@ class Lab:
         pod = self.driver.get(Ref("v1", "Pod", namespace, self.client_pod(namespace, name)))
         return [c["name"] for c in (pod or {}).get("spec", {}).get("containers", [])]
 
+    def require_egress_gateway(self, selector: str = "istio=egressgateway", within: float | None = None) -> str:
+        """Preflight: the egress gateway runs and is ready in the Istio namespace. Returns its pod name."""
+        ns = self.istio_namespace
+
+        def ready_pods() -> list[dict[str, Any]]:
+            return [p for p in self.pods(ns, selector) if _all_ready(p)]
+
+        install = (
+            "start the simulator with egress_gateway=True"
+            if self.simulated
+            else "install it: istioctl install --set components.egressGateways[0].name=istio-egressgateway "
+            "--set components.egressGateways[0].enabled=true --set meshConfig.accessLogFile=/dev/stdout "
+            "(keep the other flags your installation used; scripts/cluster-up.sh does all of this)"
+        )
+        pods = self.verify(
+            "the egress gateway is ready",
+            ready_pods,
+            lambda found: [] if found else [f"no ready pod with {selector} in {ns}"],
+            command=f"kubectl get pods -n {ns} -l {selector}",
+            expected="a ready pod",
+            actual=lambda found: ", ".join(p["metadata"]["name"] for p in found) or "none",
+            within=within if within is not None else (0 if self.simulated else 60),
+            hint=install,
+        )
+        return pods[0]["metadata"]["name"]
+
     # -- the mesh config
     def mesh_config(self) -> dict[str, Any]:
         return yaml.safe_load(self._mesh_text()) or {}
@@ -254,10 +280,18 @@ class Lab:
         body_contains: str | list[str] = (),
         body_lacks: str | list[str] = (),
         elapsed: tuple[float, float] | None = None,
+        log_contains: str | None = None,
+        log_source: Mapping[str, str] | None = None,
         within: float | None = None,
         hint: str = "",
     ) -> CurlResult:
-        """Curl until the result matches every expectation given, then return it."""
+        """Curl until the result matches every expectation given, then return it.
+
+        ``log_contains`` also requires that this very request left a log line with that text, in the
+        logs of ``log_source`` (``namespace``/``selector``/``container``; the client's sidecar by
+        default). That tells a request that took the new route from one that still took the old
+        route while the config was on its way.
+        """
         expectation = CurlExpectation(
             status=status,
             statuses=tuple(statuses) if statuses is not None else None,
@@ -275,12 +309,29 @@ class Lab:
                 return f"r.explain() shows why; last decision: {r.traces[-1].hops[-1].outcome}"
             return "look at the proxy's access log: lab.logs(namespace, selector, 'istio-proxy')"
 
+        source = {"namespace": namespace, "selector": f"app={client}", **(log_source or {})}
+        new_lines: dict[int, list[str]] = {}
+
+        def probe() -> CurlResult:
+            before = len(self.logs(**source)) if log_contains else 0
+            r = self.curl(url, *args, client=client, namespace=namespace)
+            if log_contains:
+                new_lines[id(r)] = self.logs(**source)[before:]
+            return r
+
+        def mismatches(r: CurlResult) -> list[str]:
+            out = expectation.mismatches(r)
+            if log_contains and not any(log_contains in line for line in new_lines.get(id(r), [])):
+                out.append(f"no new line with {log_contains!r} in the log of {source['selector']}")
+            return out
+
+        expected = expectation.describe() + (f"; logged {log_contains!r}" if log_contains else "")
         return self.verify(
             title or f"{url} → {expectation.describe()}",
-            lambda: self.curl(url, *args, client=client, namespace=namespace),
-            expectation.mismatches,
+            probe,
+            mismatches,
             command=f"curl {' '.join(args)} {url}".replace("  ", " "),
-            expected=expectation.describe(),
+            expected=expected,
             actual=expectation.actual,
             within=within,
             hint=explain_hint,
@@ -382,3 +433,8 @@ def _source_name(manifest: Manifest) -> str:
     if isinstance(manifest, Path) or (isinstance(manifest, str) and manifests.looks_like_path(manifest)):
         return Path(manifest).name
     return ""
+
+
+def _all_ready(pod: dict[str, Any]) -> bool:
+    statuses = (pod.get("status") or {}).get("containerStatuses") or []
+    return bool(statuses) and all(c.get("ready") for c in statuses)

@@ -13,8 +13,8 @@ from ..trace import Hop, Trace
 from .config import ProxyView, qualify_gateway
 from .messages import RESET, TLS_FAILED, Connection, Outcome
 from .proxy import PROXY_LATENCY, ClusterRef, Proxy, local_reply
-from .registry import fqdn, host_matches
-from .sidecar import http_route_matches, tls_route_matches
+from .registry import fqdn, host_matches, protocol_from_port_name
+from .routing import http_route_matches, tls_route_matches
 from .tls import MESH_ROOT
 
 
@@ -75,6 +75,9 @@ class Gateways(Proxy):
 
     def _service_port(self, pod: dict[str, Any], target: int) -> int:
         """Gateway servers name the Service port (80), while traffic arrives on the pod port (8080)."""
+        return self._service_port_spec(pod, target).get("port", target)
+
+    def _service_port_spec(self, pod: dict[str, Any], target: int) -> dict[str, Any]:
         for svc in self.mesh.cluster.services():
             if svc["metadata"]["namespace"] != pod["metadata"]["namespace"]:
                 continue
@@ -83,8 +86,13 @@ class Gateways(Proxy):
             if selector and all(labels.get(k) == v for k, v in selector.items()):
                 for p in svc["spec"].get("ports", []):
                     if p.get("targetPort", p["port"]) == target:
-                        return p["port"]
-        return target
+                        return p
+        return {}
+
+    def _protocol(self, pod: dict[str, Any], target: int) -> str:
+        """Sidecars speak HTTP/2 to a gateway port named http2, as the access log then shows."""
+        name = self._service_port_spec(pod, target).get("name", "")
+        return "HTTP/2" if protocol_from_port_name(name) in ("HTTP2", "GRPC") else "HTTP/1.1"
 
     def _servers(self, view: ProxyView, pod: dict[str, Any], port: int) -> list[tuple[dict, dict]]:
         out = []
@@ -105,6 +113,7 @@ class Gateways(Proxy):
         gw_name = qualify_gateway(gateway["metadata"]["name"], gateway["metadata"]["namespace"])
         request_id = req.header("x-request-id") or self.mesh.request_id()
         log = dict(
+            protocol=self._protocol(pod, conn.dst_port),
             downstream_local=f"{conn.dst_ip}:{conn.dst_port}",
             downstream_remote=f"{conn.src_ip}:{conn.src_port}",
             request_id=request_id,
@@ -129,7 +138,9 @@ class Gateways(Proxy):
             return Outcome(reply=reply, elapsed=PROXY_LATENCY)
         for vs in self._virtual_services(view, gateway, host):
             for i, route in enumerate(vs["spec"].get("http") or []):
-                if http_route_matches(route, req, self._service_port(pod, conn.dst_port), pod, gw_name):
+                port = self._service_port(pod, conn.dst_port)
+                labels = pod["metadata"].get("labels") or {}
+                if http_route_matches(route, req, port, labels, gw_name, vs["metadata"]["namespace"]):
                     dest = route["route"][0]["destination"]
                     dest_host = fqdn(dest["host"], vs["metadata"]["namespace"])
                     cluster = ClusterRef(
@@ -204,7 +215,7 @@ class Gateways(Proxy):
         )
         for vs in self._virtual_services(view, gateway, sni):
             for i, route in enumerate(vs["spec"].get("tls") or []):
-                if tls_route_matches(route, sni, port, gw_name):
+                if tls_route_matches(route, sni, port, gw_name, vs["metadata"]["namespace"]):
                     dest = route["route"][0]["destination"]
                     dest_host = fqdn(dest["host"], vs["metadata"]["namespace"])
                     cluster = ClusterRef(

@@ -11,7 +11,6 @@ This follows how istiod programs a sidecar:
 
 from __future__ import annotations
 
-import re
 from dataclasses import replace
 from typing import Any
 
@@ -20,6 +19,7 @@ from .config import MESH_GATEWAY, ProxyView
 from .messages import RESET, Connection, Outcome, Request
 from .proxy import BLACKHOLE, PASSTHROUGH, PROXY_LATENCY, ClusterRef, Proxy, local_reply
 from .registry import fqdn
+from .routing import http_route_matches, parse_duration, tls_route_matches
 
 UPSTREAM_FAILURES = {
     "timeout": ("UF", "upstream_reset_before_response_started{connection_timeout}"),
@@ -102,7 +102,7 @@ class Sidecar(Proxy):
             vs = vs_list[0]
             vs_name = f"VirtualService {vs['metadata']['namespace']}/{vs['metadata']['name']}"
             for i, candidate in enumerate(vs["spec"].get("http") or []):
-                if http_route_matches(candidate, req, port, pod, MESH_GATEWAY):
+                if http_route_matches(candidate, req, port, pod_labels(pod), MESH_GATEWAY, vs["metadata"]["namespace"]):
                     route, route_name = candidate, candidate.get("name") or f"{vs['metadata']['name']}.{i}"
                     hop.step("VirtualService", f"{vs_name} http[{i}] matches")
                     break
@@ -274,7 +274,7 @@ class Sidecar(Proxy):
         cluster = None
         for vs in view.virtual_services_for(sni, MESH_GATEWAY) if sni else []:
             for i, candidate in enumerate(vs["spec"].get("tls") or []):
-                if tls_route_matches(candidate, sni, port, MESH_GATEWAY):
+                if tls_route_matches(candidate, sni, port, MESH_GATEWAY, vs["metadata"]["namespace"]):
                     dest = candidate["route"][0]["destination"]
                     dest_host = fqdn(dest["host"], vs["metadata"]["namespace"])
                     cluster = ClusterRef(
@@ -370,76 +370,5 @@ class Sidecar(Proxy):
         return out
 
 
-# -- matching helpers shared with the gateway ----------------------------------------------------------
-
-
-def string_match(match: dict[str, str] | None, value: str) -> bool:
-    if not match:
-        return True
-    if "exact" in match:
-        return value == match["exact"]
-    if "prefix" in match:
-        return value.startswith(match["prefix"])
-    if "regex" in match:
-        return re.fullmatch(match["regex"], value) is not None
-    return True
-
-
-def http_route_matches(route: dict[str, Any], req: Request, port: int, pod: dict[str, Any], gateway: str) -> bool:
-    matches = route.get("match")
-    if not matches:
-        return True
-    labels = pod["metadata"].get("labels") or {}
-    for m in matches:
-        if "port" in m and m["port"] != port:
-            continue
-        if (
-            "gateways" in m
-            and gateway not in m["gateways"]
-            and not any(g.endswith("/" + gateway.split("/")[-1]) for g in m["gateways"])
-        ):
-            continue
-        if not string_match(m.get("uri"), req.path.split("?")[0]):
-            continue
-        if not string_match(m.get("authority"), req.authority):
-            continue
-        if not string_match(m.get("method"), req.method):
-            continue
-        if not string_match(m.get("scheme"), req.scheme):
-            continue
-        if any(
-            not string_match(v, req.header(k) or "") or req.header(k) is None
-            for k, v in (m.get("headers") or {}).items()
-        ):
-            continue
-        if m.get("sourceLabels") and any(labels.get(k) != v for k, v in m["sourceLabels"].items()):
-            continue
-        return True
-    return False
-
-
-def tls_route_matches(route: dict[str, Any], sni: str, port: int, gateway: str) -> bool:
-    from .registry import host_matches
-
-    for m in route.get("match") or []:
-        if "port" in m and m["port"] != port:
-            continue
-        if (
-            "gateways" in m
-            and gateway not in m["gateways"]
-            and not any(g.endswith("/" + gateway.split("/")[-1]) for g in m["gateways"])
-        ):
-            continue
-        if any(host_matches(h, sni) for h in m.get("sniHosts") or []):
-            return True
-    return False
-
-
-def parse_duration(value: str | None) -> float | None:
-    """Protobuf durations as Istio takes them: ``3s``, ``0.5s``, ``100ms``, ``1m``, ``1h``."""
-    if not value:
-        return None
-    m = re.fullmatch(r"(\d+(?:\.\d+)?)(ms|s|m|h)", value.strip())
-    if not m:
-        raise ValueError(f"not a duration: {value!r}")
-    return float(m.group(1)) * {"ms": 0.001, "s": 1, "m": 60, "h": 3600}[m.group(2)]
+def pod_labels(pod: dict[str, Any]) -> dict[str, str]:
+    return pod["metadata"].get("labels") or {}
