@@ -20,6 +20,10 @@ class ExecResult:
     elapsed: float
 
 
+#: The doctor item that says whether the cluster's CNI enforces NetworkPolicy (lab 04 needs it).
+NETWORK_POLICY_ITEM = "NetworkPolicy enforcement"
+
+
 @dataclass(frozen=True)
 class DoctorItem:
     """One line of ``labkit doctor``: what was checked, whether it is fine, and the fix if not."""

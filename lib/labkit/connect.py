@@ -21,11 +21,11 @@ def detect(
 ) -> tuple[str, str]:
     """Which backend ``auto`` picks, and why."""
     try:
-        from .kube.context import probe, resolve_context
+        from .kube.context import guard, probe
     except ImportError as exc:  # the kubernetes client is missing
         return "sim", f"the kubernetes client is not importable ({exc})"
     try:
-        name = resolve_context(context, kubeconfig, allow_context)
+        name = guard(context, kubeconfig, allow_context)
     except ContextNotAllowed as exc:
         return "sim", f"{exc}".splitlines()[0]
     except Exception as exc:  # no kubeconfig, unreadable file, ...

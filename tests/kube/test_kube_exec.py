@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
-import types
 
 import pytest
 from kubernetes.client.exceptions import ApiException
@@ -211,13 +209,10 @@ def remote(monkeypatch):
             elapsed=exec_result.elapsed,
         )
 
-    try:
-        import labkit.curl.remote as module
-    except ImportError:
-        module = types.ModuleType("labkit.curl.remote")
-        monkeypatch.setitem(sys.modules, "labkit.curl.remote", module)
-    monkeypatch.setattr(module, "build_command", build_command, raising=False)
-    monkeypatch.setattr(module, "to_result", to_result, raising=False)
+    import labkit.curl.remote as module
+
+    monkeypatch.setattr(module, "build_command", build_command)
+    monkeypatch.setattr(module, "to_result", to_result)
     return calls
 
 
@@ -255,3 +250,26 @@ def test_real_stream_failure_is_reported_and_leaves_the_crud_client_alone(kubeco
     assert "call_api" not in vars(backend.clients.api_client)
     assert "call_api" in vars(backend.clients.exec_api_client)
     assert backend.clients.exec_api_client.call_api.__func__ is ApiClient.call_api
+
+
+def test_curl_with_the_real_remote_helpers(kubeconfig, ws_factory, fake_stream):
+    from labkit.curl import remote
+
+    backend = KubeBackend(kubeconfig=kubeconfig(["kind-x"]))
+    stdout = '{"url": "http://httpbin.org/get"}\n' + f"\n{remote.MARKER} rc=0\n"
+    stdout += "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n\r\n"
+    stream = fake_stream(ws_factory([{1: stdout}, {3: SUCCESS}]))
+    result = backend.curl("lab", "sleep-1", "sleep", ["-sS", "http://httpbin.org/get"], timeout=10)
+    assert stream.calls[0][2]["command"][:2] == ["sh", "-c"]
+    assert stream.calls[0][2]["command"][-2:] == ["-sS", "http://httpbin.org/get"]
+    assert (result.exit_code, result.status, result.simulated) == (0, 200, False)
+    assert result.headers["Content-Type"] == "application/json"
+
+
+def test_curl_timeout_with_the_real_remote_helpers(kubeconfig, ws_factory, fake_stream, clock, monkeypatch):
+    backend = KubeBackend(kubeconfig=kubeconfig(["kind-x"]))
+    monkeypatch.setattr(backend, "now", clock)
+    fake_stream(ws_factory([], hang=True))
+    result = backend.curl("lab", "sleep-1", "sleep", ["http://slow.example"], timeout=1)
+    assert (result.exit_code, result.status) == (28, None)
+    assert "no exit status" in result.stderr

@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-from ..backend import DoctorItem
+from ..backend import NETWORK_POLICY_ITEM, DoctorItem
 from .apierror import is_not_found, message_of
 from .wait import pod_problems
 
@@ -72,7 +72,7 @@ class Doctor:
             "egress gateway",
             "access logging",
             "outbound traffic policy",
-            "NetworkPolicy enforcement",
+            NETWORK_POLICY_ITEM,
         ]
         if not version.ok:
             return items + [DoctorItem(name, None, "skipped: the cluster did not answer") for name in names]
@@ -195,7 +195,7 @@ class Doctor:
         return DoctorItem(name, None, mode or "ALLOW_ANY (the default; not set in meshConfig)")
 
     def network_policy(self) -> DoctorItem:
-        name = "NetworkPolicy enforcement"
+        name = NETWORK_POLICY_ITEM
         daemonsets = self.clients.apps.list_daemon_set_for_all_namespaces(_request_timeout=TIMEOUT).items
         for ds in daemonsets:
             ds_name = ds.metadata.name
@@ -207,7 +207,7 @@ class Doctor:
         return DoctorItem(name, None, "unknown: the CNI is not one labkit recognises")
 
     def _kindnet(self, ds: Any) -> DoctorItem:
-        name = "NetworkPolicy enforcement"
+        name = NETWORK_POLICY_ITEM
         containers = ds.spec.template.spec.containers
         image = next((c.image for c in containers if "kindnetd" in (c.image or "")), containers[0].image)
         tag = image_tag(image)

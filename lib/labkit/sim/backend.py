@@ -9,7 +9,7 @@ from dataclasses import replace
 from typing import Any
 
 from .. import schema
-from ..backend import DoctorItem, ExecResult
+from ..backend import NETWORK_POLICY_ITEM, DoctorItem, ExecResult
 from ..errors import LabkitError, NotReady
 from ..manifests import Ref
 from ..result import CurlResult
@@ -135,6 +135,6 @@ class SimBackend:
             DoctorItem("access logging", view.access_log, "accessLogFile: /dev/stdout" if view.access_log else "off"),
             DoctorItem("outbound policy", None, view.outbound_policy),
             DoctorItem(
-                "NetworkPolicy", o.enforce_network_policy, "enforced" if o.enforce_network_policy else "not enforced"
+                NETWORK_POLICY_ITEM, o.enforce_network_policy, "enforced" if o.enforce_network_policy else "not enforced"
             ),
         ]
