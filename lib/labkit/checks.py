@@ -27,14 +27,20 @@ class Check(RichDisplay):
     seconds: float = 0.0
     hint: str = ""
     simulated: bool = False
+    skipped: bool = False  # not applicable here (e.g. the cluster can't enforce what the step shows)
+
+    @property
+    def result(self) -> str:
+        return "N/A" if self.skipped else "PASS" if self.passed else "FAIL"
 
     def __rich__(self) -> RenderableType:
-        mark = Text("✔ PASS", style="bold green") if self.passed else Text("✘ FAIL", style="bold red")
+        style = {"PASS": "bold green", "FAIL": "bold red", "N/A": "bold yellow"}[self.result]
+        mark = Text({"PASS": "✔ ", "FAIL": "✘ ", "N/A": "– "}[self.result] + self.result, style=style)
         line = Text.assemble(mark, " ", (self.title, "bold"))
         if self.simulated:
             line.append("  [simulated]", style="magenta")
         line.append(f"\n    expected: {self.expected}\n    got:      {self.actual}", style="dim")
-        if not self.passed and self.hint:
+        if (self.skipped or not self.passed) and self.hint:
             line.append(f"\n    hint:     {self.hint}", style="yellow")
         return line
 
@@ -48,7 +54,7 @@ class CheckTable(RichDisplay):
 
     @property
     def passed(self) -> bool:
-        return all(c.passed for c in self.checks)
+        return all(c.passed or c.skipped for c in self.checks)
 
     def __rich__(self) -> RenderableType:
         simulated = any(c.simulated for c in self.checks)
@@ -61,12 +67,14 @@ class CheckTable(RichDisplay):
         table.add_column("got", overflow="fold")
         table.add_column("result")
         for i, c in enumerate(self.checks, 1):
-            result = Text("PASS", style="bold green") if c.passed else Text("FAIL", style="bold red")
+            style = {"PASS": "bold green", "FAIL": "bold red", "N/A": "bold yellow"}[c.result]
+            result = Text(c.result, style=style)
             if c.attempts > 1:
                 result.append(f" ({c.attempts} tries)", style="dim")
             table.add_row(str(i), c.title, c.command, c.expected, c.actual, result)
         passed = sum(c.passed for c in self.checks)
-        table.caption = f"{passed}/{len(self.checks)} passed"
+        na = sum(c.skipped for c in self.checks)
+        table.caption = f"{passed}/{len(self.checks) - na} passed" + (f", {na} not applicable" if na else "")
         return table
 
 

@@ -45,14 +45,17 @@ def _suite(result: LabResult, stamp: str) -> ET.Element:
     ET.SubElement(props, "property", name="backend", value=result.backend_used)
     ET.SubElement(props, "property", name="simulated", value=str(result.simulated).lower())
     ET.SubElement(props, "property", name="notebook", value=str(result.output))
-    failures = errors = 0
+    failures = errors = skipped = 0
     for check in result.checks:
         case = ET.SubElement(
             suite, "testcase", name=_clean(check.title), classname=result.name, time=f"{check.seconds:.3f}"
         )
         if check.simulated:
             ET.SubElement(case, "properties").append(ET.Element("property", name="simulated", value="true"))
-        if not check.passed:
+        if check.skipped:
+            skipped += 1
+            ET.SubElement(case, "skipped", message=_clean(f"not applicable: {check.actual}"))
+        elif not check.passed:
             failures += 1
             failure = ET.SubElement(
                 case,
@@ -82,7 +85,7 @@ def _suite(result: LabResult, stamp: str) -> ET.Element:
     suite.set("tests", str(len(suite.findall("testcase"))))
     suite.set("failures", str(failures))
     suite.set("errors", str(errors))
-    suite.set("skipped", "0")
+    suite.set("skipped", str(skipped))
     return suite
 
 

@@ -12,7 +12,7 @@ from rich.console import Console
 
 from . import checks as checks_mod
 from . import manifests, schema
-from .backend import Backend, DoctorItem
+from .backend import NETWORK_POLICY_ITEM, Backend, DoctorItem
 from .checks import Check, CheckTable, ExpectationFailed
 from .display import show
 from .errors import LabkitError
@@ -376,6 +376,45 @@ class Lab:
             within=0,
         )
 
+    def not_applicable(self, title: str, reason: str, *, command: str = "", expected: str = "") -> Check:
+        """Record a check that can't run meaningfully here, saying why. It neither passes nor fails."""
+        check = Check(
+            title=title,
+            command=command or title,
+            expected=expected or "n/a",
+            actual=reason,
+            passed=False,
+            skipped=True,
+            hint=reason,
+            simulated=self.simulated,
+        )
+        self.checks.append(check)
+        checks_mod.record(self.checks, self.name)
+        show(check, self.console)
+        return check
+
+    def network_policy_enforced(self) -> bool | None:
+        """Whether the cluster's CNI enforces NetworkPolicy: True, False, or None when unknown."""
+        item = next((i for i in self.driver.doctor() if i.name == NETWORK_POLICY_ITEM), None)
+        return item.ok if item else None
+
+    def restart(self, name: str, namespace: str = "default", *, timeout: float = 180.0) -> str:
+        """``kubectl rollout restart deployment/NAME``: new pods pick up namespace-level changes
+        such as sidecar injection. Waits for them and returns the new pod's name."""
+        ref = Ref("apps/v1", "Deployment", namespace, name)
+        stamp = f"{self.driver.now():.3f}"
+        patch = {"spec": {"template": {"metadata": {"annotations": {"kubectl.kubernetes.io/restartedAt": stamp}}}}}
+        self.driver.patch(ref, patch)
+        selector = f"app={name}"
+        deadline = self.driver.now() + timeout
+        while True:
+            pods = [p for p in self.driver.wait_ready(namespace, selector, timeout) if _restarted(p, stamp)]
+            if pods:
+                return pods[0]["metadata"]["name"]
+            if self.driver.now() >= deadline:
+                raise LabkitError(f"deployment {namespace}/{name} did not roll out new pods in {timeout:g}s")
+            self.driver.sleep(1.0)
+
     def report(self) -> CheckTable:
         return CheckTable(self.checks, title=f"Checks: {self.name}")
 
@@ -396,6 +435,7 @@ class Lab:
         """
         done: list[str] = []
         errors: list[str] = []
+        created_namespaces = {r.name for r in self._applied if r.kind == "Namespace" and r not in self._preexisting}
         for ref in reversed(self._applied):
             if ref in self._preexisting:
                 done.append(f"kept {ref} (it existed before the lab)")
@@ -414,6 +454,9 @@ class Lab:
             except Exception as exc:
                 errors.append(f"mesh config: {exc}")
         for namespace, labels in list(self._label_originals.items()):
+            if namespace in created_namespaces or self.driver.get(Ref("v1", "Namespace", None, namespace)) is None:
+                del self._label_originals[namespace]  # the lab's own namespace: deleted above
+                continue
             try:
                 self.driver.patch(Ref("v1", "Namespace", None, namespace), {"metadata": {"labels": labels}})
                 done.append(f"restored labels of namespace {namespace}")
@@ -438,3 +481,10 @@ def _source_name(manifest: Manifest) -> str:
 def _all_ready(pod: dict[str, Any]) -> bool:
     statuses = (pod.get("status") or {}).get("containerStatuses") or []
     return bool(statuses) and all(c.get("ready") for c in statuses)
+
+
+def _restarted(pod: dict[str, Any], stamp: str) -> bool:
+    annotations = pod["metadata"].get("annotations") or {}
+    return annotations.get("kubectl.kubernetes.io/restartedAt") == stamp and not pod["metadata"].get(
+        "deletionTimestamp"
+    )

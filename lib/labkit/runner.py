@@ -88,7 +88,7 @@ class LabResult:
 
     @property
     def failed_checks(self) -> list[Check]:
-        return [c for c in self.checks if not c.passed]
+        return [c for c in self.checks if not c.passed and not c.skipped]
 
     @property
     def passed(self) -> bool:
@@ -151,7 +151,11 @@ class RunSummary:
             if r.simulated:
                 result.append(" simulated", style="magenta")
             n_ok = sum(c.passed for c in r.checks)
-            checks = Text(f"{n_ok}/{len(r.checks)}", style="green" if n_ok == len(r.checks) else "red")
+            n_na = sum(c.skipped for c in r.checks)
+            counted = len(r.checks) - n_na
+            checks = Text(f"{n_ok}/{counted}", style="green" if n_ok == counted else "red")
+            if n_na:
+                checks.append(f" +{n_na} n/a", style="yellow")
             table.add_row(r.name, backend, result, f"{r.seconds:.1f}s", checks, _first_failure(r))
         n_ok = sum(r.passed for r in self.results)
         table.caption = f"{n_ok}/{len(self.results)} labs passed · executed notebooks in {self.out}"

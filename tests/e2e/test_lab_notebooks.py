@@ -44,3 +44,27 @@ def test_a_broken_expectation_fails_the_run_and_cleanup_still_runs(tmp_path: Pat
     assert "restored the mesh config" in text
     root = ET.parse(out / "junit.xml").getroot()
     assert root.find(".//failure") is not None
+
+
+def test_network_policy_lab_marks_the_blocking_step_not_applicable_without_enforcement(tmp_path: Path) -> None:
+    import os
+
+    import papermill
+
+    os.environ["LABKIT_RECORD_DIR"] = str(tmp_path)
+    try:
+        papermill.execute_notebook(
+            str(paths.NOTEBOOKS / "04-network-policy.ipynb"),
+            str(tmp_path / "out.ipynb"),
+            parameters={"backend": "sim", "sim_enforce_network_policy": False},
+            cwd=str(paths.NOTEBOOKS),
+            kernel_name="python3",
+            progress_bar=False,
+        )
+    finally:
+        del os.environ["LABKIT_RECORD_DIR"]
+    checks = json.loads((tmp_path / "04-network-policy.checks.json").read_text())
+    na = [c for c in checks if c["skipped"]]
+    assert [c["title"] for c in na] == ["under the policy, the un-injected pod times out"]
+    assert "does not enforce NetworkPolicy" in na[0]["actual"]
+    assert all(c["passed"] for c in checks if not c["skipped"])

@@ -135,6 +135,8 @@ class SimBackend:
             DoctorItem("access logging", view.access_log, "accessLogFile: /dev/stdout" if view.access_log else "off"),
             DoctorItem("outbound policy", None, view.outbound_policy),
             DoctorItem(
-                NETWORK_POLICY_ITEM, o.enforce_network_policy, "enforced" if o.enforce_network_policy else "not enforced"
+                NETWORK_POLICY_ITEM,
+                o.enforce_network_policy,
+                "enforced" if o.enforce_network_policy else "not enforced",
             ),
         ]
