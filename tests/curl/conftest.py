@@ -71,6 +71,7 @@ class _Handler(BaseHTTPRequestHandler):
 class Server:
     base: str
     port: int
+    json_body: str = JSON_BODY  # what /get answers
 
 
 @pytest.fixture(scope="session")
@@ -103,6 +104,21 @@ def run(argv: list[str], env: dict[str, str] | None = None) -> Run:
     """Run a command and keep its output byte-exact (no newline translation)."""
     proc = subprocess.run(argv, capture_output=True, timeout=30, env=env)
     return Run(proc.stdout.decode(), proc.stderr.decode(), proc.returncode)
+
+
+@pytest.fixture
+def shell_run():
+    """Run an argv through the OS (sh and curl present), keeping output byte-exact."""
+    if CURL is None or SH is None:
+        pytest.skip("needs sh and curl")
+    return run
+
+
+@pytest.fixture
+def curl_path() -> str:
+    if CURL is None:
+        pytest.skip("curl is not installed")
+    return CURL
 
 
 @pytest.fixture

@@ -5,9 +5,9 @@ from __future__ import annotations
 from .verbose import CURL_VERSION
 
 VERSION_TEXT = (
-    f"curl {CURL_VERSION} (x86_64-pc-linux-musl) libcurl/{CURL_VERSION} OpenSSL/3.3.2 zlib/1.3.1 "
-    "brotli/1.1.0 nghttp2/1.64.0\n"
-    "Release-Date: 2024-12-11\n"
+    f"curl {CURL_VERSION} (x86_64-pc-linux-musl) libcurl/{CURL_VERSION} OpenSSL/3.5.2 zlib/1.3.1 "
+    "brotli/1.1.0 zstd/1.5.7 libidn2/2.3.7 libpsl/0.21.5 nghttp2/1.66.0\n"
+    "Release-Date: 2025-09-10\n"
     "Protocols: dict file ftp ftps gopher gophers http https imap imaps ipfs ipns mqtt pop3 pop3s "
     "rtsp smb smbs smtp smtps telnet tftp ws wss\n"
     "Features: alt-svc AsynchDNS brotli HSTS HTTP2 HTTPS-proxy IPv6 Largefile libz NTLM SSL "

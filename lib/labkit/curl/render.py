@@ -32,6 +32,8 @@ class Exchange:
     body: str
     remote_ip: str = ""
     remote_port: int = 0
+    local_ip: str = ""  # the pod's address and source port, shown by -v and %{local_ip}
+    local_port: int = 0
 
 
 @dataclass
@@ -108,6 +110,11 @@ def _content_length(response: HttpResponse) -> int | None:
     return int(value) if value and value.strip().isdigit() else None
 
 
+def _ends(ex: Exchange) -> tuple[str, int, str, int]:
+    """Remote then local address and port of an exchange."""
+    return ex.remote_ip, ex.remote_port, ex.local_ip, ex.local_port
+
+
 def _size(text: str) -> int:
     return len(text.encode())
 
@@ -123,7 +130,12 @@ def render(opts: CurlOptions, transfer: Transfer) -> Rendered:
     body_sink = _Sinks.target(opts.output)
     dump_sink = _Sinks.target(opts.dump_header) if opts.dump_header else None
     verbose = VerboseWriter(opts) if opts.verbose else None
-    err: list[str] = [progress.start()] if opts.show_progress else []
+
+    def err(text: str) -> None:  # stderr in write order: -D /dev/stderr interleaves with it
+        sinks.write("stderr", text)
+
+    if opts.show_progress:
+        err(progress.start())
     method = opts.effective_method
     upload = _size(opts.data) if opts.data is not None and not opts.get else 0
     body_out = ""
@@ -136,37 +148,35 @@ def render(opts: CurlOptions, transfer: Transfer) -> Rendered:
         if opts.headers_in_output:
             sinks.write(body_sink, block)
         # Bodies: only the final one, never for HEAD, not when -f stopped at an error status.
-        received = 0 if opts.head else _size(ex.body)
         writes_body = last and not opts.head and _keeps_body(opts, failure)
+        received = 0 if opts.head or (last and not writes_body) else _size(ex.body)
         if writes_body:
             sinks.write(body_sink, ex.body)
             if body_sink == "stdout":
                 body_out = ex.body
         if verbose:
-            shown = received if writes_body or not last else 0
-            err.append(verbose.hop(Hop(parse_url(ex.url), ex.response, shown, ex.remote_ip, ex.remote_port), method))
+            url = parse_url(ex.url)
+            err(verbose.hop(Hop(url, ex.response, received, *_ends(ex)), method))
         if opts.show_progress:
             spent = transfer.elapsed * (index + 1) / count
             sample = progress.Sample(received, _content_length(ex.response), upload, upload or None, spent)
-            err.append(progress.finish(sample))
+            err(progress.finish(sample))
         if verbose and not last:
             next_url = resolve_location(ex.url, ex.response.header("location") or "")
-            err.append(verbose.follow(next_url, received > 0))
+            err(verbose.follow(next_url, received > 0))
         method = _next_method(method, ex.response.status)
 
     if not exchanges:
         if verbose and failure:
-            err.append(
-                verbose.failure_before_response(opts.url, method, failure.exit_code, failure.message, failure.remote_ip)
-            )
+            code, message, ip = failure.exit_code, failure.message, failure.remote_ip
+            err(verbose.failure_before_response(opts.url, method, code, message, ip))
         if opts.show_progress:
-            err.append(progress.finish(progress.Sample(spent=transfer.elapsed)))
+            err(progress.finish(progress.Sample(spent=transfer.elapsed)))
     elif verbose:
-        err.append(verbose.failure_after_response(failure.message) if failure else verbose.done())
+        err(verbose.failure_after_response(failure.message) if failure else verbose.done())
 
     if failure and opts.show_errors:
-        err.append(f"curl: ({failure.exit_code}) {failure.message}\n")
-    sinks.write("stderr", "".join(err))
+        err(f"curl: ({failure.exit_code}) {failure.message}\n")
 
     if opts.write_out:
         data = _writeout_data(opts, transfer, failure, exit_code)
@@ -235,8 +245,8 @@ def _writeout_data(opts: CurlOptions, transfer: Transfer, failure: Failure | Non
         "redirect_url": redirect_url,
         "remote_ip": last.remote_ip if last else "",
         "remote_port": str(last.remote_port if last else 0),
-        "local_ip": "",
-        "local_port": "0",
+        "local_ip": last.local_ip if last else "",
+        "local_port": str(last.local_port if last else 0),
         "method": method,
         "scheme": effective.scheme,
         "size_download": str(received),

@@ -15,7 +15,7 @@ from .headers import header_lines
 from .urls import Url, parse_url
 
 #: The curl release the simulator impersonates (User-Agent, ``%{json}``).
-CURL_VERSION = "8.11.1"
+CURL_VERSION = "8.16.0"
 
 # Exit codes of failures during the TLS handshake, before any request is sent.
 _TLS_CODES = {35, 51, 53, 54, 58, 59, 60, 64, 66, 77, 80, 82, 83, 90, 91, 98}
@@ -32,6 +32,8 @@ class Hop:
     body_bytes: int
     remote_ip: str
     remote_port: int
+    local_ip: str = ""
+    local_port: int = 0
 
 
 def _is_ip(host: str) -> bool:
@@ -110,15 +112,20 @@ class VerboseWriter:
         """Lines up to a TCP connection; empty when the previous connection is reused."""
         key = (url.scheme, url.host, url.port)
         if self.conn == key:
-            return _lines("* ", [f"Re-using existing connection with host {url.host}"])
+            return _lines("* ", [f"Reusing existing {url.scheme}: connection with host {url.host}"])
         self.conn, self.conn_no, self.stream = key, self.conn_no + 1, -1
         shown_ip = ip or url.host
         target = f"[{shown_ip}]" if ":" in shown_ip else shown_ip
         lines = [*self._resolved(url, ip), f"  Trying {target}:{port}..."]
         return self._dns_cache() + _lines("* ", lines)
 
-    def connected(self, url: Url, ip: str, port: int) -> str:
-        return _lines("* ", [f"Connected to {url.host} ({ip or url.host}) port {port}"])
+    def connected(self, url: Url, ip: str, port: int, local_ip: str = "", local_port: int = 0) -> str:
+        if local_ip:  # curl 8.16 names both ends, with a trailing space
+            remote = f"{ip or url.host} port {port}"
+            line = f"Established connection to {url.host} ({remote}) from {local_ip} port {local_port} "
+        else:
+            line = f"Connected to {url.host} ({ip or url.host}) port {port}"
+        return _lines("* ", [line])
 
     def tls_start(self) -> str:
         offers = "http/1.1" if self.opts.http_version in ("1.0", "1.1") else "h2,http/1.1"
@@ -186,24 +193,26 @@ class VerboseWriter:
         reused = self.conn == (hop.url.scheme, hop.url.host, hop.url.port)
         out = self.connect(hop.url, hop.remote_ip, hop.remote_port)
         if not reused:
-            out += self.connected(hop.url, hop.remote_ip, hop.remote_port)
+            out += self.connected(hop.url, hop.remote_ip, hop.remote_port, hop.local_ip, hop.local_port)
             if hop.url.scheme == "https":
                 out += self.tls_start() + self.tls_done(hop.url, hop.response)
             out += self.using(hop.response)
         return out + self.request(hop.url, method, hop.response) + self.response(hop.response, hop.body_bytes)
 
+    def _intact(self) -> str:
+        host, port = (self.conn[1], self.conn[2]) if self.conn else ("", 0)
+        return f"Connection #{self.conn_no} to host {host}:{port} left intact"
+
     def follow(self, next_url: str, had_body: bool) -> str:
-        host = self.conn[1] if self.conn else ""
         lines = ["Ignoring the response-body"] if had_body else []
         lines += [
-            f"Connection #{self.conn_no} to host {host} left intact",
+            self._intact(),
             f"Issue another request to this URL: '{next_url}'",
         ]
         return _lines("* ", lines)
 
     def done(self) -> str:
-        host = self.conn[1] if self.conn else ""
-        return _lines("* ", [f"Connection #{self.conn_no} to host {host} left intact"])
+        return _lines("* ", [self._intact()])
 
     def failure_before_response(self, url_text: str, method: str, code: int, message: str, ip: str) -> str:
         """A transfer that died before any response: show how far it got, then the reason."""
@@ -217,7 +226,7 @@ class VerboseWriter:
                 out += self.tls_start()
             if code not in _TLS_CODES:
                 out += self.using(None) + self.request(url, method, None)
-        return out + _lines("* ", [message, "Closing connection"])
+        return out + _lines("* ", [message, f"closing connection #{max(self.conn_no, 0)}"])
 
     def failure_after_response(self, message: str) -> str:
-        return _lines("* ", [message, "Closing connection"])
+        return _lines("* ", [message, f"closing connection #{max(self.conn_no, 0)}"])

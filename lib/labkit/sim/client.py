@@ -10,6 +10,7 @@ from ..curl.args import CurlOptions, parse_args
 from ..curl.errors import CurlUsageError
 from ..curl.render import Exchange, Failure, Transfer, render
 from ..curl.urls import parse_url, resolve_location
+from ..curl.verbose import CURL_VERSION
 from ..result import CurlResult, HttpResponse
 from ..trace import Hop, Trace
 from . import pki
@@ -18,7 +19,7 @@ from .mesh import Mesh
 from .messages import CERT_NAME, CERT_UNTRUSTED, DNS, REFUSED, RESET, TIMEOUT, TLS_FAILED, Connection, Outcome, Request
 from .tls import PUBLIC_ROOT, ClientTls, Identity
 
-USER_AGENT = "curl/8.16.0"
+USER_AGENT = f"curl/{CURL_VERSION}"
 KERNEL_CONNECT_TIMEOUT = 130.0  # Linux gives up on a SYN after about 130 s
 DNS_TIMEOUT = 10.0  # resolv.conf: timeout 5, attempts 2
 INCLUDE_RANGES = "traffic.sidecar.istio.io/includeOutboundIPRanges"
@@ -34,13 +35,7 @@ class SimCurl:
         try:
             opts = parse_args(list(args))
         except CurlUsageError as exc:
-            return CurlResult(
-                argv,
-                exc.exit_code,
-                "",
-                f"{exc.curl_message}\n" if hasattr(exc, "curl_message") else f"{exc}\n",
-                simulated=True,
-            )
+            return exc.as_result(list(args), simulated=True)
         pod = self.mesh.store.raw("", "Pod", namespace, pod_name)
         if pod is None:
             return CurlResult(argv, 1, "", f'error: pod "{pod_name}" not found\n', simulated=True)
@@ -70,7 +65,6 @@ class SimCurl:
         self.mesh.clock.sleep(elapsed)
         transfer = Transfer(exchanges, failure, elapsed)
         out = render(opts, transfer)
-        head = opts.head or (opts.method or "").upper() == "HEAD"
         return CurlResult(
             argv=argv,
             exit_code=out.exit_code,
@@ -78,7 +72,7 @@ class SimCurl:
             stderr=out.stderr,
             elapsed=round(elapsed, 3),
             responses=[e.response for e in exchanges],
-            body="" if head or not exchanges else exchanges[-1].body,
+            body=out.body,
             simulated=True,
             traces=traces,
         )

@@ -18,7 +18,7 @@ from ..trace import Hop, Trace
 from .config import MESH_GATEWAY, ProxyView
 from .messages import RESET, Connection, Outcome, Request
 from .proxy import BLACKHOLE, PASSTHROUGH, PROXY_LATENCY, ClusterRef, Proxy, local_reply
-from .registry import fqdn
+from .registry import MeshService, fqdn
 from .routing import http_route_matches, parse_duration, tls_route_matches
 
 UPSTREAM_FAILURES = {
@@ -51,21 +51,7 @@ class Sidecar(Proxy):
         req, port, ns = conn.request, conn.dst_port, pod["metadata"]["namespace"]
         host = req.authority.split(":")[0].lower()
         request_id = self.mesh.request_id()
-        svc = next((s for s in view.registry if s.port(port) and s.port(port).is_http and s.matches(host)), None)
-        if svc is None and view.service(host) is not None and (resolved := view.service(host)).k8s is not None:
-            svc = resolved if resolved.port(port) else None
-        # Kubernetes short names (sleep, sleep.default) are domains of their Service's virtual host too.
-        if svc is None:
-            svc = next(
-                (
-                    s
-                    for s in view.registry
-                    if s.k8s is not None
-                    and s.port(port)
-                    and s.hostname.startswith(fqdn(host, ns).split(".svc.")[0] + ".svc.")
-                ),
-                None,
-            )
+        svc = self._virtual_host(view, host, port, ns)
         log = dict(
             downstream_local=f"{conn.dst_ip}:{port}",
             downstream_remote=f"{conn.src_ip}:{conn.src_port}",
@@ -179,6 +165,29 @@ class Sidecar(Proxy):
             )
             return Outcome(reply=reply, elapsed=timeout + PROXY_LATENCY)
         return self._finish_http(pod, view, req, out, upstream, cluster.name, route_name, hop, log)
+
+    def _virtual_host(self, view: ProxyView, host: str, port: int, ns: str) -> MeshService | None:
+        """The service whose virtual host on this port's route table serves ``host``, if any.
+
+        Domains are the registry hosts with an HTTP port here (Kubernetes short names included), plus
+        hosts that a ``mesh`` VirtualService routes on this port even if their service lacks the port.
+        """
+        for svc in view.registry:
+            spec_port = svc.port(port)
+            if spec_port and spec_port.is_http and svc.matches(host):
+                return svc
+        short = fqdn(host, ns).split(".svc.")[0] + ".svc."
+        for svc in view.registry:
+            if svc.k8s is not None and svc.port(port) and (svc.matches(host) or svc.hostname.startswith(short)):
+                return svc
+        svc = view.service(host)
+        if svc is not None:
+            for vs in view.virtual_services_for(svc.hostname, MESH_GATEWAY):
+                for route in vs["spec"].get("http") or []:
+                    ports = [m.get("port") for m in route.get("match") or [{}]]
+                    if port in ports or None in ports:
+                        return svc
+        return None
 
     def _send(self, pod, view, cluster, original, req, request_id, decorator, hop, trace, ns):
         upstream_req = self.request_headers(pod, req, request_id, decorator)
