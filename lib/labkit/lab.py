@@ -85,12 +85,14 @@ class Lab:
         *,
         pod_annotations: Mapping[str, str] | None = None,
         pod_labels: Mapping[str, str] | None = None,
+        secret_mounts: Mapping[str, str] | None = None,
         timeout: float = 180.0,
     ) -> str:
         """Deploy the curl client (the classic ``sleep`` sample) and wait until it and its sidecar are ready.
 
         ``pod_annotations``/``pod_labels`` go on the pod template, e.g. the sidecar's
         ``traffic.sidecar.istio.io/includeOutboundIPRanges`` or ``sidecar.istio.io/inject``.
+        ``secret_mounts`` maps Secret names to directories in the client container (for curl --cert).
         Returns the pod's name.
         """
         docs = manifests.load(lab_file("common", "sleep.yaml"), {"name": name})
@@ -101,9 +103,19 @@ class Lab:
                 template_meta["labels"].update(pod_labels or {})
                 if not template_meta["annotations"]:
                     del template_meta["annotations"]
+                pod_spec = doc["spec"]["template"]["spec"]
+                for secret, path in (secret_mounts or {}).items():
+                    pod_spec.setdefault("volumes", []).append({"name": secret, "secret": {"secretName": secret}})
+                    pod_spec["containers"][0].setdefault("volumeMounts", []).append(
+                        {"name": secret, "mountPath": path, "readOnly": True}
+                    )
         self.apply(docs, namespace=namespace)
         pods = self.driver.wait_ready(namespace, f"app={name}", timeout)
         return pods[0]["metadata"]["name"]
+
+    def wait_ready(self, namespace: str, selector: str, timeout: float = 180.0) -> list[str]:
+        """Wait until the pods behind ``selector`` are ready (sidecar included); returns their names."""
+        return [p["metadata"]["name"] for p in self.driver.wait_ready(namespace, selector, timeout)]
 
     def pods(self, namespace: str, selector: str) -> list[dict[str, Any]]:
         return self.driver.list("v1", "Pod", namespace, selector)

@@ -39,9 +39,13 @@ def test_missing_egress_gateway_comes_with_its_fix(backend):
 
 def test_unready_egress_gateway_says_how_to_look(backend, models):
     backend.clients.core.pods = [
-        models.pod("istio-egressgateway-7f9c", namespace="istio-system", labels={"istio": "egressgateway"},
-                   ready={"istio-proxy": False})
-    ]  # fmt: skip
+        models.pod(
+            "istio-egressgateway-7f9c",
+            namespace="istio-system",
+            labels={"istio": "egressgateway"},
+            ready={"istio-proxy": False},
+        )
+    ]
     item = by_name(backend.doctor())["egress gateway"]
     assert item.ok is False and "'istio-proxy' is not ready" in item.detail
     assert item.fix.startswith("kubectl --context kind-labs -n istio-system describe pod istio-egressgateway-7f9c")

@@ -43,8 +43,13 @@ def test_http_goes_through_the_gateway(lab: Lab) -> None:
 def test_without_the_gateway_route_the_gateway_answers_404(lab: Lab) -> None:
     """A Gateway server with no VirtualService route for the host: Envoy's route table has no match,
     so the gateway answers 404 with response flag NR (Envoy: NR, no route configured)."""
-    apply(lab, "serviceentry-http.yaml", "gateway-http.yaml", "destinationrule-gateway.yaml",
-          "virtualservice-http-mesh-only.yaml")  # fmt: skip
+    apply(
+        lab,
+        "serviceentry-http.yaml",
+        "gateway-http.yaml",
+        "destinationrule-gateway.yaml",
+        "virtualservice-http-mesh-only.yaml",
+    )
     r = lab.curl("http://edition.cnn.com/politics", "-sSL", "-o", "/dev/null", "-D", "-")
     assert r.statuses == [404]
     assert any(" NR route_not_found " in line for line in lab.logs(**GATEWAY))
@@ -78,8 +83,9 @@ def test_registry_only_without_a_service_entry_blocks_http_with_502(lab: Lab) ->
 
 
 def test_preflight_fails_without_an_egress_gateway() -> None:
-    lab = labkit.connect(backend="sim", sim_options={"egress_gateway": False}, cleanup_on_error=False,
-                         console=Console(quiet=True))  # fmt: skip
+    lab = labkit.connect(
+        backend="sim", sim_options={"egress_gateway": False}, cleanup_on_error=False, console=Console(quiet=True)
+    )
     with pytest.raises(ExpectationFailed) as err:
         lab.require_egress_gateway()
     assert "egress_gateway=True" in err.value.check.hint
@@ -97,7 +103,12 @@ def test_log_contains_waits_for_the_new_route_not_just_the_same_status(lab: Lab)
         "virtualservice-http.yaml",
     ):
         lab.apply(lab_file(LAB, f), **PARAMS)  # no settling: the config is still on its way
-    r = lab.verify_curl("http://edition.cnn.com/politics", "-sSL", statuses=[301, 200],
-                        log_contains="outbound|80||edition.cnn.com", log_source=GATEWAY)  # fmt: skip
+    r = lab.verify_curl(
+        "http://edition.cnn.com/politics",
+        "-sSL",
+        statuses=[301, 200],
+        log_contains="outbound|80||edition.cnn.com",
+        log_source=GATEWAY,
+    )
     assert r.statuses == [301, 200]
     assert lab.checks[-1].attempts >= 2, "the first request went direct, before the push"

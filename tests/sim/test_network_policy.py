@@ -18,7 +18,7 @@ CURL = ("-sS", "-o", "/dev/null", "-w", "%{http_code}", "--connect-timeout", "5"
 def setup(lab: Lab) -> None:
     for f in ("serviceentry-tls.yaml", "gateway-tls.yaml", "destinationrule-gateway.yaml", "virtualservice-tls.yaml"):
         lab.apply(lab_file("03-egress-gateway", f), **GW)
-    lab.apply(lab_file("04-network-policy", "namespace.yaml"), name=NS)
+    lab.apply(lab_file("common", "namespace.yaml"), name=NS)
     lab.deploy_client(namespace=NS)
     lab.driver.sleep(2)
 
@@ -67,8 +67,12 @@ def test_cleanup_removes_namespace_policy_and_labels(lab: Lab) -> None:
 
 
 def test_a_cluster_without_enforcement_lets_traffic_through_and_says_so() -> None:
-    lab = labkit.connect(backend="sim", sim_options={"enforce_network_policy": False}, cleanup_on_error=False,
-                         console=Console(quiet=True))  # fmt: skip
+    lab = labkit.connect(
+        backend="sim",
+        sim_options={"enforce_network_policy": False},
+        cleanup_on_error=False,
+        console=Console(quiet=True),
+    )
     assert lab.network_policy_enforced() is False
     setup(lab)
     block(lab)

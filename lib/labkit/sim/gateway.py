@@ -12,7 +12,7 @@ from typing import Any
 from ..trace import Hop, Trace
 from .config import ProxyView, qualify_gateway
 from .messages import RESET, TLS_FAILED, Connection, Outcome
-from .proxy import PROXY_LATENCY, ClusterRef, Proxy, local_reply
+from .proxy import PROXY_LATENCY, ClusterRef, Proxy, local_reply, mesh_identity
 from .registry import fqdn, host_matches, protocol_from_port_name
 from .routing import http_route_matches, tls_route_matches
 from .tls import MESH_ROOT
@@ -70,7 +70,10 @@ class Gateways(Proxy):
         gw_name = f"{gateway['metadata']['namespace']}/{gateway['metadata']['name']}"
         hop.step("Gateway", f"{gw_name} server port {service_port} ({server['port'].get('protocol', '')})")
         if conn.request is not None and (tls is None or terminated):
-            return self._http(pod, view, conn, gateway, server, hop, trace)
+            out = self._http(pod, view, conn, gateway, server, hop, trace)
+            # The client's TLS ended here: it saw the gateway's certificate, not the upstream's.
+            out.server_identity = mesh_identity(pod) if terminated else None
+            return out
         return self._passthrough(pod, view, conn, gateway, hop, trace)
 
     def _service_port(self, pod: dict[str, Any], target: int) -> int:

@@ -13,6 +13,7 @@ from .config import ISTIO, ProxyView, parse_mesh
 from .credentials import Credentials
 from .gateway import Gateways
 from .network import Network
+from .nginx import NginxServer, is_nginx
 from .pki import Pki
 from .registry import build
 from .sidecar import Sidecar
@@ -32,6 +33,7 @@ class Mesh:
         self.sidecar = Sidecar(self)
         self.gateways = Gateways(self)
         self.apps = Apps()
+        self.apps.register(is_nginx, NginxServer(self))
         self.credentials = Credentials(self)
         self.pki = Pki()
         self._logs: dict[tuple[str, str, str], list[tuple[float, str]]] = {}
