@@ -7,6 +7,7 @@ import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import yaml
 from rich import box
 from rich.console import RenderableType
 from rich.table import Table
@@ -91,6 +92,17 @@ class ExpectationFailed(LabkitError):
 
     def __rich__(self) -> RenderableType:
         return self.check.__rich__()
+
+
+def record_applied(docs: list[dict], lab: str) -> None:
+    """Append what a lab applied, so tests can validate every manifest a notebook really sends."""
+    directory = os.environ.get("LABKIT_RECORD_DIR")
+    if not directory:
+        return
+    path = Path(directory) / f"{lab}.applied.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as out:
+        yaml.safe_dump_all(docs, out, explicit_start=True, sort_keys=False)
 
 
 def record(checks: list[Check], lab: str) -> None:

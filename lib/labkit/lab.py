@@ -66,6 +66,7 @@ class Lab:
             if ref not in self._applied and ref not in self._preexisting and self.driver.get(ref) is not None:
                 self._preexisting.add(ref)
         applied = self.driver.apply(docs)
+        checks_mod.record_applied(docs, self.name)
         self._applied += [Ref.of(d) for d in docs if Ref.of(d) not in self._applied]
         return applied
 

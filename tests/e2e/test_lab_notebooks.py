@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import nbformat
+import papermill
 import pytest
+import yaml
 
-from labkit import cli, paths
+from labkit import cli, paths, schema
+from labkit.schema import crd
 
 LABS = sorted(p.stem for p in paths.NOTEBOOKS.glob("[0-9][0-9]-*.ipynb"))
 
@@ -23,6 +27,24 @@ def test_lab_passes_on_the_simulator(lab: str, tmp_path: Path) -> None:
     suite = ET.parse(tmp_path / "junit.xml").getroot().find("testsuite")
     assert suite is not None and int(suite.get("failures", "0")) == 0
     assert len(suite.findall("testcase")) == len(checks)
+    validate_applied(tmp_path / f"{lab}.applied.yaml")
+
+
+def validate_applied(path: Path) -> None:
+    """Every document the notebook applied passes labkit's checks and the published Istio CRD schemas."""
+    crd_file = paths.istio_crds()
+    if crd_file is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("the Istio CRD file (../shared/istio/crd-all.gen.yaml) is missing")
+        pytest.skip("no Istio CRD file beside the checkout")
+    docs = [d for d in yaml.safe_load_all(path.read_text()) if d]
+    assert docs, "the lab applied nothing"
+    found = []
+    for i, doc in enumerate(docs, 1):
+        found += schema.problems(doc, i)
+        if doc["apiVersion"].startswith("networking.istio.io/"):
+            found += crd.problems(doc, f"document {i}", crd_file)
+    assert found == []
 
 
 def test_a_broken_expectation_fails_the_run_and_cleanup_still_runs(tmp_path: Path) -> None:
@@ -46,23 +68,18 @@ def test_a_broken_expectation_fails_the_run_and_cleanup_still_runs(tmp_path: Pat
     assert root.find(".//failure") is not None
 
 
-def test_network_policy_lab_marks_the_blocking_step_not_applicable_without_enforcement(tmp_path: Path) -> None:
-    import os
-
-    import papermill
-
-    os.environ["LABKIT_RECORD_DIR"] = str(tmp_path)
-    try:
-        papermill.execute_notebook(
-            str(paths.NOTEBOOKS / "04-network-policy.ipynb"),
-            str(tmp_path / "out.ipynb"),
-            parameters={"backend": "sim", "sim_enforce_network_policy": False},
-            cwd=str(paths.NOTEBOOKS),
-            kernel_name="python3",
-            progress_bar=False,
-        )
-    finally:
-        del os.environ["LABKIT_RECORD_DIR"]
+def test_network_policy_lab_marks_the_blocking_step_not_applicable_without_enforcement(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LABKIT_RECORD_DIR", str(tmp_path))
+    papermill.execute_notebook(
+        str(paths.NOTEBOOKS / "04-network-policy.ipynb"),
+        str(tmp_path / "out.ipynb"),
+        parameters={"backend": "sim", "sim_enforce_network_policy": False},
+        cwd=str(paths.NOTEBOOKS),
+        kernel_name="python3",
+        progress_bar=False,
+    )
     checks = json.loads((tmp_path / "04-network-policy.checks.json").read_text())
     na = [c for c in checks if c["skipped"]]
     assert [c["title"] for c in na] == ["under the policy, the un-injected pod times out"]
