@@ -94,22 +94,26 @@ class ExpectationFailed(LabkitError):
         return self.check.__rich__()
 
 
-def record_applied(docs: list[dict], lab: str) -> None:
-    """Append what a lab applied, so tests can validate every manifest a notebook really sends."""
+def _record_path(lab: str, suffix: str) -> Path | None:
+    """Where the runner asked for records (``LABKIT_RECORD_DIR``), or None when it did not."""
     directory = os.environ.get("LABKIT_RECORD_DIR")
     if not directory:
-        return
-    path = Path(directory) / f"{lab}.applied.yaml"
+        return None
+    path = Path(directory) / f"{lab}{suffix}"
     path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a") as out:
-        yaml.safe_dump_all(docs, out, explicit_start=True, sort_keys=False)
+    return path
+
+
+def record_applied(docs: list[dict], lab: str) -> None:
+    """Append what a lab applied, so tests can validate every manifest a notebook really sends."""
+    path = _record_path(lab, ".applied.yaml")
+    if path is not None:
+        with path.open("a") as out:
+            yaml.safe_dump_all(docs, out, explicit_start=True, sort_keys=False)
 
 
 def record(checks: list[Check], lab: str) -> None:
     """Write the checks for the runner's JUnit report when it asked for them."""
-    directory = os.environ.get("LABKIT_RECORD_DIR")
-    if not directory:
-        return
-    path = Path(directory) / f"{lab}.checks.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps([asdict(c) for c in checks], indent=1))
+    path = _record_path(lab, ".checks.json")
+    if path is not None:
+        path.write_text(json.dumps([asdict(c) for c in checks], indent=1))
