@@ -12,7 +12,7 @@ from typing import Any
 from ..trace import Hop, Trace
 from .config import ProxyView, qualify_gateway
 from .messages import RESET, TLS_FAILED, Connection, Outcome
-from .proxy import PROXY_LATENCY, ClusterRef, Proxy, local_reply, mesh_identity
+from .proxy import PROXY_LATENCY, ClusterRef, Proxy, mesh_identity
 from .registry import fqdn, host_matches, protocol_from_port_name
 from .routing import http_route_matches, tls_route_matches
 from .tls import MESH_ROOT
@@ -114,98 +114,44 @@ class Gateways(Proxy):
         assert req is not None
         host = req.authority.split(":")[0].lower()
         gw_name = qualify_gateway(gateway["metadata"]["name"], gateway["metadata"]["namespace"])
-        request_id = req.header("x-request-id") or self.mesh.request_id()
-        log = dict(
-            protocol=self._protocol(pod, conn.dst_port),
-            downstream_local=f"{conn.dst_ip}:{conn.dst_port}",
-            downstream_remote=f"{conn.src_ip}:{conn.src_port}",
-            request_id=request_id,
-        )
+        ex = self.exchange(pod, view, conn, req.header("x-request-id") or self.mesh.request_id())
+        ex.protocol = self._protocol(pod, conn.dst_port)
         if not any(_host_ok(h, host) for h in server.get("hosts", [])):
             hop.step("virtual host", f"{host} is not in the server's hosts {server.get('hosts')}")
             hop.outcome = "404 from the gateway (NR)"
-            reply = local_reply(404)
-            self.log_http(
-                pod,
-                view,
-                req,
-                reply,
-                flags="NR",
-                details="route_not_found",
-                cluster="-",
-                upstream_host="-",
-                route="-",
-                duration=0.0,
-                **log,
-            )
-            return Outcome(reply=reply, elapsed=PROXY_LATENCY)
+            return ex.local(404, flags="NR", details="route_not_found")
+        port = self._service_port(pod, conn.dst_port)
+        labels = pod["metadata"].get("labels") or {}
         for vs in self._virtual_services(view, gateway, host):
             for i, route in enumerate(vs["spec"].get("http") or []):
-                port = self._service_port(pod, conn.dst_port)
-                labels = pod["metadata"].get("labels") or {}
-                if http_route_matches(route, req, port, labels, gw_name, vs["metadata"]["namespace"]):
-                    dest = route["route"][0]["destination"]
-                    dest_host = fqdn(dest["host"], vs["metadata"]["namespace"])
-                    cluster = ClusterRef(
-                        dest_host, (dest.get("port") or {}).get("number") or 80, dest.get("subset", "")
-                    )
-                    hop.step(
-                        "VirtualService",
-                        f"{vs['metadata']['namespace']}/{vs['metadata']['name']} http[{i}] for gateway {gw_name}",
-                    )
-                    route_name = route.get("name") or f"{vs['metadata']['name']}.{i}"
-                    out, upstream = self.forward(
-                        pod, view, cluster, pod["metadata"]["namespace"], None, req, None, hop, trace
-                    )
-                    if out.reply is None:
-                        hop.outcome = f"503 from the gateway: {out.detail}"
-                        reply = local_reply(503, "upstream connect error or disconnect/reset before headers")
-                        self.log_http(
-                            pod,
-                            view,
-                            req,
-                            reply,
-                            flags="UF",
-                            details="upstream_reset_before_response_started",
-                            cluster=cluster.name,
-                            upstream_host=upstream,
-                            route=route_name,
-                            duration=out.elapsed,
-                            **log,
-                        )
-                        return Outcome(reply=reply, elapsed=out.elapsed)
-                    hop.outcome = f"{out.reply.status} {out.reply.reason} from {cluster.name}"
-                    self.log_http(
-                        pod,
-                        view,
-                        req,
-                        out.reply,
-                        flags="-",
-                        details="via_upstream",
-                        cluster=cluster.name,
-                        upstream_host=upstream,
+                if not http_route_matches(route, req, port, labels, gw_name, vs["metadata"]["namespace"]):
+                    continue
+                dest = route["route"][0]["destination"]
+                dest_port = (dest.get("port") or {}).get("number") or 80
+                cluster = ClusterRef(fqdn(dest["host"], vs["metadata"]["namespace"]), dest_port, dest.get("subset", ""))
+                vs_name = f"{vs['metadata']['namespace']}/{vs['metadata']['name']}"
+                hop.step("VirtualService", f"{vs_name} http[{i}] for gateway {gw_name}")
+                route_name = route.get("name") or f"{vs['metadata']['name']}.{i}"
+                ns = pod["metadata"]["namespace"]
+                out, upstream = self.forward(pod, view, cluster, ns, None, req, None, hop, trace)
+                if out.reply is None:
+                    hop.outcome = f"503 from the gateway: {out.detail}"
+                    return ex.local(
+                        503,
+                        flags="UF",
+                        details="upstream_reset_before_response_started",
                         route=route_name,
+                        cluster=cluster.name,
+                        upstream=upstream,
                         duration=out.elapsed,
-                        **log,
+                        body="upstream connect error or disconnect/reset before headers",
                     )
-                    return out
+                hop.outcome = f"{out.reply.status} {out.reply.reason} from {cluster.name}"
+                ex.log(out.reply, cluster=cluster.name, upstream=upstream, route=route_name, duration=out.elapsed)
+                return out
         hop.step("VirtualService", f"none bound to gateway {gw_name} routes {host}")
         hop.outcome = "404 from the gateway: no route (NR)"
-        reply = local_reply(404)
-        self.log_http(
-            pod,
-            view,
-            req,
-            reply,
-            flags="NR",
-            details="route_not_found",
-            cluster="-",
-            upstream_host="-",
-            route="-",
-            duration=0.0,
-            **log,
-        )
-        return Outcome(reply=reply, elapsed=PROXY_LATENCY)
+        return ex.local(404, flags="NR", details="route_not_found")
 
     def _passthrough(self, pod, view: ProxyView, conn: Connection, gateway, hop: Hop, trace: Trace) -> Outcome:
         sni = ((conn.tls.sni if conn.tls else None) or "").lower()

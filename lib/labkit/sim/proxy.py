@@ -217,55 +217,21 @@ class Proxy:
         return out, f"{ip}:{port}"
 
     # -- logs
+    def exchange(self, pod: dict[str, Any], view: ProxyView, conn: Connection, request_id: str) -> HttpExchange:
+        assert conn.request is not None
+        return HttpExchange(
+            self,
+            pod,
+            view,
+            conn.request,
+            request_id,
+            f"{conn.dst_ip}:{conn.dst_port}",
+            f"{conn.src_ip}:{conn.src_port}",
+        )
+
     def log(self, pod: dict[str, Any], entry: LogEntry, view: ProxyView) -> None:
         if view.access_log:
             self.mesh.write_log(pod, "istio-proxy", entry.format())
-
-    def log_http(
-        self,
-        pod: dict[str, Any],
-        view: ProxyView,
-        req: Request,
-        reply: Reply | None,
-        *,
-        flags: str,
-        details: str,
-        cluster: str,
-        upstream_host: str,
-        downstream_local: str,
-        downstream_remote: str,
-        route: str,
-        duration: float,
-        request_id: str,
-        server_name: str = "-",
-        protocol: str = "HTTP/1.1",
-    ) -> None:
-        self.log(
-            pod,
-            LogEntry(
-                start_time=self.mesh.clock.timestamp(),
-                method=req.method,
-                path=req.path,
-                protocol=protocol,
-                response_code=reply.status if reply else 0,
-                flags=flags,
-                details=details,
-                bytes_sent=len(reply.body) if reply else 0,
-                duration_ms=int(duration * 1000),
-                upstream_service_time=str(int(duration * 1000)) if reply and details == "via_upstream" else "-",
-                user_agent=req.header("user-agent") or "-",
-                request_id=request_id,
-                authority=req.authority,
-                upstream_host=upstream_host,
-                upstream_cluster=cluster,
-                upstream_local=f"{self.pod_ip(pod)}:{43000 + len(request_id) % 1000}" if upstream_host != "-" else "-",
-                downstream_local=downstream_local,
-                downstream_remote=downstream_remote,
-                server_name=server_name,
-                route_name=route,
-            ),
-            view,
-        )
 
     def log_tcp(
         self,
@@ -298,3 +264,77 @@ class Proxy:
             ),
             view,
         )
+
+
+@dataclass
+class HttpExchange:
+    """One HTTP request at one proxy: what its access log line needs besides the outcome."""
+
+    proxy: Proxy
+    pod: dict[str, Any]
+    view: ProxyView
+    req: Request
+    request_id: str
+    downstream_local: str
+    downstream_remote: str
+    protocol: str = "HTTP/1.1"
+
+    def log(
+        self,
+        reply: Reply | None,
+        *,
+        flags: str = "-",
+        details: str = "via_upstream",
+        cluster: str = "-",
+        upstream: str = "-",
+        route: str = "-",
+        duration: float = 0.0,
+    ) -> None:
+        ms = int(duration * 1000)
+        self.proxy.log(
+            self.pod,
+            LogEntry(
+                start_time=self.proxy.mesh.clock.timestamp(),
+                method=self.req.method,
+                path=self.req.path,
+                protocol=self.protocol,
+                response_code=reply.status if reply else 0,
+                flags=flags,
+                details=details,
+                bytes_sent=len(reply.body) if reply else 0,
+                duration_ms=ms,
+                upstream_service_time=str(ms) if reply and details == "via_upstream" else "-",
+                user_agent=self.req.header("user-agent") or "-",
+                request_id=self.request_id,
+                authority=self.req.authority,
+                upstream_host=upstream,
+                upstream_cluster=cluster,
+                upstream_local=f"{Proxy.pod_ip(self.pod)}:{43000 + len(self.request_id) % 1000}"
+                if upstream != "-"
+                else "-",
+                downstream_local=self.downstream_local,
+                downstream_remote=self.downstream_remote,
+                route_name=route,
+            ),
+            self.view,
+        )
+
+    def local(
+        self,
+        status: int,
+        *,
+        flags: str,
+        details: str,
+        route: str = "-",
+        body: str = "",
+        cluster: str = "-",
+        upstream: str = "-",
+        duration: float = 0.0,
+        headers: tuple[tuple[str, str], ...] = (),
+    ) -> Outcome:
+        """A response the proxy makes itself, logged, after ``duration`` seconds."""
+        reply = local_reply(status, body).with_headers(*headers)
+        self.log(
+            reply, flags=flags, details=details, cluster=cluster, upstream=upstream, route=route, duration=duration
+        )
+        return Outcome(reply=reply, elapsed=duration + PROXY_LATENCY)

@@ -16,8 +16,8 @@ from typing import Any
 
 from ..trace import Hop, Trace
 from .config import MESH_GATEWAY, ProxyView
-from .messages import RESET, Connection, Outcome, Request
-from .proxy import BLACKHOLE, PASSTHROUGH, PROXY_LATENCY, ClusterRef, Proxy, local_reply
+from .messages import RESET, Connection, Outcome
+from .proxy import BLACKHOLE, PASSTHROUGH, PROXY_LATENCY, ClusterRef, HttpExchange, Proxy
 from .registry import MeshService, fqdn
 from .routing import http_route_matches, parse_duration, tls_route_matches
 
@@ -50,36 +50,16 @@ class Sidecar(Proxy):
         assert conn.request is not None
         req, port, ns = conn.request, conn.dst_port, pod["metadata"]["namespace"]
         host = req.authority.split(":")[0].lower()
-        request_id = self.mesh.request_id()
+        ex = self.exchange(pod, view, conn, self.mesh.request_id())
         svc = self._virtual_host(view, host, port, ns)
-        log = dict(
-            downstream_local=f"{conn.dst_ip}:{port}",
-            downstream_remote=f"{conn.src_ip}:{conn.src_port}",
-            request_id=request_id,
-        )
         if svc is None:
             if view.outbound_policy == "REGISTRY_ONLY":
                 hop.step("route", f"{port} → virtual host block_all: {host} is not in the service registry")
                 hop.outcome = "502 from the sidecar itself (REGISTRY_ONLY blocks unknown hosts)"
-                reply = local_reply(502)
-                self.log_http(
-                    pod,
-                    view,
-                    req,
-                    reply,
-                    flags="-",
-                    details="direct_response",
-                    cluster="-",
-                    upstream_host="-",
-                    route="block_all",
-                    duration=0.0,
-                    **log,
-                )
-                return Outcome(reply=reply, elapsed=PROXY_LATENCY)
+                return ex.local(502, flags="-", details="direct_response", route="block_all")
             hop.step("route", f"{port} → virtual host allow_any: {host} is not in the registry (ALLOW_ANY)")
-            cluster_name = PASSTHROUGH
-            out, upstream = self._send(pod, view, None, (conn.dst_ip, port), req, request_id, None, hop, trace, ns)
-            return self._finish_http(pod, view, req, out, upstream, cluster_name, "allow_any", hop, log)
+            out, upstream = self._send(ex, None, (conn.dst_ip, port), None, hop, trace)
+            return self._finish_http(ex, out, upstream, PASSTHROUGH, "allow_any", hop)
         hop.step("virtual host", f"{svc.hostname}:{port} ({svc.source})")
         vs_list = view.virtual_services_for(svc.hostname, MESH_GATEWAY)
         route: dict[str, Any] | None = None
@@ -95,26 +75,12 @@ class Sidecar(Proxy):
             if route is None:
                 hop.step("VirtualService", f"{vs_name}: no http route matches")
                 hop.outcome = "404: no route matched (NR)"
-                reply = local_reply(404)
-                self.log_http(
-                    pod,
-                    view,
-                    req,
-                    reply,
-                    flags="NR",
-                    details="route_not_found",
-                    cluster="-",
-                    upstream_host="-",
-                    route="-",
-                    duration=0.0,
-                    **log,
-                )
-                return Outcome(reply=reply, elapsed=PROXY_LATENCY)
+                return ex.local(404, flags="NR", details="route_not_found")
         else:
             hop.step("VirtualService", f"none for {svc.hostname}: the default route")
         if route and route.get("redirect"):
-            return self._redirect(pod, view, req, route, hop, log, route_name)
-        dest = (route or {}).get("route", [{}])[0].get("destination") if route else None
+            return self._redirect(ex, route, route_name, hop)
+        dest = route["route"][0].get("destination") if route and route.get("route") else None
         if dest:
             dest_host = fqdn(dest["host"], vs_list[0]["metadata"]["namespace"])
             dest_svc = view.service(dest_host)
@@ -128,43 +94,23 @@ class Sidecar(Proxy):
         if missing:
             hop.step("cluster", f"{cluster.name} does not exist: {missing}")
             hop.outcome = "503 from the sidecar: the route points at a cluster Envoy doesn't have (NC)"
-            reply = local_reply(503)
-            self.log_http(
-                pod,
-                view,
-                req,
-                reply,
-                flags="NC",
-                details="cluster_not_found",
-                cluster="-",
-                upstream_host="-",
-                route=route_name,
-                duration=0.0,
-                **log,
-            )
-            return Outcome(reply=reply, elapsed=PROXY_LATENCY)
+            return ex.local(503, flags="NC", details="cluster_not_found", route=route_name)
         timeout = parse_duration((route or {}).get("timeout"))
-        decorator = f"{svc.hostname}:{port}/*"
-        out, upstream = self._send(pod, view, cluster, (conn.dst_ip, port), req, request_id, decorator, hop, trace, ns)
+        out, upstream = self._send(ex, cluster, (conn.dst_ip, port), f"{svc.hostname}:{port}/*", hop, trace)
         if timeout is not None and out.reply is not None and out.elapsed > timeout:
             hop.step("timeout", f"route timeout {timeout:g}s elapsed before the upstream answered")
             hop.outcome = "504 upstream request timeout (UT)"
-            reply = local_reply(504, "upstream request timeout")
-            self.log_http(
-                pod,
-                view,
-                req,
-                reply,
+            return ex.local(
+                504,
                 flags="UT",
                 details="response_timeout",
-                cluster=cluster.name,
-                upstream_host=upstream,
                 route=route_name,
+                body="upstream request timeout",
+                cluster=cluster.name,
+                upstream=upstream,
                 duration=timeout,
-                **log,
             )
-            return Outcome(reply=reply, elapsed=timeout + PROXY_LATENCY)
-        return self._finish_http(pod, view, req, out, upstream, cluster.name, route_name, hop, log)
+        return self._finish_http(ex, out, upstream, cluster.name, route_name, hop)
 
     def _virtual_host(self, view: ProxyView, host: str, port: int, ns: str) -> MeshService | None:
         """The service whose virtual host on this port's route table serves ``host``, if any.
@@ -189,81 +135,64 @@ class Sidecar(Proxy):
                         return svc
         return None
 
-    def _send(self, pod, view, cluster, original, req, request_id, decorator, hop, trace, ns):
-        upstream_req = self.request_headers(pod, req, request_id, decorator)
+    def _send(
+        self,
+        ex: HttpExchange,
+        cluster: ClusterRef | None,
+        original: tuple[str, int],
+        decorator: str | None,
+        hop: Hop,
+        trace: Trace,
+    ) -> tuple[Outcome, str]:
+        pod = ex.pod
+        upstream_req = self.request_headers(pod, ex.req, ex.request_id, decorator)
         if cluster is None:  # PassthroughCluster: the original destination, plain HTTP
             hop.step("cluster", f"{PASSTHROUGH} → original destination {original[0]}:{original[1]}")
             out = self.connect(pod, Connection(self.pod_ip(pod), original[0], original[1], None, upstream_req), trace)
             out.elapsed += PROXY_LATENCY
             return out, f"{original[0]}:{original[1]}"
-        return self.forward(pod, view, cluster, ns, original, upstream_req, None, hop, trace)
+        ns = pod["metadata"]["namespace"]
+        return self.forward(pod, ex.view, cluster, ns, original, upstream_req, None, hop, trace)
 
-    def _finish_http(self, pod, view, req, out: Outcome, upstream, cluster_name, route_name, hop, log) -> Outcome:
+    def _finish_http(
+        self, ex: HttpExchange, out: Outcome, upstream: str, cluster_name: str, route_name: str, hop: Hop
+    ) -> Outcome:
         if out.reply is None:
             flags, details = UPSTREAM_FAILURES.get(out.failure or "", ("UF", "upstream_reset_before_response_started"))
-            status = 503
             body = (
                 "no healthy upstream"
                 if flags == "UH"
                 else f"upstream connect error or disconnect/reset before headers. reset reason: {out.failure}"
             )
-            hop.outcome = f"{status} from the sidecar: {out.detail} ({flags})"
-            reply = local_reply(status, body)
-            self.log_http(
-                pod,
-                view,
-                req,
-                reply,
+            hop.outcome = f"503 from the sidecar: {out.detail} ({flags})"
+            return ex.local(
+                503,
                 flags=flags,
                 details=details,
-                cluster=cluster_name,
-                upstream_host=upstream,
                 route=route_name,
+                body=body,
+                cluster=cluster_name,
+                upstream=upstream,
                 duration=out.elapsed,
-                **log,
             )
-            return Outcome(reply=reply, elapsed=out.elapsed)
         reply = replace(out.reply, http_version="1.1").with_headers(
             ("x-envoy-upstream-service-time", str(int(out.elapsed * 1000)))
         )
         hop.outcome = f"{reply.status} {reply.reason} from {cluster_name}"
-        self.log_http(
-            pod,
-            view,
-            req,
-            reply,
-            flags="-",
-            details="via_upstream",
-            cluster=cluster_name,
-            upstream_host=upstream,
-            route=route_name,
-            duration=out.elapsed,
-            **log,
-        )
+        ex.log(reply, cluster=cluster_name, upstream=upstream, route=route_name, duration=out.elapsed)
         return Outcome(reply=reply, elapsed=out.elapsed)
 
-    def _redirect(self, pod, view, req: Request, route, hop, log, route_name) -> Outcome:
-        redirect = route["redirect"]
-        scheme = redirect.get("scheme", req.scheme)
-        authority = redirect.get("authority", req.authority)
-        path = redirect.get("uri", req.path)
-        status = int(redirect.get("redirectCode", 301))
-        reply = local_reply(status).with_headers(("location", f"{scheme}://{authority}{path}"))
-        hop.outcome = f"{status} redirect from the sidecar"
-        self.log_http(
-            pod,
-            view,
-            req,
-            reply,
-            flags="-",
-            details="direct_response",
-            cluster="-",
-            upstream_host="-",
-            route=route_name,
-            duration=0.0,
-            **log,
+    def _redirect(self, ex: HttpExchange, route: dict[str, Any], route_name: str, hop: Hop) -> Outcome:
+        redirect, req = route["redirect"], ex.req
+        location = (
+            f"{redirect.get('scheme', req.scheme)}://{redirect.get('authority', req.authority)}"
+            f"{redirect.get('uri', req.path)}"
         )
-        return Outcome(reply=reply, elapsed=PROXY_LATENCY)
+        status = int(redirect.get("redirectCode", 301))
+        hop.outcome = f"{status} redirect from the sidecar"
+        return ex.local(
+            status, flags="-", details="direct_response", route=route_name, headers=(("location", location),)
+        )
 
     def _missing_cluster(self, view: ProxyView, cluster: ClusterRef, ns: str) -> str:
         svc = view.service(cluster.host)
