@@ -5,6 +5,7 @@
 #                                 run the lab notebooks end to end (JUnit in $(OUT)/junit.xml)
 #   make test                     lint and unit tests
 #   make doctor [BACKEND=kube]    check that a backend can run the labs
+#   make lab [JUPYTER_ARGS=...]   JupyterLab on the notebooks (make jupyter is the same)
 
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
@@ -14,6 +15,7 @@ VENV ?= .venv
 BACKEND ?= auto
 OUT ?= build/labs
 LABS ?=
+JUPYTER_ARGS ?=
 
 BIN := $(VENV)/bin
 # Rebuilt only when the dependencies or the package metadata change.
@@ -23,7 +25,7 @@ KERNEL_DISPLAY := Istio Egress Labs (labkit)
 
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help venv labs list doctor test lint jupyter clean distclean
+.PHONY: help venv labs list doctor test lint lab jupyter clean distclean
 
 help:
 	@echo "Targets:"
@@ -31,7 +33,7 @@ help:
 	@echo "  labs       run the lab notebooks: BACKEND=auto|sim|kube (now: $(BACKEND)), LABS='01 02', OUT=$(OUT)"
 	@echo "  list       list the labs"
 	@echo "  doctor     check that BACKEND can run the labs"
-	@echo "  jupyter    start JupyterLab on the notebooks"
+	@echo "  lab        start JupyterLab on the notebooks (alias: jupyter); extra options in JUPYTER_ARGS"
 	@echo "  test       lint, then run the tests"
 	@echo "  lint       ruff check"
 	@echo "  clean      remove build output and caches; distclean also removes $(VENV)"
@@ -59,8 +61,11 @@ list: venv
 doctor: venv
 	$(BIN)/labkit doctor --backend $(BACKEND)
 
-jupyter: venv
-	$(BIN)/jupyter lab notebooks/
+# Notebooks left on backend="auto" run on the simulator when no lab cluster answers.
+lab: venv
+	$(BIN)/jupyter lab notebooks/ $(JUPYTER_ARGS)
+
+jupyter: lab
 
 lint: venv
 	$(BIN)/ruff check lib tests

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import os
 from dataclasses import asdict, dataclass
@@ -40,7 +41,15 @@ class Check(RichDisplay):
         line = Text.assemble(mark, " ", (self.title, "bold"))
         if self.simulated:
             line.append("  [simulated]", style="magenta")
-        line.append(f"\n    expected: {self.expected}\n    got:      {self.actual}", style="dim")
+        if self.attempts > 1:  # the wait is part of the lesson: config takes time to reach the proxies
+            clock = "virtual clock" if self.simulated else "real time"
+            line.append(f"  ({self.attempts} tries, {self.seconds:.1f}s {clock})", style="cyan")
+        if self.result == "FAIL":  # what the learner needs to compare stands out; a pass stays quiet
+            line.append(f"\n    ran:      {self.command}", style="dim")
+            line.append(f"\n    expected: {self.expected}")
+            line.append(f"\n    got:      {self.actual}", style="red")
+        else:
+            line.append(f"\n    expected: {self.expected}\n    got:      {self.actual}", style="dim")
         if (self.skipped or not self.passed) and self.hint:
             line.append(f"\n    hint:     {self.hint}", style="yellow")
         return line
@@ -73,10 +82,54 @@ class CheckTable(RichDisplay):
             if c.attempts > 1:
                 result.append(f" ({c.attempts} tries)", style="dim")
             table.add_row(str(i), c.title, c.command, c.expected, c.actual, result)
+        table.caption = self.caption()
+        return table
+
+    def caption(self) -> str:
         passed = sum(c.passed for c in self.checks)
         na = sum(c.skipped for c in self.checks)
-        table.caption = f"{passed}/{len(self.checks) - na} passed" + (f", {na} not applicable" if na else "")
-        return table
+        return f"{passed}/{len(self.checks) - na} passed" + (f", {na} not applicable" if na else "")
+
+    def _html(self) -> str:
+        """A real HTML table in notebooks: it wraps to the window and takes JupyterLab's table style,
+        where a 120-column text table would need sideways scrolling."""
+        simulated = any(c.simulated for c in self.checks)
+        title = html.escape(self.title) + (' <span style="color:#b000b0">— simulated mesh</span>' if simulated else "")
+        head = "".join(f'<th style="{_CELL}">{h}</th>' for h in ("#", "check", "ran", "expected", "got", "result"))
+        rows = []
+        for i, c in enumerate(self.checks, 1):
+            tries = ""
+            if c.attempts > 1:
+                tries = f' <small style="opacity:.7">({c.attempts} tries, {c.seconds:.1f}s)</small>'
+            got = html.escape(c.actual)
+            if (c.skipped or not c.passed) and c.hint:
+                got += f'<br><small style="color:{_COLORS["N/A"]}">hint: {html.escape(c.hint)}</small>'
+            cells = [
+                f'<td style="{_CELL};opacity:.7">{i}</td>',
+                f'<td style="{_CELL}">{html.escape(c.title)}</td>',
+                f'<td style="{_CELL}"><code style="overflow-wrap:break-word">{html.escape(c.command)}</code></td>',
+                f'<td style="{_CELL}">{html.escape(c.expected)}</td>',
+                f'<td style="{_CELL}">{got}</td>',
+                f'<td style="{_CELL};white-space:nowrap">'
+                f'<b style="color:{_COLORS[c.result]}">{c.result}</b>{tries}</td>',
+            ]
+            rows.append(f'<tr class="labkit-check" data-result="{c.result}">{"".join(cells)}</tr>')
+        return (
+            '<table class="labkit-checks" style="border-collapse:collapse;margin:0">'
+            f'<caption style="caption-side:top;text-align:left;font-weight:bold;padding:4px 0">{title}</caption>'
+            f"<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody>"
+            f'<tfoot><tr><td colspan="6" style="{_CELL};font-style:italic">{self.caption()}</td></tr></tfoot></table>'
+        )
+
+
+# JupyterLab right-aligns table cells (for numbers in data frames); text reads better from the left.
+_CELL = "text-align:left;vertical-align:top;padding:2px 8px"
+# JupyterLab's own status colours, with fallbacks for other HTML viewers.
+_COLORS = {
+    "PASS": "var(--jp-success-color1,#2e7d32)",
+    "FAIL": "var(--jp-error-color1,#c62828)",
+    "N/A": "var(--jp-warn-color1,#e65100)",
+}
 
 
 class ExpectationFailed(LabkitError):

@@ -40,7 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--out",
         type=Path,
         default=DEFAULT_OUT,
-        help=f"executed notebooks and junit.xml (default: {DEFAULT_OUT})",
+        help=f"executed notebooks, their HTML, junit.xml and summary.md (default: {DEFAULT_OUT})",
     )
     p_run.add_argument("--kernel", default="python3", help="Jupyter kernel to run in (default: python3)")
     p_run.add_argument(
@@ -55,6 +55,38 @@ def build_parser() -> argparse.ArgumentParser:
 
     p_doctor = sub.add_parser("doctor", help="check that the chosen backend can run the labs")
     _backend_option(p_doctor)
+
+    p_reset = sub.add_parser(
+        "reset",
+        help="undo what labs left in the cluster (after a kernel died mid-lab)",
+        description="Delete every object labelled app.kubernetes.io/managed-by=labkit, set the outbound "
+        "traffic policy back to ALLOW_ANY and remove the namespace labels lab 04 adds. Exit 0 when the "
+        "cluster is as the labs expect to find it.",
+    )
+    # kube by default: "auto" would fall back to the simulator, where there is never anything to reset.
+    p_reset.add_argument("--backend", choices=BACKENDS, default="kube", help="default: kube")
+    p_reset.add_argument(
+        "--timeout",
+        type=float,
+        default=180,
+        metavar="SECONDS",
+        help="how long to wait for deleted namespaces to go away (default: 180)",
+    )
+
+    p_serve = sub.add_parser(
+        "serve",
+        help="serve the simulator as a Kubernetes API on 127.0.0.1, for kubectl and --backend kube",
+        description="Start an offline practice cluster: the simulated mesh behind the Kubernetes REST API on "
+        "127.0.0.1, with a kubeconfig (context kind-labkit-sim) for kubectl and the labs' kube backend.",
+    )
+    p_serve.add_argument("--port", type=int, default=0, help="port to listen on (default: a free one)")
+    p_serve.add_argument(
+        "--kubeconfig",
+        type=Path,
+        default=Path("build/labkit-sim/kubeconfig"),
+        help="where to write the kubeconfig (default: build/labkit-sim/kubeconfig)",
+    )
+    p_serve.add_argument("-v", "--verbose", action="store_true", help="log every request")
     return parser
 
 
@@ -78,6 +110,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_list(args)
         if args.command == "run":
             return cmd_run(args)
+        if args.command == "reset":
+            return cmd_reset(args)
+        if args.command == "serve":
+            from .serve.command import run as serve
+
+            return serve(args.port, args.kubeconfig, verbose=args.verbose, console=_console())
         return cmd_doctor(args)
     except LabkitError as e:
         _console(stderr=True).print(Text(f"labkit: {e}", style="red"))
@@ -102,7 +140,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from .junit import write_junit
+    from .reports import write_reports
 
     summary = run_labs(
         args.labs,
@@ -114,11 +152,38 @@ def cmd_run(args: argparse.Namespace) -> int:
         notebooks_dir=args.notebooks,
         console=_console(stderr=True),
     )
-    report = write_junit(summary, summary.out / "junit.xml")
+    reports = write_reports(summary)
     console = _console()
     console.print(summary)
-    console.print(f"JUnit report: {report}", style="dim")
+    console.print(f"JUnit report: {reports.junit}\nSummary: {reports.summary}", style="dim")
+    for problem in reports.problems:
+        console.print(problem, style="yellow")
     return 0 if summary.passed else 1
+
+
+def cmd_reset(args: argparse.Namespace) -> int:
+    from .connect import make_backend
+    from .snapshot import reset
+
+    driver, _ = make_backend(args.backend)
+    console = _console()
+    console.print(f"labkit reset · {driver.describe()}", style="bold")
+    try:
+        report = reset(driver, timeout=args.timeout)
+    finally:
+        if hasattr(driver, "close"):
+            driver.close()
+    for line in report.found:
+        console.print(f"  found: {line}", style="yellow")
+    for line in report.actions:
+        console.print(f"  {line}", style="dim")
+    if report.remaining:
+        for line in report.remaining:
+            console.print(f"  still there: {line}", style="red")
+        console.print(Text("the cluster is not back to where the labs start; run `labkit doctor`.", style="red"))
+        return 1
+    console.print(Text("clean: the cluster is where the labs start.", style="green"))
+    return 0
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:

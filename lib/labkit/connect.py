@@ -5,13 +5,16 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from rich.console import Console
+from rich.console import Console, Group, RenderableType
 from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
 
 from .backend import Backend, DoctorItem
-from .display import RichDisplay, show
+from .display import RichDisplay, in_ipython, install_error_display, notebook_console, show
 from .errors import BackendUnavailable, ContextNotAllowed
 from .lab import Lab
+from .labinfo import LabMeta, find
 
 BACKENDS = ("auto", "sim", "kube")
 
@@ -87,8 +90,12 @@ def connect(
         sim_options=sim_options,
     )
     name = lab or os.environ.get("LABKIT_LAB") or "lab"
-    result = Lab(driver, name=name, console=console)
-    show(Banner(result, reason), result.console)
+    result = Lab(driver, name=name, console=console or notebook_console())
+    show(Banner(result, reason, find(name), cleanup_on_error), result.console)
+    if in_ipython():
+        from IPython import get_ipython
+
+        install_error_display(get_ipython())
     if cleanup_on_error:
         from .notebook import install_cleanup
 
@@ -97,27 +104,65 @@ def connect(
 
 
 class Banner(RichDisplay):
-    """The first thing a lab shows: which backend answers, and whether results are simulated."""
+    """The first thing a lab shows: which backend answers, whether results are simulated, and what the
+    lab is about to change (from ``labs/<lab>/lab.yaml``)."""
 
-    def __init__(self, lab: Lab, reason: str) -> None:
-        self.lab, self.reason = lab, reason
+    def __init__(self, lab: Lab, reason: str, meta: LabMeta | None = None, cleanup_on_error: bool = True) -> None:
+        self.lab, self.reason, self.meta, self.cleanup_on_error = lab, reason, meta, cleanup_on_error
 
     def __rich__(self) -> Panel:
-        return banner(self.lab, self.reason)
+        return banner(self.lab, self.reason, self.meta, self.cleanup_on_error)
 
 
-def banner(lab: Lab, reason: str) -> Panel:
+def banner(lab: Lab, reason: str, meta: LabMeta | None = None, cleanup_on_error: bool = True) -> Panel:
     if lab.simulated:
-        text = (
-            f"[bold magenta]SIMULATED MESH[/] — results come from labkit's offline model of Istio, "
-            f"not from a real cluster.\n{lab.driver.describe()}\n[dim]why: {reason}[/]"
+        style = "magenta"
+        head = Text.assemble(
+            (" SIMULATED MESH ", "bold white on magenta"),
+            "  results come from labkit's offline model of Istio, ",
+            ("not from a real cluster", "bold"),
+            ".",
         )
-        return Panel(text, title=f"lab {lab.name}", border_style="magenta")
-    return Panel(
-        f"[bold green]REAL CLUSTER[/] — {lab.driver.describe()}\n[dim]why: {reason}[/]",
-        title=f"lab {lab.name}",
-        border_style="green",
-    )
+        target = "the simulated cluster (nothing real is touched)"
+    else:
+        style = "green"
+        head = Text.assemble((" REAL CLUSTER ", "bold white on green"), "  every step runs against a live cluster.")
+        target = "the cluster"
+    lines: list[RenderableType] = [
+        head,
+        Text.assemble(("backend: ", "dim"), lab.driver.describe()),
+        Text(f"chosen because: {_first_line(reason)}", style="dim"),
+    ]
+    if meta is not None:
+        lines += [Text(""), Text(f"What this lab changes in {target}:", style="bold")]
+        lines.append(_bullets(meta.changes_in(lab.istio_namespace)))
+        undo = "The last cell, lab.cleanup(), undoes these changes"
+        undo += ", and so does a failing cell." if cleanup_on_error else "."
+        lines.append(Text(undo, style="dim"))
+        requires = meta.requires_in(lab.istio_namespace)
+        if requires:
+            lines += [Text("It needs:", style="bold"), _bullets(requires)]
+    title = f"Lab {meta.number} · {meta.title} · about {meta.minutes} min" if meta else f"lab {lab.name}"
+    subtitle = None
+    if meta is not None and meta.depends_on:
+        subtitle = "builds on " + ", ".join(meta.depends_on)
+    return Panel(Group(*lines), title=title, subtitle=subtitle, border_style=style, title_align="left")
+
+
+def _first_line(reason: str) -> str:
+    # The rest is advice for someone who wanted a cluster; `labkit doctor` prints all of it.
+    line = (reason.splitlines() or [""])[0].rstrip()
+    return line + ")" * max(0, line.count("(") - line.count(")"))
+
+
+def _bullets(items: list[str]) -> Table:
+    # A grid keeps wrapped lines indented under their bullet.
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(width=3, justify="right")
+    grid.add_column()
+    for item in items:
+        grid.add_row("•", item)
+    return grid
 
 
 def doctor_report(backend: str = "auto") -> tuple[str, list[DoctorItem]]:

@@ -1,7 +1,8 @@
 """JUnit XML for a lab run, so CI systems show each check as a test.
 
 One ``<testsuite>`` per notebook, one ``<testcase>`` per check. A notebook that stopped for a reason
-other than a failing check (or made no checks at all) also gets a testcase named ``notebook``.
+other than a failing check (or made no checks at all) also gets a testcase named ``notebook``. On a
+real cluster, a testcase named ``cluster left as found`` says whether the lab undid its changes.
 """
 
 from __future__ import annotations
@@ -12,6 +13,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from .runner import LabResult, RunSummary, strip_ansi
+
+#: The testcase that fails when a lab leaves something in the cluster.
+CLUSTER_CASE = "cluster left as found"
 
 # Characters XML 1.0 cannot carry at all (kernel tracebacks contain ANSI escapes, for one).
 _ILLEGAL_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
@@ -80,6 +84,14 @@ def _suite(result: LabResult, stamp: str) -> ET.Element:
             error = ET.SubElement(case, "error", type=_clean(result.error.ename), message=result_message(result))
             where = f"cell {result.error.cell_index + 1}\n" if result.error.cell_index is not None else ""
             error.text = _clean(where + (result.error.traceback or result.error.short(limit=10_000)))
+    if result.cluster is not None:
+        case = ET.SubElement(suite, "testcase", name=CLUSTER_CASE, classname=result.name, time="0.000")
+        if not result.cluster.clean:
+            failures += 1
+            failure = ET.SubElement(case, "failure", type="LeftOver", message=_clean(result.cluster.problems[0]))
+            undone = ["", "labkit undid it:", *result.cluster.actions] if result.cluster.actions else []
+            lines = [*result.cluster.problems, *undone]
+            failure.text = _clean("\n".join(lines))
     if result.record_problem:
         ET.SubElement(suite, "system-err").text = _clean(result.record_problem)
     suite.set("tests", str(len(suite.findall("testcase"))))

@@ -11,10 +11,10 @@ import yaml
 from rich.console import Console
 
 from . import checks as checks_mod
-from . import manifests, schema
+from . import display, manifests, schema
 from .backend import NETWORK_POLICY_ITEM, Backend, DoctorItem
 from .checks import Check, CheckTable, ExpectationFailed
-from .display import show
+from .display import LiveStatus, ManifestView, Waiting, in_ipython, show
 from .errors import LabkitError
 from .expect import CurlExpectation
 from .manifests import Manifest, Ref
@@ -24,6 +24,7 @@ from .result import CurlResult
 T = TypeVar("T")
 
 OUTBOUND_POLICIES = ("ALLOW_ANY", "REGISTRY_ONLY")
+ACCESS_LOG_FLUSH_WAIT = 3.0  # seconds; Envoy writes its access log file about once a second
 CONFIGMAP = "istio"
 
 
@@ -39,6 +40,9 @@ class Lab:
         self._preexisting: set[Ref] = set()  # objects that were there before the lab: left alone
         self._mesh_original: str | None = None  # the ConfigMap text before the first change
         self._label_originals: dict[str, dict[str, str | None]] = {}
+        #: Show each manifest (collapsed, highlighted) before applying it. On in notebooks, where a
+        #: learner reads along; off in scripts and tests, where it would only add noise.
+        self.show_manifests: bool = in_ipython()
 
     # -- identity
     @property
@@ -57,10 +61,18 @@ class Lab:
         return f"<Lab {self.name!r} on {self.driver.describe()}>"
 
     # -- manifests
-    def apply(self, manifest: Manifest, namespace: str | None = None, **params: Any) -> list[dict[str, Any]]:
-        """Validate every document, then apply them all. ``params`` fill ``${name}`` placeholders."""
+    def apply(
+        self, manifest: Manifest, namespace: str | None = None, *, show: bool | None = None, **params: Any
+    ) -> list[dict[str, Any]]:
+        """Validate every document, then apply them all. ``params`` fill ``${name}`` placeholders.
+
+        ``show`` displays what is applied (default: ``lab.show_manifests``, on in notebooks).
+        """
         docs = manifests.prepare(manifests.load(manifest, params), namespace, self.name)
         schema.validate(docs, source=_source_name(manifest))  # raises before anything is applied
+        if self.show_manifests if show is None else show:
+            # ``show`` the parameter hides ``show`` the function here.
+            display.show(ManifestView(docs, _source_name(manifest)), self.console)
         for doc in docs:
             ref = Ref.of(doc)
             if ref not in self._applied and ref not in self._preexisting and self.driver.get(ref) is not None:
@@ -70,10 +82,16 @@ class Lab:
         self._applied += [Ref.of(d) for d in docs if Ref.of(d) not in self._applied]
         return applied
 
-    def delete(self, manifest: Manifest, namespace: str | None = None, **params: Any) -> list[Ref]:
+    def delete(
+        self, manifest: Manifest, namespace: str | None = None, *, show: bool | None = None, **params: Any
+    ) -> list[Ref]:
         """Delete what the manifest names; objects already gone are fine. Returns what was deleted."""
         docs = manifests.prepare(manifests.load(manifest, params), namespace, self.name)
-        return [ref for ref in map(Ref.of, reversed(docs)) if self.driver.delete(ref)]
+        deleted = [ref for ref in map(Ref.of, reversed(docs)) if self.driver.delete(ref)]
+        if self.show_manifests if show is None else show:
+            display.show(display.Deleted(docs, len(deleted), _source_name(manifest)), self.console)
+            return display.QuietList(deleted)  # shown above; echoing the Refs again would be noise
+        return deleted
 
     def get(self, kind: str, name: str, namespace: str | None = None, api_version: str = "v1") -> dict | None:
         return self.driver.get(Ref(api_version, kind, namespace, name))
@@ -132,8 +150,10 @@ class Lab:
 
     def containers(self, namespace: str = "default", name: str = "sleep") -> list[str]:
         """Container names of the client pod: ``['sleep', 'istio-proxy']`` when it has a sidecar."""
-        pod = self.driver.get(Ref("v1", "Pod", namespace, self.client_pod(namespace, name)))
-        return [c["name"] for c in (pod or {}).get("spec", {}).get("containers", [])]
+        spec = (self.driver.get(Ref("v1", "Pod", namespace, self.client_pod(namespace, name))) or {}).get("spec", {})
+        # Istio can inject the proxy as a native sidecar: an init container that keeps running.
+        native = [c["name"] for c in spec.get("initContainers") or [] if c.get("restartPolicy") == "Always"]
+        return [c["name"] for c in spec.get("containers", [])] + native
 
     def require_egress_gateway(self, selector: str = "istio=egressgateway", within: float | None = None) -> str:
         """Preflight: the egress gateway runs and is ready in the Istio namespace. Returns its pod name."""
@@ -145,8 +165,8 @@ class Lab:
         install = (
             "start the simulator with egress_gateway=True"
             if self.simulated
-            else "install it: istioctl install --set components.egressGateways[0].name=istio-egressgateway "
-            "--set components.egressGateways[0].enabled=true --set meshConfig.accessLogFile=/dev/stdout "
+            else "install it: istioctl install --set 'components.egressGateways[0].name=istio-egressgateway' "
+            "--set 'components.egressGateways[0].enabled=true' --set meshConfig.accessLogFile=/dev/stdout "
             "(keep the other flags your installation used; scripts/cluster-up.sh does all of this)"
         )
         pods = self.verify(
@@ -252,6 +272,8 @@ class Lab:
         within = self.default_within() if within is None else within
         start = self.driver.now()
         attempts = 0
+        # Shown from the first miss on: what the check waits for, and what the last try got.
+        live = LiveStatus(self.console, Waiting(title, expected, within, self.simulated))
         while True:
             attempts += 1
             value = probe()
@@ -259,8 +281,11 @@ class Lab:
             elapsed = self.driver.now() - start
             if not missing or elapsed + interval > within:
                 break
+            live.waiting(attempts, elapsed, actual(value))
             self.driver.sleep(interval)
         passed = not missing
+        if live.started:
+            live.finish(attempts, self.driver.now() - start, passed)
         check = Check(
             title=title,
             command=command,
@@ -326,10 +351,10 @@ class Lab:
         new_lines: dict[int, list[str]] = {}
 
         def probe() -> CurlResult:
-            before = len(self.logs(**source)) if log_contains else 0
+            before = {pod: len(lines) for pod, lines in self._logs_by_pod(**source).items()} if log_contains else {}
             r = self.curl(url, *args, client=client, namespace=namespace)
             if log_contains:
-                new_lines[id(r)] = self.logs(**source)[before:]
+                new_lines[id(r)] = self._new_log_lines(source, before, log_contains)
             return r
 
         def mismatches(r: CurlResult) -> list[str]:
@@ -349,6 +374,25 @@ class Lab:
             within=within,
             hint=explain_hint,
         )
+
+    def _logs_by_pod(self, namespace: str, selector: str, container: str = "istio-proxy") -> dict[str, list[str]]:
+        return {
+            pod["metadata"]["name"]: self.driver.logs(namespace, pod["metadata"]["name"], container)
+            for pod in self.pods(namespace, selector)
+        }
+
+    def _new_log_lines(self, source: Mapping[str, str], before: Mapping[str, int], wanted: str) -> list[str]:
+        """Lines each pod logged since ``before`` (counted per pod, as pods log independently).
+
+        Envoy flushes its access log about once a second, so on a real mesh the line can trail the
+        response: look again for a few seconds before calling the request unlogged.
+        """
+        deadline = self.driver.now() + (0.0 if self.simulated else ACCESS_LOG_FLUSH_WAIT)
+        while True:
+            new = [line for pod, lines in self._logs_by_pod(**source).items() for line in lines[before.get(pod, 0) :]]
+            if any(wanted in line for line in new) or self.driver.now() >= deadline:
+                return new
+            self.driver.sleep(0.5)
 
     def verify_logs(
         self,
@@ -421,7 +465,8 @@ class Lab:
         selector = f"app={name}"
         deadline = self.driver.now() + timeout
         while True:
-            pods = [p for p in self.driver.wait_ready(namespace, selector, timeout) if _restarted(p, stamp)]
+            remaining = max(deadline - self.driver.now(), 0.0)
+            pods = [p for p in self.driver.wait_ready(namespace, selector, remaining) if _restarted(p, stamp)]
             if pods:
                 return pods[0]["metadata"]["name"]
             if self.driver.now() >= deadline:

@@ -7,6 +7,10 @@ import contextlib
 import weakref
 from typing import TYPE_CHECKING
 
+from rich.text import Text
+
+from .display import show
+
 if TYPE_CHECKING:
     from .lab import Lab
 
@@ -18,12 +22,14 @@ def install_cleanup(lab: Lab) -> None:
         target = ref()
         if target is None or target.is_clean:
             return
-        target.console.print(f"[yellow]{reason}: cleaning up what lab {target.name} changed…[/]")
+        # One output for the whole clean-up, not one per line.
+        report = Text(f"{reason}: cleaning up what lab {target.name} changed…", style="yellow")
         try:
             for line in target.cleanup():
-                target.console.print(f"  [dim]{line}[/]")
+                report.append(f"\n  {line}", style="dim")
         except Exception as exc:  # never mask the original failure
-            target.console.print(f"[red]cleanup problem: {exc}[/]")
+            report.append(f"\ncleanup problem: {exc}", style="red")
+        show(report, target.console)
 
     atexit.register(run_cleanup, "the kernel is exiting")
     with contextlib.suppress(ImportError):

@@ -3,6 +3,9 @@
 Each notebook runs in a fresh kernel with its ``backend`` parameter injected. The kernel's labkit
 writes every check it makes to ``<out>/<lab>.checks.json`` (``LABKIT_RECORD_DIR``), so the summary
 and the JUnit report can name the check that failed instead of only the cell that raised.
+
+On a real cluster each notebook runs between a snapshot and a restore (``snapshot.Guard``): whatever
+it leaves behind is cleaned up, and reported as a failure of that lab.
 """
 
 from __future__ import annotations
@@ -25,8 +28,10 @@ from rich.table import Table
 from rich.text import Text
 
 from . import paths
+from .backend import Backend
 from .checks import Check
 from .errors import LabkitError
+from .snapshot import ClusterReport, Guard
 
 #: Lab notebooks are ``NN-name.ipynb``; anything else in the directory is not a lab.
 LAB_PATTERN = re.compile(r"^(\d+)-[\w.-]+\.ipynb$")
@@ -81,6 +86,7 @@ class LabResult:
     error: CellError | None = None
     checks: list[Check] = field(default_factory=list)
     record_problem: str = ""  # the checks file existed but could not be read
+    cluster: ClusterReport | None = None  # how it left the cluster (real clusters only)
 
     @property
     def name(self) -> str:
@@ -92,8 +98,13 @@ class LabResult:
 
     @property
     def passed(self) -> bool:
-        # A check recorded as failed fails the lab even if the notebook swallowed it.
-        return self.error is None and not self.failed_checks
+        # A check recorded as failed fails the lab even if the notebook swallowed it; so does a
+        # lab that left something in the cluster, even when labkit could clean it up.
+        return self.error is None and not self.failed_checks and self.cluster_clean
+
+    @property
+    def cluster_clean(self) -> bool:
+        return self.cluster is None or self.cluster.clean
 
     @property
     def status(self) -> str:
@@ -185,6 +196,8 @@ def _first_failure(r: LabResult) -> Text:
         text.append(f"{where}{r.error.short()}", style="red")
     if r.record_problem:
         text.append(("\n" if text else "") + r.record_problem, style="yellow")
+    if r.cluster is not None and not r.cluster.clean:
+        text.append(("\n" if text else "") + "\n".join(r.cluster.problems), style="red")
     if not r.passed:
         text.append(f"\nsee {r.output}", style="dim")
     return text
@@ -268,10 +281,13 @@ def run_labs(
     progress: bool = True,
     notebooks_dir: Path | None = None,
     console: Console | None = None,
+    cluster: Backend | None = None,
 ) -> RunSummary:
     """Execute the selected labs (all when ``labs`` is empty) and return what happened.
 
     A failing notebook does not stop the others. Executed notebooks and check records land in ``out``.
+    ``cluster`` is the backend the runner snapshots and restores around each notebook; by default a
+    connection to the cluster when the labs run on ``kube`` (with ``auto``, when a cluster answers).
     """
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
@@ -280,21 +296,53 @@ def run_labs(
     out = Path(out).resolve()
     out.mkdir(parents=True, exist_ok=True)
     console = console or Console(stderr=True)
+    # The runner decides "auto" once, so its snapshots and the kernels talk to the same mesh.
+    kernel_backend = _resolve_auto(cluster) if backend == "auto" else backend
+    owned = cluster is None and kernel_backend == "kube"
+    if owned:
+        from .connect import make_backend
+
+        cluster, _ = make_backend("kube")
     results = []
-    with _papermill_logging(progress):
-        for i, lab in enumerate(selected, 1):
-            if progress:
-                console.rule(f"[bold]{lab.name}[/] ({i}/{len(selected)}) · backend {backend}")
-            result = _run_one(lab, backend, out, kernel_name, timeout_per_cell, progress)
-            if progress:
-                style = "green" if result.passed else "red"
-                console.print(f"[{style}]{lab.name} {result.status}[/] in {result.seconds:.1f}s")
-            results.append(result)
+    try:
+        with _papermill_logging(progress):
+            for i, lab in enumerate(selected, 1):
+                if progress:
+                    console.rule(f"[bold]{lab.name}[/] ({i}/{len(selected)}) · backend {backend}")
+                # Only a real cluster keeps state between kernels; each simulator starts fresh.
+                guard = Guard(cluster) if cluster is not None and kernel_backend == "kube" else None
+                result = _run_one(lab, backend, kernel_backend, out, kernel_name, timeout_per_cell, progress, guard)
+                if progress:
+                    style = "green" if result.passed else "red"
+                    console.print(f"[{style}]{lab.name} {result.status}[/] in {result.seconds:.1f}s")
+                    if result.cluster is not None:
+                        for line in result.cluster.problems:
+                            console.print(f"  [red]{line}[/]")
+                results.append(result)
+    finally:
+        if owned and cluster is not None and hasattr(cluster, "close"):
+            cluster.close()
     return RunSummary(results=results, backend=backend, out=out)
 
 
+def _resolve_auto(cluster: Backend | None) -> str:
+    if cluster is not None:
+        return cluster.name
+    from .connect import detect
+
+    name, _ = detect()
+    return name
+
+
 def _run_one(
-    lab: LabInfo, backend: str, out: Path, kernel_name: str, timeout: float | None, progress: bool
+    lab: LabInfo,
+    backend: str,
+    kernel_backend: str,
+    out: Path,
+    kernel_name: str,
+    timeout: float | None,
+    progress: bool,
+    guard: Guard | None = None,
 ) -> LabResult:
     import papermill  # slow to import; only the run command needs it
     from papermill.exceptions import PapermillExecutionError
@@ -304,13 +352,19 @@ def _run_one(
     # A record left by an earlier run would be mistaken for this run's checks.
     record.unlink(missing_ok=True)
     result = LabResult(lab=lab, backend=backend, output=output)
+    if guard is not None:
+        guard.snapshot()
     start = time.monotonic()
+    env = {"LABKIT_RECORD_DIR": str(out), "LABKIT_LAB": lab.name}
+    if os.environ.get("PYTHONPATH"):
+        # The kernel starts in the notebooks directory: a relative entry (PYTHONPATH=lib) would miss.
+        env["PYTHONPATH"] = _absolute_paths(os.environ["PYTHONPATH"])
     try:
-        with _environ(LABKIT_RECORD_DIR=str(out), LABKIT_LAB=lab.name):
+        with _environ(**env):
             papermill.execute_notebook(
                 str(lab.path),
                 str(output),
-                parameters={"backend": backend},
+                parameters={"backend": kernel_backend},
                 kernel_name=kernel_name,
                 cwd=str(lab.path.parent),
                 log_output=progress,
@@ -323,9 +377,17 @@ def _run_one(
         )
     except Exception as e:  # a dead kernel or a cell timeout must not stop the other labs
         result.error = CellError(ename=type(e).__name__, evalue=str(e))
+    finally:
+        # Passed, failed or interrupted: the cluster goes back to how the lab found it.
+        if guard is not None:
+            result.cluster = guard.settle()
     result.seconds = time.monotonic() - start
     result.checks, result.record_problem = read_checks(record)
     return result
+
+
+def _absolute_paths(value: str) -> str:
+    return os.pathsep.join(str(Path(p).resolve()) if p else p for p in value.split(os.pathsep))
 
 
 def read_checks(path: Path) -> tuple[list[Check], str]:

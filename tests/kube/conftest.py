@@ -68,6 +68,20 @@ class FakeInstance:
         return copy.deepcopy(self._data)
 
 
+def merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7386 JSON merge patch, as the API server applies ``application/merge-patch+json``: maps merge
+    recursively, a null deletes the key, anything else (lists included) replaces the value."""
+    if not isinstance(patch, dict):
+        return copy.deepcopy(patch)
+    result = copy.deepcopy(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            result.pop(key, None)
+        else:
+            result[key] = merge_patch(result.get(key), value)
+    return result
+
+
 def not_found(what: str) -> NotFoundError:
     return NotFoundError(ApiException(status=404, reason="Not Found", body=f'{{"message": "{what} not found"}}'))
 
@@ -84,6 +98,7 @@ class FakeResource:
 
     def server_side_apply(self, body=None, name=None, namespace=None, **kwargs):
         self.store.calls.append(("server_side_apply", self.kind, name, namespace, kwargs))
+        self.store.applied.append(copy.deepcopy(body))
         if self.store.reject.get(name):
             raise self.store.reject[name]
         stored = copy.deepcopy(body)
@@ -99,26 +114,29 @@ class FakeResource:
 
     def get(self, name=None, namespace=None, label_selector=None, **kwargs):
         self.store.calls.append(("get", self.kind, name, namespace, {"label_selector": label_selector, **kwargs}))
+        objects = self.store.view()
         if name:
-            obj = self.store.objects.get(self._key(name, namespace))
+            obj = objects.get(self._key(name, namespace))
             if obj is None:
                 raise not_found(f"{self.kind} {name}")
             return FakeInstance(obj)
         items = [
             {k: v for k, v in obj.items() if k not in ("apiVersion", "kind")}  # as list responses are
-            for (av, kind, ns, _), obj in self.store.objects.items()
-            if av == self.api_version and kind == self.kind and (namespace is None or ns == namespace)
+            for (av, kind, ns, _), obj in objects.items()
+            if av == self.api_version
+            and kind == self.kind
+            and (namespace is None or ns == namespace)
+            and selector_matches(label_selector, (obj.get("metadata") or {}).get("labels"))
         ]
         return FakeInstance({"kind": f"{self.kind}List", "items": items})
 
     def patch(self, body=None, name=None, namespace=None, **kwargs):
         self.store.calls.append(("patch", self.kind, name, namespace, {"body": body, **kwargs}))
-        obj = self.store.objects.get(self._key(name, namespace))
-        if obj is None:
+        key = self._key(name, namespace)
+        if key not in self.store.objects:
             raise not_found(f"{self.kind} {name}")
-        for section, values in body.items():
-            obj.setdefault(section, {}).update(values)
-        return FakeInstance(obj)
+        self.store.objects[key] = merge_patch(self.store.objects[key], body)
+        return FakeInstance(self.store.objects[key])
 
 
 class FakeResources:
@@ -145,8 +163,20 @@ class FakeDynamic:
         }
         self.objects: dict[tuple, dict[str, Any]] = {}
         self.calls: list[tuple] = []
+        #: every server-side apply body, as sent
+        self.applied: list[dict[str, Any]] = []
         self.reject: dict[str, Exception] = {}
         self.resources = FakeResources(self)
+        #: when set, Pods are read from here (API-shaped dicts) instead of ``objects``: one cluster whose
+        #: typed API (FakeCore.pods) and dynamic client show the same pods
+        self.pods: Callable[[], list[dict[str, Any]]] | None = None
+
+    def view(self) -> dict[tuple, dict[str, Any]]:
+        """The objects reads see."""
+        if self.pods is None:
+            return self.objects
+        pods = {("v1", "Pod", p["metadata"].get("namespace"), p["metadata"]["name"]): p for p in self.pods()}
+        return {**{k: v for k, v in self.objects.items() if k[:2] != ("v1", "Pod")}, **pods}
 
 
 @pytest.fixture
@@ -165,6 +195,8 @@ class FakeCore:
         self.pods: list[k8s.V1Pod] = []
         self.configmaps: dict[tuple[str, str], k8s.V1ConfigMap] = {}
         self.log_text = ""
+        #: (namespace, pod, container) -> log lines; other containers answer ``log_text``
+        self.pod_logs: dict[tuple[str, str, str], list[str]] = {}
         self.log_error: Exception | None = None
         self.calls: list[tuple] = []
 
@@ -187,7 +219,8 @@ class FakeCore:
         self.calls.append(("read_namespaced_pod_log", name, namespace, kwargs))
         if self.log_error:
             raise self.log_error
-        return self.log_text
+        lines = self.pod_logs.get((namespace, name, kwargs.get("container")))
+        return self.log_text if lines is None else "".join(f"{line}\n" for line in lines)
 
     def connect_get_namespaced_pod_exec(self, *args, **kwargs):  # pragma: no cover - never called directly
         raise AssertionError("the exec API must be called through kubernetes.stream.stream")
@@ -465,6 +498,41 @@ def backend(kubeconfig, fakes, dynamic, models):
     ]
     b.clients.apps.daemonsets = [models.daemonset("kindnet", "docker.io/kindest/kindnetd:v20240813-c6f155d6")]
     return b
+
+
+@pytest.fixture
+def cluster(backend, dynamic, clock, monkeypatch) -> SimpleNamespace:
+    """The ``backend`` fixture as one cluster a ``Lab`` can drive: pods are ``core.pods`` for the typed API and
+    the dynamic client alike, the ConfigMap ``istio`` and the usual namespaces exist, and the backend runs on
+    the fake clock. ``on_tick(fn)`` registers ``fn(now)``, called whenever the backend sleeps: the cluster changes
+    (rollouts, log flushes) only while the lab waits, so every run takes the same steps."""
+    monkeypatch.delenv("LABKIT_RECORD_DIR", raising=False)  # checks and manifests stay in memory
+    ticks: list[Callable[[float], None]] = []
+
+    def sleep(seconds: float) -> None:
+        clock.sleep(seconds)
+        for tick in list(ticks):
+            tick(clock())
+
+    monkeypatch.setattr(backend, "now", clock)
+    monkeypatch.setattr(backend, "sleep", sleep)
+    core, apps = backend.clients.core, backend.clients.apps
+    dynamic.pods = lambda: [backend.clients.serialize(p) for p in core.pods]
+    for kind in ("Secret", "Service", "ServiceAccount"):
+        dynamic.kinds[("v1", kind)] = True
+    for name in ("default", "istio-system", "kube-system"):
+        dynamic.objects[("v1", "Namespace", None, name)] = {
+            "apiVersion": "v1",
+            "kind": "Namespace",
+            "metadata": {"name": name, "labels": {"kubernetes.io/metadata.name": name}},
+        }
+    dynamic.objects[("v1", "ConfigMap", "istio-system", "istio")] = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "istio", "namespace": "istio-system"},
+        "data": {"mesh": MESH, "meshNetworks": "networks: {}"},
+    }
+    return SimpleNamespace(backend=backend, core=core, apps=apps, dynamic=dynamic, clock=clock, on_tick=ticks.append)
 
 
 @pytest.fixture

@@ -14,6 +14,8 @@ def by_name(items):
 
 
 def test_healthy_cluster(backend):
+    mesh = "accessLogFile: /dev/stdout\noutboundTrafficPolicy:\n  mode: ALLOW_ANY\n"
+    backend.clients.core.configmaps[("istio-system", "istio")] = k8s.V1ConfigMap(data={"mesh": mesh})
     items = by_name(backend.doctor())
     assert items["kube context"].ok and items["kube context"].detail == "kind-labs (kind cluster)"
     assert (items["Kubernetes"].ok, items["Kubernetes"].detail) == (True, "v1.31.0")
@@ -23,7 +25,8 @@ def test_healthy_cluster(backend):
         True,
         "meshConfig.accessLogFile=/dev/stdout",
     )
-    assert (items["outbound traffic policy"].ok, items["outbound traffic policy"].detail) == (None, "REGISTRY_ONLY")
+    assert (items["outbound traffic policy"].ok, items["outbound traffic policy"].detail) == (True, "ALLOW_ANY")
+    assert items["leftovers"].ok is True and "app.kubernetes.io/managed-by=labkit" in items["leftovers"].detail
     assert items["NetworkPolicy enforcement"].ok is True
     assert "kind >= v0.24" in items["NetworkPolicy enforcement"].detail
     assert all(not i.fix for i in items.values())
@@ -119,7 +122,7 @@ def test_unreachable_cluster_skips_the_rest(backend, fakes):
     assert "Connection refused" in items[1].detail
     assert "kubectl --context kind-labs cluster-info" in items[1].fix
     assert "docker start labs-control-plane" in items[1].fix
-    assert [i.ok for i in items[2:]] == [None] * 5
+    assert [i.ok for i in items[2:]] == [None] * 6
 
 
 def test_a_failing_check_does_not_sink_the_report(backend):
@@ -138,3 +141,48 @@ def test_image_tag():
     assert image_tag("localhost:5000/istio/pilot:1.24.2-distroless") == "1.24.2-distroless"
     assert image_tag("gcr.io/istio-release/pilot@sha256:abc") == "latest"
     assert image_tag("istio/pilot:1.23.0@sha256:abc") == "1.23.0"
+
+
+def test_registry_only_left_by_a_lab_is_a_problem_fixed_by_reset(backend):
+    # The fixture's mesh is REGISTRY_ONLY, as a lab that stopped halfway leaves it; lab 01 starts from ALLOW_ANY.
+    item = by_name(backend.doctor())["outbound traffic policy"]
+    assert item.ok is False and item.detail.startswith("REGISTRY_ONLY")
+    assert item.fix == "labkit reset"
+
+
+def test_leftovers_are_found_by_label_across_kinds(backend, dynamic):
+    dynamic.kinds[("networking.istio.io/v1", "VirtualService")] = True
+    labels = {"app.kubernetes.io/managed-by": "labkit", "labkit.io/lab": "01-external-access"}
+    backend.objects.apply(
+        [
+            {
+                "apiVersion": "networking.istio.io/v1",
+                "kind": "ServiceEntry",
+                "metadata": {"name": "cnn", "namespace": "default", "labels": labels},
+                "spec": {"hosts": ["edition.cnn.com"]},
+            },
+            {
+                "apiVersion": "networking.istio.io/v1",
+                "kind": "VirtualService",
+                "metadata": {"name": "cnn", "namespace": "default", "labels": labels},
+                "spec": {"hosts": ["edition.cnn.com"]},
+            },
+            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "lab04", "labels": labels}},
+            # Not labkit's: someone else's object with the same kind stays out of the report.
+            {
+                "apiVersion": "networking.istio.io/v1",
+                "kind": "ServiceEntry",
+                "metadata": {"name": "theirs", "namespace": "default", "labels": {"team": "x"}},
+                "spec": {"hosts": ["example.com"]},
+            },
+        ]
+    )
+    item = by_name(backend.doctor())["leftovers"]
+    assert item.ok is False and item.fix == "labkit reset"
+    assert item.detail.startswith("3 object(s) from an earlier lab run")
+    for name in ("VirtualService/default/cnn", "ServiceEntry/default/cnn", "Namespace/lab04"):
+        assert name in item.detail
+    assert "theirs" not in item.detail
+    # Listed by label selector, not fetched whole and filtered here.
+    lists = [c for c in dynamic.calls if c[0] == "get" and c[2] is None and c[1] in ("ServiceEntry", "Namespace")]
+    assert lists and {c[4]["label_selector"] for c in lists} == {"app.kubernetes.io/managed-by=labkit"}

@@ -115,6 +115,15 @@ def test_merge_patch_request(wired):
     assert req.body == {"metadata": {"labels": {"istio-injection": "enabled"}}}
 
 
+def test_merge_patch_sends_null_to_remove_a_key(wired):
+    # Lab.cleanup removes the labels it added with a null; it must reach the server as JSON null.
+    objects, transport = wired
+    transport.answers.append((200, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "lab"}}))
+    objects.patch(Ref("v1", "Namespace", None, "lab"), {"metadata": {"labels": {"istio": None, "team": "mesh"}}})
+    (req,) = transport.requests
+    assert req.body == {"metadata": {"labels": {"istio": None, "team": "mesh"}}}
+
+
 def test_delete_404_is_false(wired):
     objects, transport = wired
     transport.answers.append((404, {"kind": "Status", "reason": "NotFound", "code": 404}))

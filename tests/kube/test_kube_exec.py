@@ -147,17 +147,23 @@ def test_connect_failure_names_the_pod(core, clock, fake_stream):
     assert "kubectl -n lab get pod sleep-1" in err.value.hint
 
 
-def test_the_stream_is_closed_when_reading_fails(core, clock, ws_factory, fake_stream):
+def test_a_stream_that_breaks_while_reading_is_closed_and_reported(core, clock, ws_factory, fake_stream):
+    """Pitfall: WSClient.update() lets socket errors escape when the connection drops without a close
+    frame; the output that arrived is kept and the result says the exit status never came."""
     ws = ws_factory([{1: "x"}])
+    deliver = ws.update
 
-    def boom(timeout=0):
-        raise OSError("connection reset")
+    def breaks_on_the_second_read(timeout=0):
+        if ws.updates:
+            raise OSError("connection reset")
+        deliver(timeout)
 
-    ws.update = boom
+    ws.update = breaks_on_the_second_read
     fake_stream(ws)
-    with pytest.raises(OSError):
-        run(core, clock=clock)
-    assert ws.closed
+    result, timed_out = run(core, clock=clock)
+    assert ws.closed and not timed_out
+    assert (result.stdout, result.exit_code) == ("x", kexec.CANNOT_RUN)
+    assert "the exec stream broke before the exit status arrived (connection reset)" in result.stderr
 
 
 # -- the backend: a dedicated ApiClient for exec

@@ -7,6 +7,7 @@ import string
 from pathlib import Path
 from typing import Any
 
+from labkit import labinfo
 from labkit.manifests import load
 from labkit.paths import LABS
 from labkit.schema import crd, problems
@@ -28,7 +29,8 @@ DEFAULT_VALUE = "example"
 
 
 def lab_files() -> list[Path]:
-    return sorted(LABS.rglob("*.yaml")) if LABS.is_dir() else []
+    # lab.yaml in each lab is its metadata (labkit.labinfo), not a manifest.
+    return sorted(p for p in LABS.rglob("*.yaml") if p.name != labinfo.FILENAME) if LABS.is_dir() else []
 
 
 def placeholders(text: str) -> dict[str, str]:

@@ -9,6 +9,7 @@ from typing import Any
 import yaml
 
 from ..backend import NETWORK_POLICY_ITEM, DoctorItem
+from ..snapshot import MANAGED_SELECTOR, find_managed
 from .apierror import is_not_found, message_of
 from .wait import pod_problems
 
@@ -20,6 +21,8 @@ ADD_EGRESS_GATEWAY = (
     "--set 'components.egressGateways[0].enabled=true' to the flags you installed Istio with"
 )
 ENABLE_ACCESS_LOG = "istioctl install -y --set profile=demo --set meshConfig.accessLogFile=/dev/stdout"
+#: Undoes what an interrupted lab left: labkit's objects, the outbound policy, namespace labels.
+RESET = "labkit reset"
 EGRESS_SELECTOR = "istio=egressgateway"
 ISTIOD_SELECTOR = "app=istiod"
 #: kind v0.24.0 (kindnetd v20240813-...) is the first whose kindnet enforces NetworkPolicy.
@@ -73,6 +76,7 @@ class Doctor:
             "access logging",
             "outbound traffic policy",
             NETWORK_POLICY_ITEM,
+            "leftovers",
         ]
         if not version.ok:
             return items + [DoctorItem(name, None, "skipped: the cluster did not answer") for name in names]
@@ -83,6 +87,7 @@ class Doctor:
             lambda: self.access_logging(mesh),
             lambda: self.outbound_policy(mesh),
             self.network_policy,
+            self.leftovers,
         ]
         return items + [self._safe(name, check) for name, check in zip(names, checks, strict=True)]
 
@@ -192,7 +197,22 @@ class Doctor:
         if isinstance(mesh, Exception):
             return self._mesh_missing(name, mesh)
         mode = (mesh.get("outboundTrafficPolicy") or {}).get("mode")
-        return DoctorItem(name, None, mode or "ALLOW_ANY (the default; not set in meshConfig)")
+        if mode and mode != "ALLOW_ANY":
+            # Lab 01 starts by showing ALLOW_ANY; a lab that stopped halfway leaves REGISTRY_ONLY.
+            return DoctorItem(
+                name, False, f"{mode}: the labs start from ALLOW_ANY (did a lab stop halfway?)", fix=RESET
+            )
+        return DoctorItem(name, True, mode or "ALLOW_ANY (the default; not set in meshConfig)")
+
+    def leftovers(self) -> DoctorItem:
+        """Objects an earlier lab created and never deleted, found by labkit's label."""
+        if self.list_objects is None:
+            return DoctorItem("leftovers", None, "not checked")
+        found = find_managed(self.list_objects)
+        if not found:
+            return DoctorItem("leftovers", True, f"no objects labelled {MANAGED_SELECTOR}")
+        names = ", ".join(str(m.ref) for m in found[:5]) + (f" and {len(found) - 5} more" if len(found) > 5 else "")
+        return DoctorItem("leftovers", False, f"{len(found)} object(s) from an earlier lab run: {names}", fix=RESET)
 
     def network_policy(self) -> DoctorItem:
         name = NETWORK_POLICY_ITEM

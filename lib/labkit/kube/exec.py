@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 from kubernetes.client.exceptions import ApiException
 from kubernetes.stream import stream
+from websocket import WebSocketException
 
 from ..backend import ExecResult
 from ..errors import LabkitError
@@ -116,16 +117,24 @@ def run(
     stderr: list[str] = []
     status_text = ""
     timed_out = False
+    lost = ""
     try:
-        while ws.is_open() and not status_text:
-            remaining = deadline - clock()
-            if remaining <= 0:
-                timed_out = True
-                break
-            ws.update(timeout=min(POLL, remaining))
-            stdout.append(_read(ws, 1))
-            stderr.append(_read(ws, 2))
-            status_text += _read(ws, ERROR_CHANNEL)
+        try:
+            while ws.is_open() and not status_text:
+                remaining = deadline - clock()
+                if remaining <= 0:
+                    timed_out = True
+                    break
+                ws.update(timeout=min(POLL, remaining))
+                stdout.append(_read(ws, 1))
+                stderr.append(_read(ws, 2))
+                status_text += _read(ws, ERROR_CHANNEL)
+        except (WebSocketException, OSError) as exc:
+            # WSClient.update() lets websocket-client's errors escape when the connection drops without a
+            # close frame (API server restart, node gone). Closing it first makes the reads below return
+            # what was buffered instead of touching the dead socket again.
+            ws.close()
+            lost = f"labkit: the exec stream broke before the exit status arrived ({exc or type(exc).__name__})"
         # Whatever arrived with (or just before) the close.
         stdout.append(_read(ws, 1))
         stderr.append(_read(ws, 2))
@@ -148,7 +157,7 @@ def run(
         )
     elif code is None:
         code = CANNOT_RUN
-        err = _append(err, "labkit: the exec stream closed without an exit status")
+        err = _append(err, lost or "labkit: the exec stream closed without an exit status")
     result = ExecResult(stdout="".join(stdout), stderr=err, exit_code=code, elapsed=clock() - start)
     return result, timed_out
 

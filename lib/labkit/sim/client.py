@@ -39,6 +39,9 @@ class SimCurl:
         pod = self.mesh.store.raw("", "Pod", namespace, pod_name)
         if pod is None:
             return CurlResult(argv, 1, "", f'error: pod "{pod_name}" not found\n', simulated=True)
+        if opts.info:  # --version and --help print and exit before any transfer
+            out = render(opts, Transfer([]))
+            return CurlResult(argv, out.exit_code, out.stdout, out.stderr, simulated=True)
         exchanges: list[Exchange] = []
         traces: list[Trace] = []
         failure: Failure | None = None
@@ -48,7 +51,10 @@ class SimCurl:
         while True:
             trace = Trace(request=f"{self._method(opts)} {url}")
             traces.append(trace)
-            exchange, failure, spent = self._one(pod, container, opts, url, trace, elapsed)
+            try:
+                exchange, failure, spent = self._one(pod, container, opts, url, trace, elapsed)
+            except CurlUsageError as exc:  # a URL curl rejects when it starts the transfer (exit 3)
+                return exc.as_result(list(args), simulated=True)
             elapsed += spent
             if failure is not None:
                 break

@@ -114,7 +114,8 @@ class Cluster:
             for i in range(len(current), int(deploy["spec"].get("replicas", 1))):
                 self._create_pod(deploy, template, template_hash, i)
             deploy["status"] = {
-                "observedGeneration": 1,
+                # The controller reacts at once, so it has always seen the latest spec.
+                "observedGeneration": deploy["metadata"].get("generation", 1),
                 "replicas": deploy["spec"].get("replicas", 1),
                 "updatedReplicas": deploy["spec"].get("replicas", 1),
                 "readyReplicas": deploy["spec"].get("replicas", 1),

@@ -42,6 +42,11 @@ class ObjectStore:
         self.push_delay = push_delay
         self._version = 0
 
+    @property
+    def version(self) -> int:
+        """The resourceVersion of the latest write (what a list reports as its own resourceVersion)."""
+        return self._version
+
     # -- the API view
     def put(self, obj: dict[str, Any]) -> dict[str, Any]:
         self._version += 1

@@ -45,6 +45,19 @@ def _deployment(ns: str, name: str, labels: dict[str, str], image: str, args: li
     }
 
 
+def _daemonset(ns: str, name: str, labels: dict[str, str], image: str) -> dict:
+    """kind runs its CNI, kindnet, as a DaemonSet; ``labkit doctor`` reads its image tag over the API."""
+    daemonset = _deployment(ns, name, labels, image)
+    daemonset["kind"] = "DaemonSet"
+    del daemonset["spec"]["replicas"]
+    return daemonset
+
+
+def kindnet_tag(options: SimOptions) -> str:
+    """kindnet enforces NetworkPolicy from v20240813 (kind v0.24) on; an older tag models a CNI that does not."""
+    return "v20250512-df8de77b" if options.enforce_network_policy else "v20240202-8f1494ea"
+
+
 def _service(ns: str, name: str, selector: dict[str, str], ports: list[tuple[str, int, int, str]]) -> dict:
     return {
         "apiVersion": "v1",
@@ -85,7 +98,7 @@ def initial_objects(options: SimOptions) -> list[dict[str, Any]]:
         _service(
             "kube-system", "kube-dns", {"k8s-app": "kube-dns"}, [("dns", 53, 53, "UDP"), ("dns-tcp", 53, 53, "TCP")]
         ),
-        _deployment("kube-system", "kindnet", {"app": "kindnet"}, "docker.io/kindest/kindnetd:v20250512-df8de77b"),
+        _daemonset("kube-system", "kindnet", {"app": "kindnet"}, f"docker.io/kindest/kindnetd:{kindnet_tag(options)}"),
         _deployment(istio, "istiod", {"app": "istiod", "istio": "pilot"}, f"docker.io/istio/pilot:{ISTIO_VERSION}"),
         _service(
             istio,

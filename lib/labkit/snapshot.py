@@ -1,0 +1,349 @@
+"""Runs that leave no trace: what a lab may change in a cluster, captured before it and put back after.
+
+A lab changes three kinds of things outside its own objects' spec: the mesh config (``data.mesh`` of
+the ``istio`` ConfigMap), labels on shared namespaces (the Istio namespace, ``kube-system``,
+``default``), and objects it creates, which all carry labkit's labels (``manifests.prepare``). A
+``Snapshot`` records those three; ``Guard`` takes one before a notebook, and afterwards reports what
+the notebook left behind, deletes labkit's objects by label, restores the snapshot and checks that
+it held. ``reset`` does the same on demand, towards the state the labs start from.
+
+Everything goes through the ``Backend`` protocol (list/get/patch/delete), so the same code runs on a
+real cluster and on the simulator.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from .backend import Backend
+from .manifests import LAB_LABEL, MANAGED_BY, MANAGED_BY_VALUE, Ref
+
+#: The label selector that finds everything labkit created, even after the kernel that made it died.
+MANAGED_SELECTOR = f"{MANAGED_BY}={MANAGED_BY_VALUE}"
+
+#: The kinds labs create, in the order cleanup deletes them: routing config first (so no proxy keeps
+#: routing to a workload that is going away), workloads and their inputs next, namespaces last (their
+#: deletion takes longest and removes whatever is still inside).
+LABELLED_KINDS: tuple[tuple[str, str], ...] = (
+    ("networking.istio.io/v1", "VirtualService"),
+    ("networking.istio.io/v1", "DestinationRule"),
+    ("networking.istio.io/v1", "Gateway"),
+    ("networking.istio.io/v1", "ServiceEntry"),
+    ("networking.k8s.io/v1", "NetworkPolicy"),
+    ("apps/v1", "Deployment"),
+    ("v1", "Service"),
+    ("v1", "ServiceAccount"),
+    ("v1", "ConfigMap"),
+    ("v1", "Secret"),
+    ("v1", "Namespace"),
+)
+
+#: Namespaces whose labels labs change (besides the Istio namespace, which depends on the backend).
+SHARED_NAMESPACES = ("kube-system", "default")
+
+#: Labels lab 04 puts on shared namespaces so its NetworkPolicy can select them. ``reset`` removes them
+#: (only with exactly these values) because, without a snapshot, it cannot know they were there before.
+ISTIO_NAMESPACE = "<istio>"
+LAB_NAMESPACE_LABELS: dict[str, dict[str, str]] = {
+    ISTIO_NAMESPACE: {"istio": "system"},
+    "kube-system": {"kube-system": "true"},
+}
+
+MESH_CONFIGMAP = "istio"
+#: Seconds cleanup waits for deleted objects (namespaces above all) to disappear.
+DELETE_TIMEOUT = 180.0
+
+ListObjects = Callable[..., list[dict[str, Any]]]
+
+
+@dataclass(frozen=True)
+class Managed:
+    """An object carrying labkit's label."""
+
+    ref: Ref
+    lab: str = ""  # the lab that applied it (labkit.io/lab), when the label says
+    terminating: bool = False  # deletion has started; a namespace can take a while
+
+    def __str__(self) -> str:
+        notes = ([f"from lab {self.lab}"] if self.lab else []) + (["terminating"] if self.terminating else [])
+        return f"{self.ref} ({', '.join(notes)})" if notes else str(self.ref)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What labs may change, as it was at one moment."""
+
+    mesh: str | None  # the ConfigMap's ``mesh`` text; None when there is no ``istio`` ConfigMap
+    labels: dict[str, dict[str, str] | None]  # namespace -> its labels; None when it does not exist
+    managed: tuple[Managed, ...] = ()
+    configmap: Ref = field(default_factory=lambda: Ref("v1", "ConfigMap", "istio-system", MESH_CONFIGMAP))
+
+    def managed_refs(self) -> set[Ref]:
+        return {m.ref for m in self.managed}
+
+
+def watched_namespaces(backend: Backend) -> tuple[str, ...]:
+    return (backend.istio_namespace, *(ns for ns in SHARED_NAMESPACES if ns != backend.istio_namespace))
+
+
+def find_managed(list_objects: ListObjects, kinds: Iterable[tuple[str, str]] = LABELLED_KINDS) -> list[Managed]:
+    """Every object with labkit's label, across ``kinds`` and all namespaces.
+
+    ``list_objects(api_version, kind, namespace, selector)`` is ``Backend.list``; a kind the cluster
+    does not serve lists as empty (Istio's CRDs may be missing), which is what both backends do.
+    """
+    found: list[Managed] = []
+    for api_version, kind in kinds:
+        for obj in list_objects(api_version, kind, None, MANAGED_SELECTOR):
+            meta = obj.get("metadata") or {}
+            ref = Ref(api_version, kind, meta.get("namespace"), meta.get("name", ""))
+            lab = (meta.get("labels") or {}).get(LAB_LABEL, "")
+            found.append(Managed(ref, lab, bool(meta.get("deletionTimestamp"))))
+    return found
+
+
+def take(backend: Backend, *, objects: bool = True) -> Snapshot:
+    """The mesh config, the watched namespaces' labels and (with ``objects``) labkit's objects, now."""
+    ref = Ref("v1", "ConfigMap", backend.istio_namespace, MESH_CONFIGMAP)
+    cm = backend.get(ref)
+    mesh = None if cm is None else str((cm.get("data") or {}).get("mesh") or "")
+    labels: dict[str, dict[str, str] | None] = {}
+    for ns in watched_namespaces(backend):
+        obj = backend.get(Ref("v1", "Namespace", None, ns))
+        labels[ns] = None if obj is None else dict((obj.get("metadata") or {}).get("labels") or {})
+    managed = tuple(find_managed(backend.list)) if objects else ()
+    return Snapshot(mesh=mesh, labels=labels, managed=managed, configmap=ref)
+
+
+# -- comparing ---------------------------------------------------------------------------------------
+
+
+def _parse_mesh(text: str | None) -> dict[str, Any] | None:
+    if text is None:
+        return None
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return {"<unparsable mesh config>": text}
+    return value if isinstance(value, dict) else {}
+
+
+def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
+    """``{"a": {"b": 1}}`` -> ``{"a.b": 1}``; lists stay whole (they are replaced, never merged)."""
+    if isinstance(value, dict) and value:
+        out: dict[str, Any] = {}
+        for key, inner in value.items():
+            out.update(_flatten(inner, f"{prefix}.{key}" if prefix else str(key)))
+        return out
+    return {prefix: value} if prefix else {}
+
+
+def mesh_differences(expected: str | None, actual: str | None) -> list[str]:
+    """What differs between two mesh configs, one line per setting (formatting differences ignored)."""
+    want, got = _parse_mesh(expected), _parse_mesh(actual)
+    if want == got:
+        return []
+    if got is None:
+        return [f"the {MESH_CONFIGMAP} ConfigMap is gone"]
+    if want is None:
+        return [f"an {MESH_CONFIGMAP} ConfigMap appeared"]
+    flat_want, flat_got = _flatten(want), _flatten(got)
+    lines = []
+    for key in sorted(set(flat_want) | set(flat_got)):
+        before, after = flat_want.get(key, _UNSET), flat_got.get(key, _UNSET)
+        if before == after:
+            continue
+        if after is _UNSET:
+            lines.append(f"mesh config: {key} was removed (was {before!s})")
+        elif before is _UNSET:
+            lines.append(f"mesh config: {key} is {after!s} (was unset)")
+        else:
+            lines.append(f"mesh config: {key} is {after!s} (was {before!s})")
+    return lines
+
+
+class _Unset:
+    def __repr__(self) -> str:
+        return "unset"
+
+
+_UNSET: Any = _Unset()
+
+
+def label_differences(
+    namespace: str, expected: Mapping[str, str] | None, actual: Mapping[str, str] | None
+) -> list[str]:
+    if expected is None:
+        return []  # the namespace was not there before: nothing of ours to compare
+    if actual is None:
+        return [f"namespace {namespace} is gone"]
+    lines = []
+    for key in sorted(set(expected) | set(actual)):
+        before, after = expected.get(key), actual.get(key)
+        if before == after:
+            continue
+        if after is None:
+            lines.append(f"namespace {namespace}: label {key}={before} was removed")
+        elif before is None:
+            lines.append(f"namespace {namespace}: label {key}={after} was added")
+        else:
+            lines.append(f"namespace {namespace}: label {key} is {after} (was {before})")
+    return lines
+
+
+def differences(expected: Snapshot, actual: Snapshot, *, allowed: Iterable[Ref] = ()) -> list[str]:
+    """How ``actual`` departs from ``expected``, one line each. Every object with labkit's label in
+    ``actual`` counts, unless ``allowed`` lists it."""
+    allowed = set(allowed)
+    lines = [f"{m} is still there" for m in actual.managed if m.ref not in allowed]
+    lines += mesh_differences(expected.mesh, actual.mesh)
+    for ns, labels in expected.labels.items():
+        lines += label_differences(ns, labels, actual.labels.get(ns))
+    return lines
+
+
+def left_behind(before: Snapshot, after: Snapshot) -> list[str]:
+    """What a notebook left: new labkit objects and changed settings. Objects already being deleted
+    don't count: a lab that deleted its namespace did its part while Kubernetes finalises it."""
+    going = {m.ref for m in after.managed if m.terminating}
+    return differences(before, after, allowed=before.managed_refs() | going)
+
+
+# -- undoing -----------------------------------------------------------------------------------------
+
+
+def clean_up(backend: Backend, *, timeout: float | None = None, interval: float = 2.0) -> list[str]:
+    """Delete every object with labkit's label, in ``LABELLED_KINDS`` order; wait until they are gone.
+
+    Returns a line per deletion. Objects still there after ``timeout`` are left for the caller's
+    comparison to report.
+    """
+    done = []
+    for managed in find_managed(backend.list):
+        if not managed.terminating and backend.delete(managed.ref):
+            done.append(f"deleted {managed.ref}")
+    deadline = backend.now() + (DELETE_TIMEOUT if timeout is None else timeout)
+    while find_managed(backend.list) and backend.now() < deadline:
+        backend.sleep(interval)  # namespaces finalise asynchronously on a real cluster
+    return done
+
+
+def restore(backend: Backend, snapshot: Snapshot) -> list[str]:
+    """Put the mesh config and the namespace labels back as ``snapshot`` has them (merge patches)."""
+    done = []
+    current = take(backend, objects=False)
+    if snapshot.mesh is not None and current.mesh is not None and mesh_differences(snapshot.mesh, current.mesh):
+        backend.patch(snapshot.configmap, {"data": {"mesh": snapshot.mesh}})
+        done.append(f"restored the mesh config in ConfigMap {snapshot.configmap.namespace}/{MESH_CONFIGMAP}")
+    for ns, labels in snapshot.labels.items():
+        now = current.labels.get(ns)
+        if labels is None or now is None or labels == now:
+            continue
+        patch: dict[str, str | None] = {k: v for k, v in labels.items() if now.get(k) != v}
+        patch.update({k: None for k in now if k not in labels})  # null removes a label (merge patch)
+        backend.patch(Ref("v1", "Namespace", None, ns), {"metadata": {"labels": patch}})
+        done.append(f"restored the labels of namespace {ns}")
+    return done
+
+
+# -- the runner's guard ------------------------------------------------------------------------------
+
+
+@dataclass
+class ClusterReport:
+    """How one notebook left the cluster."""
+
+    left_behind: list[str] = field(default_factory=list)  # what the notebook did not undo
+    not_restored: list[str] = field(default_factory=list)  # what labkit could not undo either
+    actions: list[str] = field(default_factory=list)  # what labkit did to undo it
+    error: str = ""  # the snapshot or the cleanup itself failed
+
+    @property
+    def clean(self) -> bool:
+        return not (self.left_behind or self.not_restored or self.error)
+
+    @property
+    def problems(self) -> list[str]:
+        lines = [f"left behind: {line}" for line in self.left_behind]
+        lines += [f"not restored: {line}" for line in self.not_restored]
+        if self.error:
+            lines.append(self.error)
+        return lines
+
+
+class Guard:
+    """Snapshot before a notebook; after it, report, clean up by label, restore, and verify."""
+
+    def __init__(self, backend: Backend, *, timeout: float | None = None) -> None:
+        self.backend = backend
+        self.timeout = timeout
+        self.before: Snapshot | None = None
+        self.error = ""
+
+    def snapshot(self) -> None:
+        try:
+            self.before = take(self.backend)
+        except Exception as exc:  # the notebook still runs and shows its own error; we report ours
+            self.before, self.error = None, f"could not snapshot the cluster before the lab: {exc}"
+
+    def settle(self) -> ClusterReport:
+        if self.before is None:
+            return ClusterReport(error=self.error or "no snapshot was taken before the lab")
+        report = ClusterReport()
+        try:
+            report.left_behind = left_behind(self.before, take(self.backend))
+            report.actions = clean_up(self.backend, timeout=self.timeout) + restore(self.backend, self.before)
+            report.not_restored = differences(self.before, take(self.backend))
+        except Exception as exc:  # a dead API server must not hide which lab was running
+            report.error = f"could not restore the cluster: {exc}"
+        return report
+
+
+# -- reset on demand ---------------------------------------------------------------------------------
+
+
+def lab_start_state(snapshot: Snapshot, istio_namespace: str) -> Snapshot:
+    """``snapshot`` as the labs expect to find it: no labkit objects, outbound policy ALLOW_ANY, and
+    without the labels lab 04 adds to shared namespaces. Everything else is kept as it is."""
+    mesh = snapshot.mesh
+    parsed = _parse_mesh(mesh)
+    if parsed is not None and (parsed.get("outboundTrafficPolicy") or {}).get("mode", "ALLOW_ANY") != "ALLOW_ANY":
+        parsed = copy.deepcopy(parsed)
+        parsed["outboundTrafficPolicy"]["mode"] = "ALLOW_ANY"
+        mesh = yaml.safe_dump(parsed, sort_keys=False)
+    labels: dict[str, dict[str, str] | None] = {}
+    for ns, current in snapshot.labels.items():
+        if current is None:
+            labels[ns] = None
+            continue
+        lab_labels = LAB_NAMESPACE_LABELS.get(ISTIO_NAMESPACE if ns == istio_namespace else ns, {})
+        labels[ns] = {k: v for k, v in current.items() if lab_labels.get(k) != v}
+    return Snapshot(mesh=mesh, labels=labels, managed=(), configmap=snapshot.configmap)
+
+
+@dataclass
+class ResetReport:
+    found: list[str] = field(default_factory=list)  # what was not as the labs expect it
+    actions: list[str] = field(default_factory=list)
+    remaining: list[str] = field(default_factory=list)  # still off after the reset
+
+    @property
+    def clean(self) -> bool:
+        return not self.remaining
+
+
+def reset(backend: Backend, *, timeout: float | None = None) -> ResetReport:
+    """Bring a cluster back to where the labs start: for a learner whose kernel died mid-lab."""
+    if backend.simulated:
+        return ResetReport(actions=["nothing to reset: the simulator starts fresh in every kernel"])
+    now = take(backend)
+    target = lab_start_state(now, backend.istio_namespace)
+    report = ResetReport(found=differences(target, now))
+    report.actions = clean_up(backend, timeout=timeout) + restore(backend, target)
+    report.remaining = differences(target, take(backend))
+    return report
