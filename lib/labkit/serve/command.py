@@ -1,0 +1,38 @@
+"""``labkit serve``: start the server in the foreground and tell the user how to point kubectl at it."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from rich.console import Console
+
+from ..sim.topology import ISTIO_VERSION
+from .kubeconfig import CONTEXT
+from .server import ApiServer
+
+DEFAULT_KUBECONFIG = Path("build/labkit-sim/kubeconfig")
+
+
+def run(
+    port: int = 0, kubeconfig: Path = DEFAULT_KUBECONFIG, *, verbose: bool = False, console: Console | None = None
+) -> int:
+    console = console or Console()
+    if verbose:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    server = ApiServer(port=port)
+    path = server.write_kubeconfig(kubeconfig).resolve()
+    console.print(
+        f"[bold magenta]SIMULATED[/] kind cluster with Istio {ISTIO_VERSION}, served on {server.url} "
+        f"(context {CONTEXT})\n"
+        f"Point kubectl and the labs at it:\n\n    export KUBECONFIG={path}\n\n"
+        "Everything it answers comes from labkit's simulator. Ctrl-C stops it.",
+        highlight=False,
+    )
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        console.print("stopped.")
+    finally:
+        server.stop()
+    return 0
