@@ -3,9 +3,9 @@ expectations with retries, and undoes everything it changed on ``cleanup()``."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import yaml
 from rich.console import Console
@@ -13,22 +13,19 @@ from rich.console import Console
 from . import checks as checks_mod
 from . import display, manifests, schema
 from .backend import NETWORK_POLICY_ITEM, Backend, DoctorItem
-from .checks import Check, CheckTable, ExpectationFailed
-from .display import LiveStatus, ManifestView, Waiting, in_ipython, show
+from .checks import Check
+from .display import ManifestView, in_ipython
 from .errors import LabkitError
-from .expect import CurlExpectation
 from .manifests import Manifest, Ref
 from .paths import lab_file
 from .result import CurlResult
-
-T = TypeVar("T")
+from .verify import Verifications
 
 OUTBOUND_POLICIES = ("ALLOW_ANY", "REGISTRY_ONLY")
-ACCESS_LOG_FLUSH_WAIT = 3.0  # seconds; Envoy writes its access log file about once a second
 CONFIGMAP = "istio"
 
 
-class Lab:
+class Lab(Verifications):
     """One lab's connection to a mesh. ``lab.backend`` is ``"sim"`` or ``"kube"``."""
 
     def __init__(self, driver: Backend, name: str = "lab", console: Console | None = None) -> None:
@@ -250,206 +247,6 @@ class Lab:
             lines += self.driver.logs(namespace, pod["metadata"]["name"], container, since_seconds)
         return lines
 
-    # -- checks
-    def default_within(self) -> float:
-        # A real mesh needs seconds to push config; the simulator's propagation delay is small.
-        return 15.0 if self.simulated else 90.0
-
-    def verify(
-        self,
-        title: str,
-        probe: Callable[[], T],
-        failures: Callable[[T], list[str]],
-        *,
-        command: str,
-        expected: str,
-        actual: Callable[[T], str],
-        within: float | None = None,
-        interval: float = 1.0,
-        hint: str | Callable[[T], str] = "",
-    ) -> T:
-        """Run ``probe`` until ``failures(result)`` is empty or ``within`` seconds pass; record a check."""
-        within = self.default_within() if within is None else within
-        start = self.driver.now()
-        attempts = 0
-        # Shown from the first miss on: what the check waits for, and what the last try got.
-        live = LiveStatus(self.console, Waiting(title, expected, within, self.simulated))
-        while True:
-            attempts += 1
-            value = probe()
-            missing = failures(value)
-            elapsed = self.driver.now() - start
-            if not missing or elapsed + interval > within:
-                break
-            live.waiting(attempts, elapsed, actual(value))
-            self.driver.sleep(interval)
-        passed = not missing
-        if live.started:
-            live.finish(attempts, self.driver.now() - start, passed)
-        check = Check(
-            title=title,
-            command=command,
-            expected=expected,
-            actual=actual(value) if passed else f"{actual(value)} ✗ {', '.join(missing)}",
-            passed=passed,
-            attempts=attempts,
-            seconds=round(self.driver.now() - start, 3),
-            hint="" if passed else (hint(value) if callable(hint) else hint),
-            simulated=self.simulated,
-        )
-        self.checks.append(check)
-        checks_mod.record(self.checks, self.name)
-        show(check, self.console)
-        if not passed:
-            raise ExpectationFailed(check)
-        return value
-
-    def verify_curl(
-        self,
-        url: str,
-        *args: str,
-        title: str | None = None,
-        client: str = "sleep",
-        namespace: str = "default",
-        status: int | None = None,
-        statuses: list[int] | None = None,
-        exit_code: int | None = None,
-        no_response: bool = False,
-        body_contains: str | list[str] = (),
-        body_lacks: str | list[str] = (),
-        elapsed: tuple[float, float] | None = None,
-        log_contains: str | None = None,
-        log_source: Mapping[str, str] | None = None,
-        within: float | None = None,
-        hint: str = "",
-    ) -> CurlResult:
-        """Curl until the result matches every expectation given, then return it.
-
-        ``log_contains`` also requires that this very request left a log line with that text, in the
-        logs of ``log_source`` (``namespace``/``selector``/``container``; the client's sidecar by
-        default). That tells a request that took the new route from one that still took the old
-        route while the config was on its way.
-        """
-        expectation = CurlExpectation(
-            status=status,
-            statuses=tuple(statuses) if statuses is not None else None,
-            exit_code=exit_code,
-            no_response=no_response,
-            body_contains=_strings(body_contains),
-            body_lacks=_strings(body_lacks),
-            elapsed=elapsed,
-        )
-
-        def explain_hint(r: CurlResult) -> str:
-            if hint:
-                return hint
-            if r.simulated and r.traces and r.traces[-1].hops:
-                return f"r.explain() shows why; last decision: {r.traces[-1].hops[-1].outcome}"
-            return "look at the proxy's access log: lab.logs(namespace, selector, 'istio-proxy')"
-
-        source = {"namespace": namespace, "selector": f"app={client}", **(log_source or {})}
-        new_lines: dict[int, list[str]] = {}
-
-        def probe() -> CurlResult:
-            before = {pod: len(lines) for pod, lines in self._logs_by_pod(**source).items()} if log_contains else {}
-            r = self.curl(url, *args, client=client, namespace=namespace)
-            if log_contains:
-                new_lines[id(r)] = self._new_log_lines(source, before, log_contains)
-            return r
-
-        def mismatches(r: CurlResult) -> list[str]:
-            out = expectation.mismatches(r)
-            if log_contains and not any(log_contains in line for line in new_lines.get(id(r), [])):
-                out.append(f"no new line with {log_contains!r} in the log of {source['selector']}")
-            return out
-
-        expected = expectation.describe() + (f"; logged {log_contains!r}" if log_contains else "")
-        return self.verify(
-            title or f"{url} → {expectation.describe()}",
-            probe,
-            mismatches,
-            command=f"curl {' '.join(args)} {url}".replace("  ", " "),
-            expected=expected,
-            actual=expectation.actual,
-            within=within,
-            hint=explain_hint,
-        )
-
-    def _logs_by_pod(self, namespace: str, selector: str, container: str = "istio-proxy") -> dict[str, list[str]]:
-        return {
-            pod["metadata"]["name"]: self.driver.logs(namespace, pod["metadata"]["name"], container)
-            for pod in self.pods(namespace, selector)
-        }
-
-    def _new_log_lines(self, source: Mapping[str, str], before: Mapping[str, int], wanted: str) -> list[str]:
-        """Lines each pod logged since ``before`` (counted per pod, as pods log independently).
-
-        Envoy flushes its access log about once a second, so on a real mesh the line can trail the
-        response: look again for a few seconds before calling the request unlogged.
-        """
-        deadline = self.driver.now() + (0.0 if self.simulated else ACCESS_LOG_FLUSH_WAIT)
-        while True:
-            new = [line for pod, lines in self._logs_by_pod(**source).items() for line in lines[before.get(pod, 0) :]]
-            if any(wanted in line for line in new) or self.driver.now() >= deadline:
-                return new
-            self.driver.sleep(0.5)
-
-    def verify_logs(
-        self,
-        contains: str,
-        *,
-        title: str | None = None,
-        namespace: str = "default",
-        selector: str = "app=sleep",
-        container: str = "istio-proxy",
-        within: float | None = None,
-    ) -> list[str]:
-        """Wait until some log line contains ``contains``; returns the matching lines."""
-
-        def matching() -> list[str]:
-            return [line for line in self.logs(namespace, selector, container) if contains in line]
-
-        self.verify(
-            title or f"{container} log of {selector} shows {contains}",
-            matching,
-            lambda lines: [] if lines else [f"no line with {contains!r}"],
-            command=f"kubectl logs -n {namespace} -l {selector} -c {container}",
-            expected=f"a line containing {contains!r}",
-            actual=lambda lines: f"{len(lines)} matching line(s)",
-            within=within,
-            hint="is access logging on? meshConfig.accessLogFile must be /dev/stdout",
-        )
-        return matching()
-
-    def verify_that(self, title: str, value: Any, expected: Any, *, command: str = "") -> Any:
-        """Record a one-shot equality check (no retry) for facts such as a container list."""
-        return self.verify(
-            title,
-            lambda: value,
-            lambda v: [] if v == expected else [f"not {expected!r}"],
-            command=command or title,
-            expected=repr(expected),
-            actual=repr,
-            within=0,
-        )
-
-    def not_applicable(self, title: str, reason: str, *, command: str = "", expected: str = "") -> Check:
-        """Record a check that can't run meaningfully here, saying why. It neither passes nor fails."""
-        check = Check(
-            title=title,
-            command=command or title,
-            expected=expected or "n/a",
-            actual=reason,
-            passed=False,
-            skipped=True,
-            hint=reason,
-            simulated=self.simulated,
-        )
-        self.checks.append(check)
-        checks_mod.record(self.checks, self.name)
-        show(check, self.console)
-        return check
-
     def network_policy_enforced(self) -> bool | None:
         """Whether the cluster's CNI enforces NetworkPolicy: True, False, or None when unknown."""
         item = next((i for i in self.driver.doctor() if i.name == NETWORK_POLICY_ITEM), None)
@@ -472,9 +269,6 @@ class Lab:
             if self.driver.now() >= deadline:
                 raise LabkitError(f"deployment {namespace}/{name} did not roll out new pods in {timeout:g}s")
             self.driver.sleep(1.0)
-
-    def report(self) -> CheckTable:
-        return CheckTable(self.checks, title=f"Checks: {self.name}")
 
     def doctor(self) -> list[DoctorItem]:
         return self.driver.doctor()
@@ -524,10 +318,6 @@ class Lab:
         if errors:
             raise LabkitError("cleanup left things behind:\n  " + "\n  ".join(errors), hint="run `labkit doctor`")
         return done
-
-
-def _strings(value: str | list[str] | tuple[str, ...]) -> tuple[str, ...]:
-    return (value,) if isinstance(value, str) else tuple(value)
 
 
 def _source_name(manifest: Manifest) -> str:
