@@ -62,8 +62,9 @@ doctor: venv
 	$(BIN)/labkit doctor --backend $(BACKEND)
 
 # Notebooks left on backend="auto" run on the simulator when no lab cluster answers.
+# Jupyter refuses to run as root unless told to (common in containers and dev machines).
 lab: venv
-	$(BIN)/jupyter lab notebooks/ $(JUPYTER_ARGS)
+	$(BIN)/jupyter lab notebooks/ $$([ "$$(id -u)" = 0 ] && echo --allow-root) $(JUPYTER_ARGS)
 
 jupyter: lab
 
