@@ -20,6 +20,7 @@ from kubernetes.dynamic.exceptions import NotFoundError, ResourceNotFoundError
 from labkit.kube import KubeBackend
 from labkit.kube.apply import Objects
 from labkit.manifests import selector_matches
+from labkit.patch import merge_patch
 
 # -- kubeconfig files
 
@@ -66,20 +67,6 @@ class FakeInstance:
 
     def to_dict(self) -> dict[str, Any]:
         return copy.deepcopy(self._data)
-
-
-def merge_patch(target: Any, patch: Any) -> Any:
-    """RFC 7386 JSON merge patch, as the API server applies ``application/merge-patch+json``: maps merge
-    recursively, a null deletes the key, anything else (lists included) replaces the value."""
-    if not isinstance(patch, dict):
-        return copy.deepcopy(patch)
-    result = copy.deepcopy(target) if isinstance(target, dict) else {}
-    for key, value in patch.items():
-        if value is None:
-            result.pop(key, None)
-        else:
-            result[key] = merge_patch(result.get(key), value)
-    return result
 
 
 def not_found(what: str) -> NotFoundError:

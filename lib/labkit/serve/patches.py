@@ -11,7 +11,7 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
-from ..sim.backend import merge_patch
+from ..patch import merge_patch
 from .status import ApiError, bad_request
 
 __all__ = ["MERGE_KEYS", "json_patch", "merge_key", "merge_patch", "strategic_merge"]

@@ -12,25 +12,13 @@ from .. import schema
 from ..backend import NETWORK_POLICY_ITEM, DoctorItem, ExecResult
 from ..errors import LabkitError, NotReady
 from ..manifests import Ref
+from ..patch import merge_patch
 from ..result import CurlResult
 from .client import SimCurl
 from .cluster import is_ready
 from .mesh import Mesh
 from .store import group_of
 from .topology import ISTIO_VERSION, SimOptions
-
-
-def merge_patch(target: Any, patch: Any) -> Any:
-    """RFC 7386 JSON merge patch: objects merge, null deletes, everything else replaces."""
-    if not isinstance(patch, Mapping):
-        return copy.deepcopy(patch)
-    result = dict(target) if isinstance(target, Mapping) else {}
-    for key, value in patch.items():
-        if value is None:
-            result.pop(key, None)
-        else:
-            result[key] = merge_patch(result.get(key), value)
-    return result
 
 
 class SimBackend:
