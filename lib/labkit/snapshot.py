@@ -152,27 +152,33 @@ def mesh_differences(expected: str | None, actual: str | None) -> list[str]:
         return [f"the {MESH_CONFIGMAP} ConfigMap is gone"]
     if want is None:
         return [f"an {MESH_CONFIGMAP} ConfigMap appeared"]
-    flat_want, flat_got = _flatten(want), _flatten(got)
+    return _changes(
+        _flatten(want),
+        _flatten(got),
+        removed=lambda key, before: f"mesh config: {key} was removed (was {before!s})",
+        added=lambda key, after: f"mesh config: {key} is {after!s} (was unset)",
+        changed=lambda key, before, after: f"mesh config: {key} is {after!s} (was {before!s})",
+    )
+
+
+def _changes(
+    before: Mapping[str, Any],
+    after: Mapping[str, Any],
+    *,
+    removed: Callable[[str, Any], str],
+    added: Callable[[str, Any], str],
+    changed: Callable[[str, Any, Any], str],
+) -> list[str]:
+    """One line per key that differs between two flat mappings, in key order."""
     lines = []
-    for key in sorted(set(flat_want) | set(flat_got)):
-        before, after = flat_want.get(key, _UNSET), flat_got.get(key, _UNSET)
-        if before == after:
-            continue
-        if after is _UNSET:
-            lines.append(f"mesh config: {key} was removed (was {before!s})")
-        elif before is _UNSET:
-            lines.append(f"mesh config: {key} is {after!s} (was unset)")
-        else:
-            lines.append(f"mesh config: {key} is {after!s} (was {before!s})")
+    for key in sorted(set(before) | set(after)):
+        if key not in after:
+            lines.append(removed(key, before[key]))
+        elif key not in before:
+            lines.append(added(key, after[key]))
+        elif before[key] != after[key]:
+            lines.append(changed(key, before[key], after[key]))
     return lines
-
-
-class _Unset:
-    def __repr__(self) -> str:
-        return "unset"
-
-
-_UNSET: Any = _Unset()
 
 
 def label_differences(
@@ -182,18 +188,13 @@ def label_differences(
         return []  # the namespace was not there before: nothing of ours to compare
     if actual is None:
         return [f"namespace {namespace} is gone"]
-    lines = []
-    for key in sorted(set(expected) | set(actual)):
-        before, after = expected.get(key), actual.get(key)
-        if before == after:
-            continue
-        if after is None:
-            lines.append(f"namespace {namespace}: label {key}={before} was removed")
-        elif before is None:
-            lines.append(f"namespace {namespace}: label {key}={after} was added")
-        else:
-            lines.append(f"namespace {namespace}: label {key} is {after} (was {before})")
-    return lines
+    return _changes(
+        expected,
+        actual,
+        removed=lambda key, before: f"namespace {namespace}: label {key}={before} was removed",
+        added=lambda key, after: f"namespace {namespace}: label {key}={after} was added",
+        changed=lambda key, before, after: f"namespace {namespace}: label {key} is {after} (was {before})",
+    )
 
 
 def differences(expected: Snapshot, actual: Snapshot, *, allowed: Iterable[Ref] = ()) -> list[str]:
