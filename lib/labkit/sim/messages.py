@@ -14,6 +14,7 @@ class Request:
     path: str
     headers: tuple[tuple[str, str], ...] = ()
     scheme: str = "http"
+    body: str = ""  # what the client sent after the headers (curl -d, --data-binary, ...)
 
     def header(self, name: str) -> str | None:
         lower = name.lower()
@@ -52,6 +53,9 @@ class Connection:
     tls: ClientTls | None = None  # the client speaks TLS (ClientHello with SNI, maybe a client cert)
     request: Request | None = None  # the HTTP request inside, when there is one
     src_port: int = 40000
+    # Bytes that travel inside an established tunnel (an HTTP CONNECT through a forward proxy):
+    # proxies on the way pass it on untouched, the proxy at the end opens it.
+    tunnel: Connection | None = None
 
 
 #: Why a connection produced no HTTP reply, in the terms curl reports.
