@@ -18,7 +18,7 @@ class FakeWall:
 
 
 def test_real_seconds_advance_the_virtual_clock() -> None:
-    wall, virtual = FakeWall(), VirtualClock()
+    wall, virtual = FakeWall(), VirtualClock(wall=None)
     clock = WallClock(virtual, wall)
     wall.t += 2.5
     clock.sync()
@@ -26,7 +26,7 @@ def test_real_seconds_advance_the_virtual_clock() -> None:
 
 
 def test_a_clock_that_ran_ahead_is_not_moved_back_nor_advanced_twice() -> None:
-    wall, virtual = FakeWall(), VirtualClock()
+    wall, virtual = FakeWall(), VirtualClock(wall=None)
     clock = WallClock(virtual, wall)
     virtual.sleep(5.0)  # a simulated /delay/5
     wall.t += 3.0

@@ -24,6 +24,7 @@ class Gateways(Proxy):
     def inbound(self, pod: dict[str, Any], conn: Connection, trace: Trace) -> Outcome:
         view = self.view()
         hop = trace.hop(f"egress gateway {pod['metadata']['namespace']}/{pod['metadata']['name']}")
+        self.note_pending(hop)
         service_port = self._service_port(pod, conn.dst_port)
         servers = self._servers(view, pod, service_port)
         if not servers:

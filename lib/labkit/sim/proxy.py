@@ -68,6 +68,12 @@ class Proxy:
     def view(self) -> ProxyView:
         return self.mesh.view()
 
+    def note_pending(self, hop: Hop) -> None:
+        """Say which config had not reached this proxy yet: the learner may be looking at old config."""
+        now = self.mesh.clock.now()
+        for change in self.mesh.store.pending():
+            hop.step("config not yet pushed", change.describe(now))
+
     # -- upstream
     def endpoint(
         self, svc: MeshService | None, cluster: ClusterRef, original: tuple[str, int] | None, hop: Hop

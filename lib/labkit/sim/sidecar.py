@@ -36,6 +36,7 @@ class Sidecar(Proxy):
     def outbound(self, pod: dict[str, Any], conn: Connection, trace: Trace) -> Outcome:
         view = self.view()
         hop = trace.hop(f"sidecar of {pod['metadata']['namespace']}/{pod['metadata']['name']}")
+        self.note_pending(hop)
         hop.step("outbound policy", view.outbound_policy)
         http_ports = {p.number for s in view.registry for p in s.ports if p.is_http}
         if conn.tls is None and conn.request is not None and conn.dst_port in http_ports:

@@ -30,6 +30,27 @@ class _Pending:
     due: float
     key: Key
     obj: dict[str, Any] | None  # None: deletion
+    written: float = 0.0
+
+
+@dataclass(frozen=True)
+class PendingChange:
+    """A write the proxies have not seen yet (istiod's push is still on its way)."""
+
+    kind: str
+    namespace: str
+    name: str
+    deleted: bool
+    written: float
+    due: float
+
+    def describe(self, now: float) -> str:
+        what = f"{self.kind} {self.namespace + '/' if self.namespace else ''}{self.name}"
+        verb = "deleted" if self.deleted else "applied"
+        return (
+            f"{what} was {verb} {now - self.written:.1f} s before this request; "
+            f"proxies see it about {self.due - self.written:g} s after it is written"
+        )
 
 
 class ObjectStore:
@@ -93,7 +114,8 @@ class ObjectStore:
     # -- the proxies' view
     def _schedule(self, key: Key, obj: dict[str, Any] | None) -> None:
         if self._is_pushed(key):
-            self._pending.append(_Pending(self._now() + self.push_delay, key, copy.deepcopy(obj)))
+            now = self._now()
+            self._pending.append(_Pending(now + self.push_delay, key, copy.deepcopy(obj), now))
         elif obj is None:
             self._pushed.pop(key, None)
         else:
@@ -109,6 +131,13 @@ class ObjectStore:
     def pushed_one(self, group: str, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
         self._catch_up()
         return self._pushed.get((group, kind, namespace, name))
+
+    def pending(self) -> list[PendingChange]:
+        """Writes still on their way to the proxies, oldest first."""
+        self._catch_up()
+        return [
+            PendingChange(p.key[1], p.key[2], p.key[3], p.obj is None, p.written, p.due) for p in self._pending
+        ]
 
     def _catch_up(self) -> None:
         now = self._now()
