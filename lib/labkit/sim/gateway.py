@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..schema.istio import Destination
 from ..trace import Hop, Trace
 from .config import ProxyView, qualify_gateway
-from .messages import RESET, TLS_FAILED, Connection, Outcome
+from .httproute import Upstream, route_request
+from .messages import RESET, TLS_FAILED, Connection, Outcome, Request
 from .proxy import PROXY_LATENCY, ClusterRef, Proxy, mesh_identity
 from .registry import fqdn, host_matches, protocol_from_port_name
-from .routing import http_route_matches, tls_route_matches
+from .routing import Source, choose_http_route, tls_route_matches
 from .tls import MESH_ROOT
 
 
@@ -122,37 +124,35 @@ class Gateways(Proxy):
             hop.outcome = "404 from the gateway (NR)"
             return ex.local(404, flags="NR", details="route_not_found")
         port = self._service_port(pod, conn.dst_port)
-        labels = pod["metadata"].get("labels") or {}
-        for vs in self._virtual_services(view, gateway, host):
-            for i, route in enumerate(vs["spec"].get("http") or []):
-                if not http_route_matches(route, req, port, labels, gw_name, vs["metadata"]["namespace"]):
-                    continue
-                dest = route["route"][0]["destination"]
-                dest_port = (dest.get("port") or {}).get("number") or 80
-                cluster = ClusterRef(fqdn(dest["host"], vs["metadata"]["namespace"]), dest_port, dest.get("subset", ""))
-                vs_name = f"{vs['metadata']['namespace']}/{vs['metadata']['name']}"
-                hop.step("VirtualService", f"{vs_name} http[{i}] for gateway {gw_name}")
-                route_name = route.get("name") or f"{vs['metadata']['name']}.{i}"
-                ns = pod["metadata"]["namespace"]
-                out, upstream = self.forward(pod, view, cluster, ns, None, req, None, hop, trace)
-                if out.reply is None:
-                    hop.outcome = f"503 from the gateway: {out.detail}"
-                    return ex.local(
-                        503,
-                        flags="UF",
-                        details="upstream_reset_before_response_started",
-                        route=route_name,
-                        cluster=cluster.name,
-                        upstream=upstream,
-                        duration=out.elapsed,
-                        body="upstream connect error or disconnect/reset before headers",
-                    )
-                hop.outcome = f"{out.reply.status} {out.reply.reason} from {cluster.name}"
-                ex.log(out.reply, cluster=cluster.name, upstream=upstream, route=route_name, duration=out.elapsed)
-                return out
-        hop.step("VirtualService", f"none bound to gateway {gw_name} routes {host}")
-        hop.outcome = "404 from the gateway: no route (NR)"
-        return ex.local(404, flags="NR", details="route_not_found")
+        ns = pod["metadata"]["namespace"]
+        source = Source(ns, pod["metadata"].get("labels") or {})
+        # A gateway merges every VirtualService bound to it for this host, in order.
+        choice = choose_http_route(self._virtual_services(view, gateway, host), req, port, source, gw_name)
+        if choice is None:
+            hop.step("VirtualService", f"none bound to gateway {gw_name} routes {host}")
+            hop.outcome = "404 from the gateway: no route (NR)"
+            return ex.local(404, flags="NR", details="route_not_found")
+        hop.step("VirtualService", f"{choice.source} for gateway {gw_name}")
+
+        def cluster_of(dest: Destination) -> ClusterRef:
+            host = fqdn(dest.host, choice.namespace)
+            dest_svc = view.service(host)
+            number = (dest.port.number if dest.port else None) or (
+                dest_svc.ports[0].number if dest_svc and len(dest_svc.ports) == 1 else 80
+            )
+            return ClusterRef(host, number, dest.subset or "")
+
+        def send(upstream_req: Request, dest: Destination | None, hop: Hop) -> tuple[Outcome, str, str]:
+            if dest is None:  # a gateway route always names a destination; the schema makes sure
+                return Outcome.failed("no-healthy-upstream", "the route has no destination"), "-", "-"
+            cluster = cluster_of(dest)
+            out, upstream = self.forward(pod, view, cluster, ns, None, upstream_req, None, hop, trace)
+            return out, upstream, cluster.name
+
+        def missing(dest: Destination) -> str:
+            return self.missing_cluster(view, cluster_of(dest), ns)
+
+        return route_request(req, choice, Upstream(send, missing, self.mesh.rng, ex.local, ex.log), hop)
 
     def _passthrough(self, pod, view: ProxyView, conn: Connection, gateway, hop: Hop, trace: Trace) -> Outcome:
         sni = ((conn.tls.sni if conn.tls else None) or "").lower()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import uuid
 from typing import Any
 
@@ -26,6 +27,8 @@ class Mesh:
     def __init__(self, options: SimOptions | None = None, world: World | None = None) -> None:
         self.options = options or SimOptions()
         self.clock = VirtualClock()
+        # Weighted routes and fault percentages roll these dice; a fixed seed makes runs repeatable.
+        self.rng = random.Random(self.options.seed)
         self.store = ObjectStore(self.clock.now, self.options.push_delay, self._reaches_proxies)
         self.cluster = Cluster(self.store, self.options.istio_namespace, f"{PROXY_IMAGE}:{ISTIO_VERSION}")
         self.world = world or World()

@@ -169,7 +169,7 @@ class Proxy:
         extra = [
             ("x-request-id", request_id),
             ("x-forwarded-proto", req.scheme),
-            ("x-envoy-attempt-count", "1"),
+            ("x-envoy-attempt-count", req.header("x-envoy-attempt-count") or "1"),  # the router counts retries
             ("x-b3-traceid", request_id.replace("-", "")[:32]),
             ("x-b3-spanid", request_id.replace("-", "")[:16]),
             ("x-b3-sampled", "0"),
@@ -179,6 +179,17 @@ class Proxy:
         if decorator:
             extra.append(("x-envoy-decorator-operation", decorator))
         return req.with_headers(*extra)
+
+    def missing_cluster(self, view: ProxyView, cluster: ClusterRef, ns: str) -> str:
+        """Why Envoy would have no cluster for this route target, or "" when it has one."""
+        svc = view.service(cluster.host)
+        if svc is None:
+            return f"{cluster.host} is not in the service registry (no ServiceEntry or Service)"
+        if svc.port(cluster.port) is None:
+            return f"{svc.source} has no port {cluster.port}"
+        if cluster.subset and view.subset(cluster.host, cluster.subset, ns) is None:
+            return f"no DestinationRule for {cluster.host} defines subset {cluster.subset!r}"
+        return ""
 
     def connect(self, pod: dict[str, Any], conn: Connection, trace: Trace) -> Outcome:
         """The proxy's own upstream connection. iptables lets it out without interception."""

@@ -11,23 +11,16 @@ This follows how istiod programs a sidecar:
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
+from ..schema.istio import Destination
 from ..trace import Hop, Trace
 from .config import MESH_GATEWAY, ProxyView
-from .messages import RESET, Connection, Outcome
+from .httproute import Upstream, route_request
+from .messages import RESET, Connection, Outcome, Request
 from .proxy import BLACKHOLE, PASSTHROUGH, PROXY_LATENCY, ClusterRef, HttpExchange, Proxy
 from .registry import MeshService, fqdn
-from .routing import http_route_matches, parse_duration, tls_route_matches
-
-UPSTREAM_FAILURES = {
-    "timeout": ("UF", "upstream_reset_before_response_started{connection_timeout}"),
-    "refused": ("UF", "upstream_reset_before_response_started{connection_failure}"),
-    "tls": ("UF", "upstream_reset_before_response_started{connection_failure,TLS_error}"),
-    "reset": ("UC", "upstream_reset_before_response_started{connection_termination}"),
-    "no-healthy-upstream": ("UH", "no_healthy_upstream"),
-}
+from .routing import Source, choose_http_route, tls_route_matches
 
 
 class Sidecar(Proxy):
@@ -53,65 +46,74 @@ class Sidecar(Proxy):
         host = req.authority.split(":")[0].lower()
         ex = self.exchange(pod, view, conn, self.mesh.request_id())
         svc = self._virtual_host(view, host, port, ns)
+        original = (conn.dst_ip, port)
         if svc is None:
             if view.outbound_policy == "REGISTRY_ONLY":
                 hop.step("route", f"{port} → virtual host block_all: {host} is not in the service registry")
                 hop.outcome = "502 from the sidecar itself (REGISTRY_ONLY blocks unknown hosts)"
                 return ex.local(502, flags="-", details="direct_response", route="block_all")
             hop.step("route", f"{port} → virtual host allow_any: {host} is not in the registry (ALLOW_ANY)")
-            out, upstream = self._send(ex, None, (conn.dst_ip, port), None, hop, trace)
-            return self._finish_http(ex, out, upstream, PASSTHROUGH, "allow_any", hop)
+            passthrough = self._upstream(ex, view, None, original, trace, ns, default_retries=False)
+            return route_request(req, None, passthrough, hop)
         hop.step("virtual host", f"{svc.hostname}:{port} ({svc.source})")
         vs_list = view.virtual_services_for(svc.hostname, MESH_GATEWAY)
-        route: dict[str, Any] | None = None
-        route_name = "default"
+        choice = None
         if vs_list:
-            vs = vs_list[0]
-            vs_name = f"VirtualService {vs['metadata']['namespace']}/{vs['metadata']['name']}"
-            for i, candidate in enumerate(vs["spec"].get("http") or []):
-                if http_route_matches(candidate, req, port, pod_labels(pod), MESH_GATEWAY, vs["metadata"]["namespace"]):
-                    route, route_name = candidate, candidate.get("name") or f"{vs['metadata']['name']}.{i}"
-                    hop.step("VirtualService", f"{vs_name} http[{i}] matches")
-                    break
-            if route is None:
+            vs = vs_list[0]  # a sidecar uses one VirtualService per host: the oldest
+            choice = choose_http_route([vs], req, port, Source(ns, pod_labels(pod)), MESH_GATEWAY)
+            if choice is None:
+                vs_name = f"{vs['metadata']['namespace']}/{vs['metadata']['name']}"
                 hop.step("VirtualService", f"{vs_name}: no http route matches")
                 hop.outcome = "404: no route matched (NR)"
                 return ex.local(404, flags="NR", details="route_not_found")
+            hop.step("VirtualService", f"{choice.source} matches")
         else:
             hop.step("VirtualService", f"none for {svc.hostname}: the default route")
-        if route and route.get("redirect"):
-            return self._redirect(ex, route, route_name, hop)
-        dest = route["route"][0].get("destination") if route and route.get("route") else None
-        if dest:
-            dest_host = fqdn(dest["host"], vs_list[0]["metadata"]["namespace"])
-            dest_svc = view.service(dest_host)
-            dest_port = (dest.get("port") or {}).get("number") or (
+        vs_ns = choice.namespace if choice else ns
+        return route_request(req, choice, self._upstream(ex, view, svc, original, trace, vs_ns), hop)
+
+    def _upstream(
+        self,
+        ex: HttpExchange,
+        view: ProxyView,
+        svc: MeshService | None,
+        original: tuple[str, int],
+        trace: Trace,
+        vs_ns: str,
+        default_retries: bool = True,
+    ) -> Upstream:
+        """How the router reaches upstream from this sidecar: a named cluster, or the original destination.
+        ``vs_ns`` is the namespace short destination hosts are relative to (the VirtualService's)."""
+        pod, ns, port = ex.pod, ex.pod["metadata"]["namespace"], original[1]
+
+        def cluster_of(dest: Destination | None, vs_ns: str) -> ClusterRef | None:
+            if dest is None:
+                return ClusterRef(svc.hostname, port) if svc else None
+            host = fqdn(dest.host, vs_ns)
+            dest_svc = view.service(host)
+            number = (dest.port.number if dest.port else None) or (
                 dest_svc.ports[0].number if dest_svc and len(dest_svc.ports) == 1 else port
             )
-            cluster = ClusterRef(dest_host, dest_port, dest.get("subset", ""))
-        else:
-            cluster = ClusterRef(svc.hostname, port)
-        missing = self._missing_cluster(view, cluster, ns)
-        if missing:
-            hop.step("cluster", f"{cluster.name} does not exist: {missing}")
-            hop.outcome = "503 from the sidecar: the route points at a cluster Envoy doesn't have (NC)"
-            return ex.local(503, flags="NC", details="cluster_not_found", route=route_name)
-        timeout = parse_duration((route or {}).get("timeout"))
-        out, upstream = self._send(ex, cluster, (conn.dst_ip, port), f"{svc.hostname}:{port}/*", hop, trace)
-        if timeout is not None and out.reply is not None and out.elapsed > timeout:
-            hop.step("timeout", f"route timeout {timeout:g}s elapsed before the upstream answered")
-            hop.outcome = "504 upstream request timeout (UT)"
-            return ex.local(
-                504,
-                flags="UT",
-                details="response_timeout",
-                route=route_name,
-                body="upstream request timeout",
-                cluster=cluster.name,
-                upstream=upstream,
-                duration=timeout,
-            )
-        return self._finish_http(ex, out, upstream, cluster.name, route_name, hop)
+            return ClusterRef(host, number, dest.subset or "")
+
+        def send(req: Request, dest: Destination | None, hop: Hop) -> tuple[Outcome, str, str]:
+            cluster = cluster_of(dest, vs_ns)
+            decorator = f"{svc.hostname}:{port}/*" if svc else None
+            upstream_req = self.request_headers(pod, req, ex.request_id, decorator)
+            if cluster is None:  # PassthroughCluster: the original destination, plain HTTP
+                hop.step("cluster", f"{PASSTHROUGH} → original destination {original[0]}:{original[1]}")
+                direct = Connection(self.pod_ip(pod), original[0], original[1], None, upstream_req)
+                out = self.connect(pod, direct, trace)
+                out.elapsed += PROXY_LATENCY
+                return out, f"{original[0]}:{original[1]}", PASSTHROUGH
+            out, upstream = self.forward(pod, view, cluster, ns, original, upstream_req, None, hop, trace)
+            return out, upstream, cluster.name
+
+        def missing(dest: Destination) -> str:
+            cluster = cluster_of(dest, vs_ns)
+            return self.missing_cluster(view, cluster, ns) if cluster else ""
+
+        return Upstream(send, missing, self.mesh.rng, ex.local, ex.log, default_retries)
 
     def _virtual_host(self, view: ProxyView, host: str, port: int, ns: str) -> MeshService | None:
         """The service whose virtual host on this port's route table serves ``host``, if any.
@@ -135,75 +137,6 @@ class Sidecar(Proxy):
                     if port in ports or None in ports:
                         return svc
         return None
-
-    def _send(
-        self,
-        ex: HttpExchange,
-        cluster: ClusterRef | None,
-        original: tuple[str, int],
-        decorator: str | None,
-        hop: Hop,
-        trace: Trace,
-    ) -> tuple[Outcome, str]:
-        pod = ex.pod
-        upstream_req = self.request_headers(pod, ex.req, ex.request_id, decorator)
-        if cluster is None:  # PassthroughCluster: the original destination, plain HTTP
-            hop.step("cluster", f"{PASSTHROUGH} → original destination {original[0]}:{original[1]}")
-            out = self.connect(pod, Connection(self.pod_ip(pod), original[0], original[1], None, upstream_req), trace)
-            out.elapsed += PROXY_LATENCY
-            return out, f"{original[0]}:{original[1]}"
-        ns = pod["metadata"]["namespace"]
-        return self.forward(pod, ex.view, cluster, ns, original, upstream_req, None, hop, trace)
-
-    def _finish_http(
-        self, ex: HttpExchange, out: Outcome, upstream: str, cluster_name: str, route_name: str, hop: Hop
-    ) -> Outcome:
-        if out.reply is None:
-            flags, details = UPSTREAM_FAILURES.get(out.failure or "", ("UF", "upstream_reset_before_response_started"))
-            body = (
-                "no healthy upstream"
-                if flags == "UH"
-                else f"upstream connect error or disconnect/reset before headers. reset reason: {out.failure}"
-            )
-            hop.outcome = f"503 from the sidecar: {out.detail} ({flags})"
-            return ex.local(
-                503,
-                flags=flags,
-                details=details,
-                route=route_name,
-                body=body,
-                cluster=cluster_name,
-                upstream=upstream,
-                duration=out.elapsed,
-            )
-        reply = replace(out.reply, http_version="1.1").with_headers(
-            ("x-envoy-upstream-service-time", str(int(out.elapsed * 1000)))
-        )
-        hop.outcome = f"{reply.status} {reply.reason} from {cluster_name}"
-        ex.log(reply, cluster=cluster_name, upstream=upstream, route=route_name, duration=out.elapsed)
-        return Outcome(reply=reply, elapsed=out.elapsed)
-
-    def _redirect(self, ex: HttpExchange, route: dict[str, Any], route_name: str, hop: Hop) -> Outcome:
-        redirect, req = route["redirect"], ex.req
-        location = (
-            f"{redirect.get('scheme', req.scheme)}://{redirect.get('authority', req.authority)}"
-            f"{redirect.get('uri', req.path)}"
-        )
-        status = int(redirect.get("redirectCode", 301))
-        hop.outcome = f"{status} redirect from the sidecar"
-        return ex.local(
-            status, flags="-", details="direct_response", route=route_name, headers=(("location", location),)
-        )
-
-    def _missing_cluster(self, view: ProxyView, cluster: ClusterRef, ns: str) -> str:
-        svc = view.service(cluster.host)
-        if svc is None:
-            return f"{cluster.host} is not in the service registry (no ServiceEntry or Service)"
-        if svc.port(cluster.port) is None:
-            return f"{svc.source} has no port {cluster.port}"
-        if cluster.subset and view.subset(cluster.host, cluster.subset, ns) is None:
-            return f"no DestinationRule for {cluster.host} defines subset {cluster.subset!r}"
-        return ""
 
     # -- TLS (SNI) ----------------------------------------------------------------------------------
     def _tls(self, pod: dict, view: ProxyView, conn: Connection, hop: Hop, trace: Trace) -> Outcome:
@@ -234,7 +167,7 @@ class Sidecar(Proxy):
                 hop.step("filter chain", f"{svc.hostname}:{port} ({svc.source})")
                 cluster = ClusterRef(svc.hostname, port)
         if cluster is not None:
-            missing = self._missing_cluster(view, cluster, ns)
+            missing = self.missing_cluster(view, cluster, ns)
             if missing:
                 hop.step("cluster", f"{cluster.name} does not exist: {missing}")
                 hop.outcome = "the sidecar closes the connection: no cluster for this route"

@@ -17,7 +17,8 @@ class SimOptions:
     outbound_policy: str = "ALLOW_ANY"
     access_log: bool = True  # meshConfig.accessLogFile: /dev/stdout
     enforce_network_policy: bool = True  # kindnet in kind >= v0.24 enforces NetworkPolicy
-    push_delay: float = 1.0  # virtual seconds before proxies see new Istio config
+    push_delay: float = 1.0  # seconds before proxies see new Istio config
+    seed: int = 0  # for weighted routing and fault percentages
 
 
 def _ns(name: str, labels: dict[str, str] | None = None) -> dict[str, Any]:
