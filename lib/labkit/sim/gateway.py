@@ -16,7 +16,7 @@ from .httproute import Upstream, route_request
 from .messages import RESET, TLS_FAILED, Connection, Outcome, Request
 from .proxy import PROXY_LATENCY, ClusterRef, Proxy, mesh_identity
 from .registry import fqdn, host_matches, protocol_from_port_name
-from .routing import Source, choose_http_route, tls_route_matches
+from .routing import Source, choose_http_route, choose_tls_route
 from .tls import MESH_ROOT
 
 
@@ -163,43 +163,21 @@ class Gateways(Proxy):
             downstream_remote=f"{conn.src_ip}:{conn.src_port}",
             server_name=sni or "-",
         )
-        for vs in self._virtual_services(view, gateway, sni):
-            for i, route in enumerate(vs["spec"].get("tls") or []):
-                if tls_route_matches(route, sni, port, gw_name, vs["metadata"]["namespace"]):
-                    dest = route["route"][0]["destination"]
-                    dest_host = fqdn(dest["host"], vs["metadata"]["namespace"])
-                    cluster = ClusterRef(
-                        dest_host, (dest.get("port") or {}).get("number") or port, dest.get("subset", "")
-                    )
-                    hop.step(
-                        "VirtualService",
-                        f"{vs['metadata']['namespace']}/{vs['metadata']['name']} tls[{i}] "
-                        f"SNI {sni} for gateway {gw_name}",
-                    )
-                    out, upstream = self.forward(
-                        pod,
-                        view,
-                        cluster,
-                        pod["metadata"]["namespace"],
-                        None,
-                        None,
-                        conn.tls,
-                        hop,
-                        trace,
-                        payload=conn.request,
-                    )
-                    hop.outcome = f"TCP proxied to {cluster.name}" if not out.failure else f"upstream: {out.detail}"
-                    self.log_tcp(
-                        pod,
-                        view,
-                        cluster=cluster.name,
-                        upstream_host=upstream,
-                        duration=out.elapsed,
-                        bytes_sent=(len(out.reply.body) + 300) if out.reply else 0,
-                        flags="UF" if out.failure else "-",
-                        **log,
-                    )
-                    return out
+        choice = choose_tls_route(self._virtual_services(view, gateway, sni), sni, port, gw_name)
+        if choice is not None:
+            cluster = ClusterRef(
+                fqdn(choice.host, choice.vs["metadata"]["namespace"]), choice.port or port, choice.subset
+            )
+            hop.step("VirtualService", f"{choice.source} SNI {sni} for gateway {gw_name}")
+            out, upstream = self.forward(
+                pod, view, cluster, pod["metadata"]["namespace"], None, None, conn.tls, hop, trace, payload=conn.request
+            )
+            hop.outcome = f"TCP proxied to {cluster.name}" if not out.failure else f"upstream: {out.detail}"
+            self.log_tcp(
+                pod, view, cluster=cluster.name, upstream_host=upstream, duration=out.elapsed,
+                bytes_sent=(len(out.reply.body) + 300) if out.reply else 0, flags="UF" if out.failure else "-", **log,
+            )  # fmt: skip
+            return out
         hop.step("VirtualService", f"none bound to gateway {gw_name} routes SNI {sni or '(none)'}")
         hop.outcome = "the gateway closes the connection: no route for this SNI"
         self.log_tcp(pod, view, cluster="-", upstream_host="-", duration=0.0, bytes_sent=0, flags="NR", **log)

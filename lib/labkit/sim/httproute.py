@@ -92,7 +92,9 @@ class RetryPolicy:
         on = self.retry_on
         if timed_out:
             return bool(on & {"5xx", "gateway-error"})
-        if failure in ("refused", "timeout", "no-healthy-upstream"):
+        if failure == "no-healthy-upstream":  # a local 503 UH: there is no host to try again
+            return False
+        if failure in ("refused", "timeout", "tls"):  # Envoy counts a failed TLS handshake as a connect failure
             return bool(on & {"5xx", "gateway-error", "connect-failure", "reset"})
         return bool(on & {"5xx", "reset"})
 
@@ -299,6 +301,8 @@ def _send_with_retries(
                         duration=total)  # fmt: skip
     if out.reply is None:
         flag, details = UPSTREAM_FAILURES.get(out.failure or "", ("UF", "upstream_reset_before_response_started"))
+        if out.transport_failure:
+            details = f"upstream_reset_before_response_started{{remote_connection_failure|{out.transport_failure}}}"
         body = (
             "no healthy upstream"
             if flag == "UH"
@@ -306,7 +310,8 @@ def _send_with_retries(
         )
         hop.outcome = f"503 from the proxy: {out.detail} ({flag})"
         return up.local(503, flags=format_flags([flag, *flags]), details=details, route=name, body=body,
-                        cluster=cluster, upstream=upstream, duration=total)  # fmt: skip
+                        cluster=cluster, upstream=upstream, duration=total,
+                        transport_failure=out.transport_failure)  # fmt: skip
     reply = out.reply
     headers = reply.headers
     for ops in _response_ops(route, dest):

@@ -77,6 +77,8 @@ class Outcome:
     server_identity: Identity | None = None  # the certificate the server presented, for client checks
     tls_version: str = ""
     notes: list[str] = field(default_factory=list)
+    #: Envoy's %UPSTREAM_TRANSPORT_FAILURE_REASON% when the upstream TLS handshake failed.
+    transport_failure: str = ""
 
     @classmethod
     def failed(cls, failure: str, detail: str, elapsed: float = 0.0) -> Outcome:

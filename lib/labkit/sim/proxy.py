@@ -19,6 +19,8 @@ if TYPE_CHECKING:
     from .mesh import Mesh
 
 PROXY_LATENCY = 0.002
+#: Envoy's %UPSTREAM_TRANSPORT_FAILURE_REASON% for a certificate it rejects (as in istio/istio#52886's logs).
+CERTIFICATE_VERIFY_FAILED = "TLS_error:|268435581:SSL_routines:OPENSSL_internal:CERTIFICATE_VERIFY_FAILED:TLS_error_end"
 PASSTHROUGH = "PassthroughCluster"
 BLACKHOLE = "BlackHoleCluster"
 
@@ -153,14 +155,24 @@ class Proxy:
         pods = self.mesh.cluster.service_endpoints(svc.k8s)
         return bool(pods) and (pods[0]["metadata"].get("labels") or {}).get("security.istio.io/tlsMode") == "istio"
 
-    def verify_server(self, tls: ClientTls, out: Outcome, hop: Hop) -> Outcome:
-        """The proxy checks the certificate the upstream presented, as Envoy does with a CA configured."""
+    def verify_server(
+        self, tls: ClientTls, out: Outcome, hop: Hop, subject_alt_names: list[str] | None = None
+    ) -> Outcome:
+        """The proxy checks the certificate the upstream presented, as Envoy does with a CA configured,
+        and its SANs against the DestinationRule's ``subjectAltNames`` (Istio ClientTLSSettings)."""
         if out.failure or not tls.verify or out.server_identity is None:
             return out
         ident = out.server_identity
+        problem = ""
         if ident.root not in tls.trusted_roots:
-            hop.step("upstream TLS", f"certificate of {ident.subject} is not signed by a trusted CA")
-            return Outcome.failed(TLS_FAILED, "CERTIFICATE_VERIFY_FAILED", out.elapsed)
+            problem = f"certificate of {ident.subject} is not signed by a trusted CA"
+        elif subject_alt_names and not any(name in ident.names for name in subject_alt_names):
+            problem = f"certificate SANs {', '.join(ident.names)} match none of subjectAltNames {subject_alt_names}"
+        if problem:
+            hop.step("upstream TLS", problem)
+            failed = Outcome.failed(TLS_FAILED, "CERTIFICATE_VERIFY_FAILED", out.elapsed)
+            failed.transport_failure = CERTIFICATE_VERIFY_FAILED
+            return failed
         return out
 
     def request_headers(self, pod: dict[str, Any], req: Request, request_id: str, decorator: str | None) -> Request:
@@ -219,6 +231,7 @@ class Proxy:
             return Outcome.failed("no-healthy-upstream", "no healthy upstream"), "-"
         ip, port = target
         tls: ClientTls | Outcome | None = downstream_tls
+        settings: TlsSettings | None = None
         if request is not None:
             settings = view.tls_for(cluster.host, cluster.port, cluster.subset or None, client_namespace)
             tls = self.upstream_tls(pod, settings, cluster, hop)
@@ -229,7 +242,8 @@ class Proxy:
         conn = Connection(self.pod_ip(pod), ip, port, tls, request if request is not None else payload)
         out = self.connect(pod, conn, trace)
         if request is not None and isinstance(tls, ClientTls):
-            out = self.verify_server(tls, out, hop)
+            sans = settings.settings.get("subjectAltNames") if settings is not None else None
+            out = self.verify_server(tls, out, hop, sans)
         out.elapsed += PROXY_LATENCY
         return out, f"{ip}:{port}"
 
@@ -306,6 +320,7 @@ class HttpExchange:
         upstream: str = "-",
         route: str = "-",
         duration: float = 0.0,
+        transport_failure: str = "",
     ) -> None:
         ms = int(duration * 1000)
         self.proxy.log(
@@ -318,6 +333,7 @@ class HttpExchange:
                 response_code=reply.status if reply else 0,
                 flags=flags,
                 details=details,
+                transport_failure=transport_failure or "-",
                 bytes_sent=len(reply.body) if reply else 0,
                 duration_ms=ms,
                 upstream_service_time=str(ms) if reply and details == "via_upstream" else "-",
@@ -348,10 +364,12 @@ class HttpExchange:
         upstream: str = "-",
         duration: float = 0.0,
         headers: tuple[tuple[str, str], ...] = (),
+        transport_failure: str = "",
     ) -> Outcome:
         """A response the proxy makes itself, logged, after ``duration`` seconds."""
         reply = local_reply(status, body).with_headers(*headers)
         self.log(
-            reply, flags=flags, details=details, cluster=cluster, upstream=upstream, route=route, duration=duration
-        )
+            reply, flags=flags, details=details, cluster=cluster, upstream=upstream, route=route, duration=duration,
+            transport_failure=transport_failure,
+        )  # fmt: skip
         return Outcome(reply=reply, elapsed=duration + PROXY_LATENCY)

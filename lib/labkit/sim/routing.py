@@ -123,6 +123,35 @@ def choose_http_route(
     return None
 
 
+@dataclass
+class TlsRouteChoice:
+    """The VirtualService tls route that matched an SNI, and where it sends the connection."""
+
+    vs: dict[str, Any]
+    index: int
+    host: str  # the destination host, as written (short names are relative to the VirtualService)
+    port: int | None
+    subset: str
+
+    @property
+    def source(self) -> str:
+        return f"VirtualService {self.vs['metadata']['namespace']}/{self.vs['metadata']['name']} tls[{self.index}]"
+
+
+def choose_tls_route(
+    virtual_services: list[dict[str, Any]], sni: str, port: int, gateway: str
+) -> TlsRouteChoice | None:
+    """The first tls route whose match names this SNI (and port and gateway), in order."""
+    for vs in virtual_services:
+        for i, route in enumerate(vs["spec"].get("tls") or []):
+            if tls_route_matches(route, sni, port, gateway, vs["metadata"]["namespace"]):
+                dest = route["route"][0]["destination"]
+                return TlsRouteChoice(
+                    vs, i, dest["host"], (dest.get("port") or {}).get("number"), dest.get("subset", "")
+                )
+    return None
+
+
 def tls_route_matches(route: dict[str, Any], sni: str, port: int, gateway: str, vs_namespace: str) -> bool:
     for m in route.get("match") or []:
         if "port" in m and m["port"] != port:

@@ -17,10 +17,10 @@ from ..schema.istio import Destination
 from ..trace import Hop, Trace
 from .config import MESH_GATEWAY, ProxyView
 from .httproute import Upstream, route_request
-from .messages import RESET, Connection, Outcome, Request
-from .proxy import BLACKHOLE, PASSTHROUGH, PROXY_LATENCY, ClusterRef, HttpExchange, Proxy
+from .messages import RESET, TLS_FAILED, Connection, Outcome, Request
+from .proxy import BLACKHOLE, PASSTHROUGH, PROXY_LATENCY, ClusterRef, HttpExchange, Proxy, local_reply
 from .registry import MeshService, fqdn
-from .routing import Source, choose_http_route, tls_route_matches
+from .routing import Source, choose_http_route, choose_tls_route
 
 
 class Sidecar(Proxy):
@@ -31,8 +31,7 @@ class Sidecar(Proxy):
         hop = trace.hop(f"sidecar of {pod['metadata']['namespace']}/{pod['metadata']['name']}")
         self.note_pending(hop)
         hop.step("outbound policy", view.outbound_policy)
-        http_ports = {p.number for s in view.registry for p in s.ports if p.is_http}
-        if conn.tls is None and conn.request is not None and conn.dst_port in http_ports:
+        if conn.tls is None and conn.request is not None and conn.dst_port in self._http_ports(view):
             hop.step("listener", f"0.0.0.0_{conn.dst_port} (HTTP: some service has an HTTP port {conn.dst_port})")
             return self._http(pod, view, conn, hop, trace)
         if conn.tls is not None:
@@ -144,21 +143,13 @@ class Sidecar(Proxy):
         sni, port, ns = (conn.tls.sni or "").lower(), conn.dst_port, pod["metadata"]["namespace"]
         hop.step("listener", f"0.0.0.0_{port}, filter chain chosen by SNI {sni or '(none)'}")
         cluster = None
-        for vs in view.virtual_services_for(sni, MESH_GATEWAY) if sni else []:
-            for i, candidate in enumerate(vs["spec"].get("tls") or []):
-                if tls_route_matches(candidate, sni, port, MESH_GATEWAY, vs["metadata"]["namespace"]):
-                    dest = candidate["route"][0]["destination"]
-                    dest_host = fqdn(dest["host"], vs["metadata"]["namespace"])
-                    cluster = ClusterRef(
-                        dest_host, (dest.get("port") or {}).get("number") or port, dest.get("subset", "")
-                    )
-                    hop.step(
-                        "VirtualService",
-                        f"{vs['metadata']['namespace']}/{vs['metadata']['name']} tls[{i}] matches SNI {sni}",
-                    )
-                    break
-            if cluster:
-                break
+        choice = (
+            choose_tls_route(view.virtual_services_for(sni, MESH_GATEWAY), sni, port, MESH_GATEWAY) if sni else None
+        )
+        if choice is not None:
+            dest_host = fqdn(choice.host, choice.vs["metadata"]["namespace"])
+            cluster = ClusterRef(dest_host, choice.port or port, choice.subset)
+            hop.step("VirtualService", f"{choice.source} matches SNI {sni}")
         if cluster is None:
             svc = next((s for s in view.registry if s.port(port) and s.port(port).is_tls and s.matches(sni)), None)
             if svc is None and (vip := self.mesh.cluster.service_by_ip(conn.dst_ip)) is not None:
@@ -172,11 +163,48 @@ class Sidecar(Proxy):
                 hop.step("cluster", f"{cluster.name} does not exist: {missing}")
                 hop.outcome = "the sidecar closes the connection: no cluster for this route"
                 return self._tcp_closed(pod, view, conn, hop, "-", sni)
+            settings = view.tls_for(cluster.host, cluster.port, cluster.subset or None, ns)
+            if settings is not None and settings.mode != "DISABLE":
+                return self._double_tls(pod, view, conn, cluster, settings.source, sni, hop)
             out, upstream = self.forward(
                 pod, view, cluster, ns, (conn.dst_ip, port), None, conn.tls, hop, trace, payload=conn.request
             )
             return self._finish_tcp(pod, view, conn, out, cluster.name, upstream, sni, hop)
+        if port in self._http_ports(view):
+            return self._tls_on_http_port(pod, view, conn, hop)
         return self._unknown_destination(pod, view, conn, hop, trace, sni)
+
+    def _double_tls(
+        self, pod: dict, view: ProxyView, conn: Connection, cluster: ClusterRef, source: str, sni: str, hop: Hop
+    ) -> Outcome:
+        """istio.io network-issues, "Double TLS": TLS origination for a request that is already TLS.
+        The sidecar wraps the client's TLS in its own; the server answers the inner ClientHello as a
+        bad plain-text request, and the client's handshake reads that plain text: it fails."""
+        hop.step("upstream TLS", f"{source} originates TLS, but the application already speaks TLS: double TLS")
+        hop.outcome = "the client's TLS handshake gets a plain-text answer and fails (double TLS)"
+        self.log_tcp(
+            pod, view, cluster=cluster.name, upstream_host="-", downstream_local=f"{conn.dst_ip}:{conn.dst_port}",
+            downstream_remote=f"{conn.src_ip}:{conn.src_port}", server_name=sni or "-", duration=PROXY_LATENCY,
+            bytes_sent=0,
+        )  # fmt: skip
+        return Outcome.failed(TLS_FAILED, "wrong version number", PROXY_LATENCY)
+
+    def _tls_on_http_port(self, pod: dict, view: ProxyView, conn: Connection, hop: Hop) -> Outcome:
+        """istio.io network-issues, "Sending HTTPS to an HTTP port": the port is declared HTTP, so the
+        sidecar parses the TLS bytes as HTTP, fails, and answers 400 in plain text (Envoy's HTTP/1 codec
+        error): the client's TLS handshake reads plain text."""
+        hop.step(
+            "listener", f"0.0.0.0_{conn.dst_port} is an HTTP listener: a service declares port {conn.dst_port} HTTP"
+        )
+        hop.outcome = "the sidecar can't parse TLS as HTTP: 400 in plain text, the client's handshake fails"
+        ex = HttpExchange(self, pod, view, Request("-", "-", "-"), "-", f"{conn.dst_ip}:{conn.dst_port}",
+                          f"{conn.src_ip}:{conn.src_port}")  # fmt: skip
+        ex.log(local_reply(400), flags="DPE", details="http1.codec_error")
+        return Outcome.failed(TLS_FAILED, "wrong version number", PROXY_LATENCY)
+
+    @staticmethod
+    def _http_ports(view: ProxyView) -> set[int]:
+        return {p.number for s in view.registry for p in s.ports if p.is_http}
 
     # -- TCP ----------------------------------------------------------------------------------------
     def _tcp(self, pod: dict, view: ProxyView, conn: Connection, hop: Hop, trace: Trace) -> Outcome:

@@ -135,9 +135,7 @@ class ObjectStore:
     def pending(self) -> list[PendingChange]:
         """Writes still on their way to the proxies, oldest first."""
         self._catch_up()
-        return [
-            PendingChange(p.key[1], p.key[2], p.key[3], p.obj is None, p.written, p.due) for p in self._pending
-        ]
+        return [PendingChange(p.key[1], p.key[2], p.key[3], p.obj is None, p.written, p.due) for p in self._pending]
 
     def _catch_up(self) -> None:
         now = self._now()
