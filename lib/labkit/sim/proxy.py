@@ -219,6 +219,7 @@ class Proxy:
         hop: Hop,
         trace: Trace,
         payload: Request | None = None,
+        tunnel: Connection | None = None,
     ) -> tuple[Outcome, str]:
         """Send to a cluster. ``request`` is re-sent over a new connection (HTTP); without it, the
         connection is proxied as TCP: the downstream TLS and the bytes inside it (``payload``) pass
@@ -239,7 +240,7 @@ class Proxy:
                 return tls, f"{ip}:{port}"
             scheme = "https" if tls is not None else "http"
             request = replace(request, scheme=scheme)
-        conn = Connection(self.pod_ip(pod), ip, port, tls, request if request is not None else payload)
+        conn = Connection(self.pod_ip(pod), ip, port, tls, request if request is not None else payload, tunnel=tunnel)
         out = self.connect(pod, conn, trace)
         if request is not None and isinstance(tls, ClientTls):
             sans = settings.settings.get("subjectAltNames") if settings is not None else None

@@ -11,6 +11,8 @@ This follows how istiod programs a sidecar:
 
 from __future__ import annotations
 
+import ipaddress
+from dataclasses import replace
 from typing import Any
 
 from ..schema.istio import Destination
@@ -31,6 +33,10 @@ class Sidecar(Proxy):
         hop = trace.hop(f"sidecar of {pod['metadata']['namespace']}/{pod['metadata']['name']}")
         self.note_pending(hop)
         hop.step("outbound policy", view.outbound_policy)
+        tcp_service = self._by_address(view, conn.dst_ip, conn.dst_port)
+        if tcp_service is not None and not tcp_service.port(conn.dst_port).is_http:
+            # An address-specific listener (<ip>_<port>) wins over the wildcard 0.0.0.0_<port> one.
+            return self._tcp(pod, view, conn, hop, trace)
         if conn.tls is None and conn.request is not None and conn.dst_port in self._http_ports(view):
             hop.step("listener", f"0.0.0.0_{conn.dst_port} (HTTP: some service has an HTTP port {conn.dst_port})")
             return self._http(pod, view, conn, hop, trace)
@@ -167,7 +173,17 @@ class Sidecar(Proxy):
             if settings is not None and settings.mode != "DISABLE":
                 return self._double_tls(pod, view, conn, cluster, settings.source, sni, hop)
             out, upstream = self.forward(
-                pod, view, cluster, ns, (conn.dst_ip, port), None, conn.tls, hop, trace, payload=conn.request
+                pod,
+                view,
+                cluster,
+                ns,
+                (conn.dst_ip, port),
+                None,
+                conn.tls,
+                hop,
+                trace,
+                payload=conn.request,
+                tunnel=conn.tunnel,
             )
             return self._finish_tcp(pod, view, conn, out, cluster.name, upstream, sni, hop)
         if port in self._http_ports(view):
@@ -208,17 +224,37 @@ class Sidecar(Proxy):
 
     # -- TCP ----------------------------------------------------------------------------------------
     def _tcp(self, pod: dict, view: ProxyView, conn: Connection, hop: Hop, trace: Trace) -> Outcome:
+        ns = pod["metadata"]["namespace"]
         vip = self.mesh.cluster.service_by_ip(conn.dst_ip)
+        cluster = None
         if vip is not None:
             host = fqdn(vip["metadata"]["name"], vip["metadata"]["namespace"])
             hop.step("listener", f"{conn.dst_ip}_{conn.dst_port} (Service {host})")
             cluster = ClusterRef(host, conn.dst_port)
+        elif (svc := self._by_address(view, conn.dst_ip, conn.dst_port)) is not None:
+            # ServiceEntry reference, ``addresses``: TCP traffic is matched by destination IP and port.
+            hop.step("listener", f"{conn.dst_ip}_{conn.dst_port} ({svc.source}, addresses {', '.join(svc.addresses)})")
+            cluster = ClusterRef(svc.hostname, conn.dst_port)
+        if cluster is not None:
             out, upstream = self.forward(
-                pod, view, cluster, pod["metadata"]["namespace"], None, None, None, hop, trace, payload=conn.request
-            )
+                pod, view, cluster, ns, (conn.dst_ip, conn.dst_port), None, None, hop, trace,
+                payload=conn.request, tunnel=conn.tunnel,
+            )  # fmt: skip
             return self._finish_tcp(pod, view, conn, out, cluster.name, upstream, "-", hop)
         hop.step("listener", f"virtualOutbound: no listener for port {conn.dst_port} matches")
         return self._unknown_destination(pod, view, conn, hop, trace, "-")
+
+    @staticmethod
+    def _by_address(view: ProxyView, ip: str, port: int) -> MeshService | None:
+        address = ipaddress.ip_address(ip)
+        for svc in view.registry:
+            if (
+                svc.k8s is None
+                and svc.port(port)
+                and any(address in ipaddress.ip_network(a, strict=False) for a in svc.addresses)
+            ):
+                return svc
+        return None
 
     def _unknown_destination(self, pod, view, conn: Connection, hop: Hop, trace: Trace, sni: str) -> Outcome:
         if view.outbound_policy == "REGISTRY_ONLY":
@@ -229,7 +265,7 @@ class Sidecar(Proxy):
             hop.outcome = "the sidecar closes the connection (BlackHoleCluster)"
             return self._tcp_closed(pod, view, conn, hop, BLACKHOLE, sni)
         hop.step("cluster", f"{PASSTHROUGH}: ALLOW_ANY forwards to the original destination {conn.dst_ip}")
-        upstream_conn = Connection(self.pod_ip(pod), conn.dst_ip, conn.dst_port, conn.tls, conn.request)
+        upstream_conn = replace(conn, src_ip=self.pod_ip(pod))  # the original destination, bytes untouched
         out = self.connect(pod, upstream_conn, trace)
         out.elapsed += PROXY_LATENCY
         return self._finish_tcp(pod, view, conn, out, PASSTHROUGH, f"{conn.dst_ip}:{conn.dst_port}", sni, hop)
