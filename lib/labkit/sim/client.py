@@ -17,6 +17,7 @@ from . import pki
 from .cluster import SIDECAR, proxy_role
 from .mesh import Mesh
 from .messages import CERT_NAME, CERT_UNTRUSTED, DNS, REFUSED, RESET, TIMEOUT, TLS_FAILED, Connection, Outcome, Request
+from .sidecar import Sidecar
 from .tls import PUBLIC_ROOT, ClientTls, Identity
 
 USER_AGENT = f"curl/{CURL_VERSION}"
@@ -110,7 +111,9 @@ class SimCurl:
             return None, tls, 0.0
         conn = Connection(pod["status"]["podIP"], ip, u.port, tls, request, 40000 + len(trace.hops))
         if self._intercepted(pod, ip, hop):
-            outcome = self.mesh.sidecar.outbound(pod, conn, trace)
+            sidecar = self.mesh.proxy(pod)
+            assert isinstance(sidecar, Sidecar)
+            outcome = sidecar.outbound(conn, trace)
         else:
             outcome = self.mesh.network.connect(conn, trace, "app")
         elapsed = dns_time + outcome.elapsed

@@ -7,6 +7,7 @@ from typing import Any
 
 import yaml
 
+from ..manifests import selector_matches
 from . import registry
 from .registry import MeshService, fqdn, host_matches
 
@@ -104,7 +105,7 @@ class ProxyView:
         out = []
         for gw in self.gateways:
             selector = gw["spec"].get("selector") or {}
-            if selector and all(pod_labels.get(k) == v for k, v in selector.items()):
+            if selector and selector_matches(selector, pod_labels):
                 out.append(gw)
         return out
 

@@ -9,26 +9,27 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..manifests import selector_matches
 from ..schema.istio import Destination
-from ..trace import Hop, Trace
+from ..trace import Trace
 from .config import ProxyView, qualify_gateway
 from .httproute import Upstream, route_request
 from .messages import RESET, TLS_FAILED, Connection, Outcome, Request
-from .proxy import PROXY_LATENCY, ClusterRef, Proxy, mesh_identity
+from .proxy import PROXY_LATENCY, ClusterRef, Proxy, RequestContext, mesh_identity
 from .registry import fqdn, host_matches, protocol_from_port_name
 from .routing import Source, choose_http_route, choose_tls_route
 from .tls import MESH_ROOT
 
 
-class Gateways(Proxy):
+class Gateway(Proxy):
     kind = "gateway"
 
-    def inbound(self, pod: dict[str, Any], conn: Connection, trace: Trace) -> Outcome:
-        view = self.view()
-        hop = trace.hop(f"egress gateway {pod['metadata']['namespace']}/{pod['metadata']['name']}")
-        self.note_pending(hop)
-        service_port = self._service_port(pod, conn.dst_port)
-        servers = self._servers(view, pod, service_port)
+    def inbound(self, conn: Connection, trace: Trace) -> Outcome:
+        """A connection arriving at the gateway pod."""
+        ctx = self.context(trace, f"egress gateway {self.namespace}/{self.name}")
+        view, hop = ctx.view, ctx.hop
+        service_port = self._service_port(conn.dst_port)
+        servers = self._servers(view, service_port)
         if not servers:
             hop.step(
                 "listener",
@@ -73,36 +74,35 @@ class Gateways(Proxy):
         gw_name = f"{gateway['metadata']['namespace']}/{gateway['metadata']['name']}"
         hop.step("Gateway", f"{gw_name} server port {service_port} ({server['port'].get('protocol', '')})")
         if conn.request is not None and (tls is None or terminated):
-            out = self._http(pod, view, conn, gateway, server, hop, trace)
+            out = self._http(ctx, conn, gateway, server)
             # The client's TLS ended here: it saw the gateway's certificate, not the upstream's.
-            out.server_identity = mesh_identity(pod) if terminated else None
+            out.server_identity = mesh_identity(self.pod) if terminated else None
             return out
-        return self._passthrough(pod, view, conn, gateway, hop, trace)
+        return self._passthrough(ctx, conn, gateway)
 
-    def _service_port(self, pod: dict[str, Any], target: int) -> int:
+    def _service_port(self, target: int) -> int:
         """Gateway servers name the Service port (80), while traffic arrives on the pod port (8080)."""
-        return self._service_port_spec(pod, target).get("port", target)
+        return int(self._service_port_spec(target).get("port", target))
 
-    def _service_port_spec(self, pod: dict[str, Any], target: int) -> dict[str, Any]:
+    def _service_port_spec(self, target: int) -> dict[str, Any]:
         for svc in self.mesh.cluster.services():
-            if svc["metadata"]["namespace"] != pod["metadata"]["namespace"]:
+            if svc["metadata"]["namespace"] != self.namespace:
                 continue
             selector = svc["spec"].get("selector") or {}
-            labels = pod["metadata"].get("labels") or {}
-            if selector and all(labels.get(k) == v for k, v in selector.items()):
+            if selector and selector_matches(selector, self.labels):
                 for p in svc["spec"].get("ports", []):
                     if p.get("targetPort", p["port"]) == target:
-                        return p
+                        return dict(p)
         return {}
 
-    def _protocol(self, pod: dict[str, Any], target: int) -> str:
+    def _protocol(self, target: int) -> str:
         """Sidecars speak HTTP/2 to a gateway port named http2, as the access log then shows."""
-        name = self._service_port_spec(pod, target).get("name", "")
+        name = self._service_port_spec(target).get("name", "")
         return "HTTP/2" if protocol_from_port_name(name) in ("HTTP2", "GRPC") else "HTTP/1.1"
 
-    def _servers(self, view: ProxyView, pod: dict[str, Any], port: int) -> list[tuple[dict, dict]]:
+    def _servers(self, view: ProxyView, port: int) -> list[tuple[dict, dict]]:
         out = []
-        for gw in view.gateways_on(pod["metadata"].get("labels") or {}, pod["metadata"]["namespace"]):
+        for gw in view.gateways_on(self.labels, self.namespace):
             for server in gw["spec"].get("servers", []):
                 if server["port"]["number"] == port:
                     out.append((gw, server))
@@ -112,20 +112,20 @@ class Gateways(Proxy):
         name = qualify_gateway(gateway["metadata"]["name"], gateway["metadata"]["namespace"])
         return view.virtual_services_for(host, name)
 
-    def _http(self, pod, view: ProxyView, conn: Connection, gateway, server, hop: Hop, trace: Trace) -> Outcome:
+    def _http(self, ctx: RequestContext, conn: Connection, gateway: dict, server: dict) -> Outcome:
+        view, hop = ctx.view, ctx.hop
         req = conn.request
         assert req is not None
         host = req.authority.split(":")[0].lower()
         gw_name = qualify_gateway(gateway["metadata"]["name"], gateway["metadata"]["namespace"])
-        ex = self.exchange(pod, view, conn, req.header("x-request-id") or self.mesh.request_id())
-        ex.protocol = self._protocol(pod, conn.dst_port)
+        ex = self.exchange(ctx, conn, req.header("x-request-id") or self.mesh.request_id())
+        ex.protocol = self._protocol(conn.dst_port)
         if not any(_host_ok(h, host) for h in server.get("hosts", [])):
             hop.step("virtual host", f"{host} is not in the server's hosts {server.get('hosts')}")
             hop.outcome = "404 from the gateway (NR)"
             return ex.local(404, flags="NR", details="route_not_found")
-        port = self._service_port(pod, conn.dst_port)
-        ns = pod["metadata"]["namespace"]
-        source = Source(ns, pod["metadata"].get("labels") or {})
+        port = self._service_port(conn.dst_port)
+        source = Source(self.namespace, self.labels)
         # A gateway merges every VirtualService bound to it for this host, in order.
         choice = choose_http_route(self._virtual_services(view, gateway, host), req, port, source, gw_name)
         if choice is None:
@@ -142,22 +142,23 @@ class Gateways(Proxy):
             )
             return ClusterRef(host, number, dest.subset or "")
 
-        def send(upstream_req: Request, dest: Destination | None, hop: Hop) -> tuple[Outcome, str, str]:
+        def send(upstream_req: Request, dest: Destination | None, hop_: object) -> tuple[Outcome, str, str]:
             if dest is None:  # a gateway route always names a destination; the schema makes sure
                 return Outcome.failed("no-healthy-upstream", "the route has no destination"), "-", "-"
             cluster = cluster_of(dest)
-            out, upstream = self.forward(pod, view, cluster, ns, None, upstream_req, None, hop, trace)
+            out, upstream = self.forward(ctx, cluster, request=upstream_req)
             return out, upstream, cluster.name
 
         def missing(dest: Destination) -> str:
-            return self.missing_cluster(view, cluster_of(dest), ns)
+            return self.missing_cluster(view, cluster_of(dest))
 
         return route_request(req, choice, Upstream(send, missing, self.mesh.rng, ex.local, ex.log), hop)
 
-    def _passthrough(self, pod, view: ProxyView, conn: Connection, gateway, hop: Hop, trace: Trace) -> Outcome:
+    def _passthrough(self, ctx: RequestContext, conn: Connection, gateway: dict) -> Outcome:
+        view, hop = ctx.view, ctx.hop
         sni = ((conn.tls.sni if conn.tls else None) or "").lower()
         gw_name = qualify_gateway(gateway["metadata"]["name"], gateway["metadata"]["namespace"])
-        port = self._service_port(pod, conn.dst_port)
+        port = self._service_port(conn.dst_port)
         log = dict(
             downstream_local=f"{conn.dst_ip}:{conn.dst_port}",
             downstream_remote=f"{conn.src_ip}:{conn.src_port}",
@@ -170,17 +171,17 @@ class Gateways(Proxy):
             )
             hop.step("VirtualService", f"{choice.source} SNI {sni} for gateway {gw_name}")
             out, upstream = self.forward(
-                pod, view, cluster, pod["metadata"]["namespace"], None, None, conn.tls, hop, trace, payload=conn.request
+                ctx, cluster, downstream_tls=conn.tls, payload=conn.request, tunnel=conn.tunnel
             )
             hop.outcome = f"TCP proxied to {cluster.name}" if not out.failure else f"upstream: {out.detail}"
             self.log_tcp(
-                pod, view, cluster=cluster.name, upstream_host=upstream, duration=out.elapsed,
+                ctx, cluster=cluster.name, upstream_host=upstream, duration=out.elapsed,
                 bytes_sent=(len(out.reply.body) + 300) if out.reply else 0, flags="UF" if out.failure else "-", **log,
             )  # fmt: skip
             return out
         hop.step("VirtualService", f"none bound to gateway {gw_name} routes SNI {sni or '(none)'}")
         hop.outcome = "the gateway closes the connection: no route for this SNI"
-        self.log_tcp(pod, view, cluster="-", upstream_host="-", duration=0.0, bytes_sent=0, flags="NR", **log)
+        self.log_tcp(ctx, cluster="-", upstream_host="-", duration=0.0, bytes_sent=0, flags="NR", **log)
         return Outcome.failed(RESET, hop.outcome, PROXY_LATENCY)
 
 

@@ -9,10 +9,10 @@ from typing import Any
 from ..manifests import Ref
 from .apps import Apps
 from .clock import VirtualClock
-from .cluster import PROXY_IMAGE, Cluster
+from .cluster import PROXY_IMAGE, ROUTER, Cluster, proxy_role
 from .config import ISTIO, ProxyView, parse_mesh
 from .credentials import Credentials
-from .gateway import Gateways
+from .gateway import Gateway
 from .network import Network
 from .nginx import NginxServer, is_nginx
 from .pki import Pki
@@ -33,8 +33,7 @@ class Mesh:
         self.cluster = Cluster(self.store, self.options.istio_namespace, f"{PROXY_IMAGE}:{ISTIO_VERSION}")
         self.world = world or World()
         self.network = Network(self)
-        self.sidecar = Sidecar(self)
-        self.gateways = Gateways(self)
+        self._proxies: dict[str, Sidecar | Gateway] = {}
         self.apps = Apps()
         self.apps.register(is_nginx, NginxServer(self))
         self.credentials = Credentials(self)
@@ -73,6 +72,16 @@ class Mesh:
                 self.store.remove(inner)
         self.cluster.reconcile()
         return removed
+
+    # -- the proxies: one per pod that runs Envoy
+    def proxy(self, pod: dict[str, Any]) -> Sidecar | Gateway:
+        """The Envoy of ``pod``: its sidecar, or the gateway it runs (by the pod's ``proxy router`` args)."""
+        uid = pod["metadata"]["uid"]
+        found = self._proxies.get(uid)
+        if found is None or found.pod is not pod:
+            found = Gateway(self, pod) if proxy_role(pod) == ROUTER else Sidecar(self, pod)
+            self._proxies[uid] = found
+        return found
 
     # -- what proxies see
     def view(self) -> ProxyView:

@@ -1,23 +1,51 @@
-"""Packets between addresses: NetworkPolicy, Services to pods, pods to gateways, and the internet."""
+"""Packets between addresses: NetworkPolicy, Services to pods, pods to gateways, and the internet.
+
+The network is a table from address to endpoint: a pod (its app, or the gateway it runs) or a host
+of the outside world. A Service's cluster IP is not in it: connections to it go to one ready pod.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..trace import Trace
 from . import netpol
 from .cluster import ROUTER, proxy_role
+from .gateway import Gateway
 from .messages import REFUSED, TIMEOUT, Connection, Outcome
 
 if TYPE_CHECKING:
     from .mesh import Mesh
+    from .world import ExternalHost
 
 HOP_LATENCY = 0.001  # inside the cluster
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """What answers at one address: a pod, or a host outside the cluster."""
+
+    ip: str
+    pod: dict[str, Any] | None = None
+    host: ExternalHost | None = None
 
 
 class Network:
     def __init__(self, mesh: Mesh) -> None:
         self.mesh = mesh
+
+    def endpoints(self) -> dict[str, Endpoint]:
+        """Every address that answers, now: the pods' IPs and the outside world's."""
+        table = {h.ip: Endpoint(h.ip, host=h) for h in self.mesh.world.hosts.values()}
+        for pod in self.mesh.cluster.pods():
+            ip = (pod.get("status") or {}).get("podIP")
+            if ip:
+                table[ip] = Endpoint(ip, pod=pod)
+        return table
+
+    def endpoint(self, ip: str) -> Endpoint | None:
+        return self.endpoints().get(ip)
 
     def peer(self, ip: str) -> netpol.Peer:
         pod = self.mesh.cluster.pod_by_ip(ip)
@@ -59,10 +87,10 @@ class Network:
             hop.step("NetworkPolicy", verdict.reason)
             hop.outcome = "packets dropped: the connection attempt times out"
             return Outcome.failed(TIMEOUT, verdict.reason)
-        pod = self.mesh.cluster.pod_by_ip(dst_ip)
-        if pod is not None:
-            return self._to_pod(pod, conn, trace)
-        host = self.mesh.world.at(dst_ip)
+        endpoint = self.endpoint(dst_ip)
+        if endpoint is not None and endpoint.pod is not None:
+            return self._to_pod(endpoint.pod, conn, trace)
+        host = endpoint.host if endpoint is not None else None
         if host is not None:
             hop = trace.hop(f"external host {host.name} ({dst_ip}:{port})")
             out = host.accept(conn)
@@ -73,11 +101,8 @@ class Network:
         return Outcome.failed(TIMEOUT, "no route to host")
 
     def _to_pod(self, pod: dict[str, Any], conn: Connection, trace: Trace) -> Outcome:
-        out = (
-            self.mesh.gateways.inbound(pod, conn, trace)
-            if proxy_role(pod) == ROUTER
-            else self.mesh.apps.serve(pod, conn, trace)
-        )
+        proxy = self.mesh.proxy(pod) if proxy_role(pod) == ROUTER else None
+        out = proxy.inbound(conn, trace) if isinstance(proxy, Gateway) else self.mesh.apps.serve(pod, conn, trace)
         out.elapsed += HOP_LATENCY
         return out
 

@@ -54,21 +54,50 @@ def mesh_identity(pod: dict[str, Any]) -> Identity:
     return Identity(spiffe, (spiffe,), MESH_ROOT)
 
 
+@dataclass
+class RequestContext:
+    """One request (or connection) at one proxy: the config the proxy holds right now, and where
+    ``explain()`` records what decided the outcome."""
+
+    view: ProxyView
+    hop: Hop
+    trace: Trace
+
+
 class Proxy:
-    """Base for the sidecar and the gateway: one Envoy running in ``pod``."""
+    """One Envoy: the sidecar of one pod, or one gateway pod. The sidecar and the gateway build on it."""
 
     kind = "proxy"
 
-    def __init__(self, mesh: Mesh) -> None:
+    def __init__(self, mesh: Mesh, pod: dict[str, Any]) -> None:
         self.mesh = mesh
+        self.pod = pod
 
     # -- naming
-    @staticmethod
-    def pod_ip(pod: dict[str, Any]) -> str:
-        return pod["status"]["podIP"]
+    @property
+    def namespace(self) -> str:
+        return str(self.pod["metadata"]["namespace"])
+
+    @property
+    def name(self) -> str:
+        return str(self.pod["metadata"]["name"])
+
+    @property
+    def ip(self) -> str:
+        return str(self.pod["status"]["podIP"])
+
+    @property
+    def labels(self) -> dict[str, str]:
+        return dict(self.pod["metadata"].get("labels") or {})
 
     def view(self) -> ProxyView:
+        """The config this proxy holds now (what istiod has pushed to it)."""
         return self.mesh.view()
+
+    def context(self, trace: Trace, where: str) -> RequestContext:
+        hop = trace.hop(where)
+        self.note_pending(hop)
+        return RequestContext(self.view(), hop, trace)
 
     def note_pending(self, hop: Hop) -> None:
         """Say which config had not reached this proxy yet: the learner may be looking at old config."""
@@ -112,13 +141,14 @@ class Proxy:
         return self.mesh.cluster.resolve(host, "default") or self.mesh.world.resolve(host)
 
     def upstream_tls(
-        self, pod: dict[str, Any], settings: TlsSettings | None, cluster: ClusterRef, hop: Hop
+        self, ctx: RequestContext, settings: TlsSettings | None, cluster: ClusterRef
     ) -> ClientTls | Outcome | None:
         """The TLS this proxy originates toward a cluster, or an Outcome when it can't (missing credential)."""
+        pod, hop = self.pod, ctx.hop
         if settings is None or settings.mode == "DISABLE":
             if settings is not None:
                 hop.step("upstream TLS", f"DISABLE ({settings.source})")
-            target_pod = self._auto_mtls_target(cluster)
+            target_pod = self._auto_mtls_target(ctx.view, cluster)
             if settings is None and target_pod:
                 hop.step("upstream TLS", "ISTIO_MUTUAL (auto mTLS: the destination has a sidecar)")
                 return ClientTls(sni=None, trusted_roots=frozenset({MESH_ROOT}), client_identity=mesh_identity(pod))
@@ -148,8 +178,8 @@ class Proxy:
             alpn=("http/1.1",),
         )
 
-    def _auto_mtls_target(self, cluster: ClusterRef) -> bool:
-        svc = self.view().service(cluster.host)
+    def _auto_mtls_target(self, view: ProxyView, cluster: ClusterRef) -> bool:
+        svc = view.service(cluster.host)
         if svc is None or svc.k8s is None:
             return False
         pods = self.mesh.cluster.service_endpoints(svc.k8s)
@@ -175,9 +205,9 @@ class Proxy:
             return failed
         return out
 
-    def request_headers(self, pod: dict[str, Any], req: Request, request_id: str, decorator: str | None) -> Request:
+    def request_headers(self, req: Request, request_id: str, decorator: str | None) -> Request:
         """Headers the sidecar adds on the way out; httpbin.org/headers echoes them back."""
-        ns, name = pod["metadata"]["namespace"], pod["metadata"]["name"]
+        ns, name = self.namespace, self.name
         extra = [
             ("x-request-id", request_id),
             ("x-forwarded-proto", req.scheme),
@@ -185,45 +215,43 @@ class Proxy:
             ("x-b3-traceid", request_id.replace("-", "")[:32]),
             ("x-b3-spanid", request_id.replace("-", "")[:16]),
             ("x-b3-sampled", "0"),
-            ("x-envoy-peer-metadata-id", f"sidecar~{self.pod_ip(pod)}~{name}.{ns}~{ns}.svc.cluster.local"),
+            ("x-envoy-peer-metadata-id", f"sidecar~{self.ip}~{name}.{ns}~{ns}.svc.cluster.local"),
             ("x-envoy-peer-metadata", "ChQKDkFQUF9DT05UQUlORVJTEgIaAA=="),
         ]
         if decorator:
             extra.append(("x-envoy-decorator-operation", decorator))
         return req.with_headers(*extra)
 
-    def missing_cluster(self, view: ProxyView, cluster: ClusterRef, ns: str) -> str:
+    def missing_cluster(self, view: ProxyView, cluster: ClusterRef) -> str:
         """Why Envoy would have no cluster for this route target, or "" when it has one."""
         svc = view.service(cluster.host)
         if svc is None:
             return f"{cluster.host} is not in the service registry (no ServiceEntry or Service)"
         if svc.port(cluster.port) is None:
             return f"{svc.source} has no port {cluster.port}"
-        if cluster.subset and view.subset(cluster.host, cluster.subset, ns) is None:
+        if cluster.subset and view.subset(cluster.host, cluster.subset, self.namespace) is None:
             return f"no DestinationRule for {cluster.host} defines subset {cluster.subset!r}"
         return ""
 
-    def connect(self, pod: dict[str, Any], conn: Connection, trace: Trace) -> Outcome:
+    def connect(self, ctx: RequestContext, conn: Connection) -> Outcome:
         """The proxy's own upstream connection. iptables lets it out without interception."""
-        return self.mesh.network.connect(conn, trace, f"{self.kind} of {pod['metadata']['name']}")
+        return self.mesh.network.connect(conn, ctx.trace, f"{self.kind} of {self.name}")
 
     def forward(
         self,
-        pod: dict[str, Any],
-        view: ProxyView,
+        ctx: RequestContext,
         cluster: ClusterRef,
-        client_namespace: str,
-        original: tuple[str, int] | None,
-        request: Request | None,
-        downstream_tls: ClientTls | None,
-        hop: Hop,
-        trace: Trace,
+        *,
+        original: tuple[str, int] | None = None,
+        request: Request | None = None,
+        downstream_tls: ClientTls | None = None,
         payload: Request | None = None,
         tunnel: Connection | None = None,
     ) -> tuple[Outcome, str]:
         """Send to a cluster. ``request`` is re-sent over a new connection (HTTP); without it, the
         connection is proxied as TCP: the downstream TLS and the bytes inside it (``payload``) pass
         through untouched. Returns the outcome and the upstream host."""
+        view, hop = ctx.view, ctx.hop
         svc = view.service(cluster.host)
         hop.step("cluster", cluster.name + (f" ({svc.source})" if svc else ""))
         target = self.endpoint(svc, cluster, original, hop)
@@ -234,14 +262,14 @@ class Proxy:
         tls: ClientTls | Outcome | None = downstream_tls
         settings: TlsSettings | None = None
         if request is not None:
-            settings = view.tls_for(cluster.host, cluster.port, cluster.subset or None, client_namespace)
-            tls = self.upstream_tls(pod, settings, cluster, hop)
+            settings = view.tls_for(cluster.host, cluster.port, cluster.subset or None, self.namespace)
+            tls = self.upstream_tls(ctx, settings, cluster)
             if isinstance(tls, Outcome):
                 return tls, f"{ip}:{port}"
             scheme = "https" if tls is not None else "http"
             request = replace(request, scheme=scheme)
-        conn = Connection(self.pod_ip(pod), ip, port, tls, request if request is not None else payload, tunnel=tunnel)
-        out = self.connect(pod, conn, trace)
+        conn = Connection(self.ip, ip, port, tls, request if request is not None else payload, tunnel=tunnel)
+        out = self.connect(ctx, conn)
         if request is not None and isinstance(tls, ClientTls):
             sans = settings.settings.get("subjectAltNames") if settings is not None else None
             out = self.verify_server(tls, out, hop, sans)
@@ -249,26 +277,24 @@ class Proxy:
         return out, f"{ip}:{port}"
 
     # -- logs
-    def exchange(self, pod: dict[str, Any], view: ProxyView, conn: Connection, request_id: str) -> HttpExchange:
+    def exchange(self, ctx: RequestContext, conn: Connection, request_id: str) -> HttpExchange:
         assert conn.request is not None
         return HttpExchange(
             self,
-            pod,
-            view,
+            ctx.view,
             conn.request,
             request_id,
             f"{conn.dst_ip}:{conn.dst_port}",
             f"{conn.src_ip}:{conn.src_port}",
         )
 
-    def log(self, pod: dict[str, Any], entry: LogEntry, view: ProxyView) -> None:
+    def log(self, view: ProxyView, entry: LogEntry) -> None:
         if view.access_log:
-            self.mesh.write_log(pod, "istio-proxy", entry.format())
+            self.mesh.write_log(self.pod, "istio-proxy", entry.format())
 
     def log_tcp(
         self,
-        pod: dict[str, Any],
-        view: ProxyView,
+        ctx: RequestContext,
         *,
         cluster: str,
         upstream_host: str,
@@ -280,7 +306,7 @@ class Proxy:
         flags: str = "-",
     ) -> None:
         self.log(
-            pod,
+            ctx.view,
             LogEntry(
                 start_time=self.mesh.clock.timestamp(),
                 flags=flags,
@@ -289,12 +315,11 @@ class Proxy:
                 duration_ms=int(duration * 1000),
                 upstream_host=upstream_host,
                 upstream_cluster=cluster,
-                upstream_local=f"{self.pod_ip(pod)}:41122" if upstream_host != "-" else "-",
+                upstream_local=f"{self.ip}:41122" if upstream_host != "-" else "-",
                 downstream_local=downstream_local,
                 downstream_remote=downstream_remote,
                 server_name=server_name,
             ),
-            view,
         )
 
 
@@ -303,7 +328,6 @@ class HttpExchange:
     """One HTTP request at one proxy: what its access log line needs besides the outcome."""
 
     proxy: Proxy
-    pod: dict[str, Any]
     view: ProxyView
     req: Request
     request_id: str
@@ -325,7 +349,7 @@ class HttpExchange:
     ) -> None:
         ms = int(duration * 1000)
         self.proxy.log(
-            self.pod,
+            self.view,
             LogEntry(
                 start_time=self.proxy.mesh.clock.timestamp(),
                 method=self.req.method,
@@ -343,14 +367,11 @@ class HttpExchange:
                 authority=self.req.authority,
                 upstream_host=upstream,
                 upstream_cluster=cluster,
-                upstream_local=f"{Proxy.pod_ip(self.pod)}:{43000 + len(self.request_id) % 1000}"
-                if upstream != "-"
-                else "-",
+                upstream_local=f"{self.proxy.ip}:{43000 + len(self.request_id) % 1000}" if upstream != "-" else "-",
                 downstream_local=self.downstream_local,
                 downstream_remote=self.downstream_remote,
                 route_name=route,
             ),
-            self.view,
         )
 
     def local(

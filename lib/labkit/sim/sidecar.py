@@ -1,6 +1,8 @@
 """The sidecar's outbound path: listener, route, VirtualService, DestinationRule, cluster.
 
 This follows how istiod programs a sidecar:
+- an address-specific listener ``<ip>_<port>`` exists for a TCP port of a ServiceEntry with
+  ``addresses`` (and a Kubernetes Service's cluster IP); it wins over the wildcard listener;
 - an HTTP listener ``0.0.0.0_<port>`` exists when some service in the registry has an HTTP port there;
   its route picks a virtual host by the Host header; unknown hosts go to ``allow_any``
   (PassthroughCluster) under ALLOW_ANY or to ``block_all`` (a 502) under REGISTRY_ONLY;
@@ -13,14 +15,22 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import replace
-from typing import Any
 
 from ..schema.istio import Destination
-from ..trace import Hop, Trace
+from ..trace import Trace
 from .config import MESH_GATEWAY, ProxyView
 from .httproute import Upstream, route_request
 from .messages import RESET, TLS_FAILED, Connection, Outcome, Request
-from .proxy import BLACKHOLE, PASSTHROUGH, PROXY_LATENCY, ClusterRef, HttpExchange, Proxy, local_reply
+from .proxy import (
+    BLACKHOLE,
+    PASSTHROUGH,
+    PROXY_LATENCY,
+    ClusterRef,
+    HttpExchange,
+    Proxy,
+    RequestContext,
+    local_reply,
+)
 from .registry import MeshService, fqdn
 from .routing import Source, choose_http_route, choose_tls_route
 
@@ -28,29 +38,30 @@ from .routing import Source, choose_http_route, choose_tls_route
 class Sidecar(Proxy):
     kind = "sidecar"
 
-    def outbound(self, pod: dict[str, Any], conn: Connection, trace: Trace) -> Outcome:
-        view = self.view()
-        hop = trace.hop(f"sidecar of {pod['metadata']['namespace']}/{pod['metadata']['name']}")
-        self.note_pending(hop)
+    def outbound(self, conn: Connection, trace: Trace) -> Outcome:
+        """A connection the app opened, redirected here by iptables."""
+        ctx = self.context(trace, f"sidecar of {self.namespace}/{self.name}")
+        view, hop = ctx.view, ctx.hop
         hop.step("outbound policy", view.outbound_policy)
         tcp_service = self._by_address(view, conn.dst_ip, conn.dst_port)
-        if tcp_service is not None and not tcp_service.port(conn.dst_port).is_http:
-            # An address-specific listener (<ip>_<port>) wins over the wildcard 0.0.0.0_<port> one.
-            return self._tcp(pod, view, conn, hop, trace)
+        port_spec = tcp_service.port(conn.dst_port) if tcp_service else None
+        if port_spec is not None and not port_spec.is_http:
+            return self._tcp(ctx, conn)
         if conn.tls is None and conn.request is not None and conn.dst_port in self._http_ports(view):
             hop.step("listener", f"0.0.0.0_{conn.dst_port} (HTTP: some service has an HTTP port {conn.dst_port})")
-            return self._http(pod, view, conn, hop, trace)
+            return self._http(ctx, conn)
         if conn.tls is not None:
-            return self._tls(pod, view, conn, hop, trace)
-        return self._tcp(pod, view, conn, hop, trace)
+            return self._tls(ctx, conn)
+        return self._tcp(ctx, conn)
 
     # -- HTTP ---------------------------------------------------------------------------------------
-    def _http(self, pod: dict, view: ProxyView, conn: Connection, hop: Hop, trace: Trace) -> Outcome:
+    def _http(self, ctx: RequestContext, conn: Connection) -> Outcome:
         assert conn.request is not None
-        req, port, ns = conn.request, conn.dst_port, pod["metadata"]["namespace"]
+        view, hop = ctx.view, ctx.hop
+        req, port, ns = conn.request, conn.dst_port, self.namespace
         host = req.authority.split(":")[0].lower()
-        ex = self.exchange(pod, view, conn, self.mesh.request_id())
-        svc = self._virtual_host(view, host, port, ns)
+        ex = self.exchange(ctx, conn, self.mesh.request_id())
+        svc = self._virtual_host(view, host, port)
         original = (conn.dst_ip, port)
         if svc is None:
             if view.outbound_policy == "REGISTRY_ONLY":
@@ -58,14 +69,14 @@ class Sidecar(Proxy):
                 hop.outcome = "502 from the sidecar itself (REGISTRY_ONLY blocks unknown hosts)"
                 return ex.local(502, flags="-", details="direct_response", route="block_all")
             hop.step("route", f"{port} → virtual host allow_any: {host} is not in the registry (ALLOW_ANY)")
-            passthrough = self._upstream(ex, view, None, original, trace, ns, default_retries=False)
+            passthrough = self._upstream(ctx, ex, None, original, ns, default_retries=False)
             return route_request(req, None, passthrough, hop)
         hop.step("virtual host", f"{svc.hostname}:{port} ({svc.source})")
         vs_list = view.virtual_services_for(svc.hostname, MESH_GATEWAY)
         choice = None
         if vs_list:
             vs = vs_list[0]  # a sidecar uses one VirtualService per host: the oldest
-            choice = choose_http_route([vs], req, port, Source(ns, pod_labels(pod)), MESH_GATEWAY)
+            choice = choose_http_route([vs], req, port, Source(ns, self.labels), MESH_GATEWAY)
             if choice is None:
                 vs_name = f"{vs['metadata']['namespace']}/{vs['metadata']['name']}"
                 hop.step("VirtualService", f"{vs_name}: no http route matches")
@@ -75,23 +86,22 @@ class Sidecar(Proxy):
         else:
             hop.step("VirtualService", f"none for {svc.hostname}: the default route")
         vs_ns = choice.namespace if choice else ns
-        return route_request(req, choice, self._upstream(ex, view, svc, original, trace, vs_ns), hop)
+        return route_request(req, choice, self._upstream(ctx, ex, svc, original, vs_ns), hop)
 
     def _upstream(
         self,
+        ctx: RequestContext,
         ex: HttpExchange,
-        view: ProxyView,
         svc: MeshService | None,
         original: tuple[str, int],
-        trace: Trace,
         vs_ns: str,
         default_retries: bool = True,
     ) -> Upstream:
         """How the router reaches upstream from this sidecar: a named cluster, or the original destination.
         ``vs_ns`` is the namespace short destination hosts are relative to (the VirtualService's)."""
-        pod, ns, port = ex.pod, ex.pod["metadata"]["namespace"], original[1]
+        view, port = ctx.view, original[1]
 
-        def cluster_of(dest: Destination | None, vs_ns: str) -> ClusterRef | None:
+        def cluster_of(dest: Destination | None) -> ClusterRef | None:
             if dest is None:
                 return ClusterRef(svc.hostname, port) if svc else None
             host = fqdn(dest.host, vs_ns)
@@ -101,26 +111,25 @@ class Sidecar(Proxy):
             )
             return ClusterRef(host, number, dest.subset or "")
 
-        def send(req: Request, dest: Destination | None, hop: Hop) -> tuple[Outcome, str, str]:
-            cluster = cluster_of(dest, vs_ns)
+        def send(req: Request, dest: Destination | None, hop_: object) -> tuple[Outcome, str, str]:
+            cluster = cluster_of(dest)
             decorator = f"{svc.hostname}:{port}/*" if svc else None
-            upstream_req = self.request_headers(pod, req, ex.request_id, decorator)
+            upstream_req = self.request_headers(req, ex.request_id, decorator)
             if cluster is None:  # PassthroughCluster: the original destination, plain HTTP
-                hop.step("cluster", f"{PASSTHROUGH} → original destination {original[0]}:{original[1]}")
-                direct = Connection(self.pod_ip(pod), original[0], original[1], None, upstream_req)
-                out = self.connect(pod, direct, trace)
+                ctx.hop.step("cluster", f"{PASSTHROUGH} → original destination {original[0]}:{original[1]}")
+                out = self.connect(ctx, Connection(self.ip, original[0], original[1], None, upstream_req))
                 out.elapsed += PROXY_LATENCY
                 return out, f"{original[0]}:{original[1]}", PASSTHROUGH
-            out, upstream = self.forward(pod, view, cluster, ns, original, upstream_req, None, hop, trace)
+            out, upstream = self.forward(ctx, cluster, original=original, request=upstream_req)
             return out, upstream, cluster.name
 
         def missing(dest: Destination) -> str:
-            cluster = cluster_of(dest, vs_ns)
-            return self.missing_cluster(view, cluster, ns) if cluster else ""
+            cluster = cluster_of(dest)
+            return self.missing_cluster(view, cluster) if cluster else ""
 
         return Upstream(send, missing, self.mesh.rng, ex.local, ex.log, default_retries)
 
-    def _virtual_host(self, view: ProxyView, host: str, port: int, ns: str) -> MeshService | None:
+    def _virtual_host(self, view: ProxyView, host: str, port: int) -> MeshService | None:
         """The service whose virtual host on this port's route table serves ``host``, if any.
 
         Domains are the registry hosts with an HTTP port here (Kubernetes short names included), plus
@@ -130,7 +139,7 @@ class Sidecar(Proxy):
             spec_port = svc.port(port)
             if spec_port and spec_port.is_http and svc.matches(host):
                 return svc
-        short = fqdn(host, ns).split(".svc.")[0] + ".svc."
+        short = fqdn(host, self.namespace).split(".svc.")[0] + ".svc."
         for svc in view.registry:
             if svc.k8s is not None and svc.port(port) and (svc.matches(host) or svc.hostname.startswith(short)):
                 return svc
@@ -144,76 +153,64 @@ class Sidecar(Proxy):
         return None
 
     # -- TLS (SNI) ----------------------------------------------------------------------------------
-    def _tls(self, pod: dict, view: ProxyView, conn: Connection, hop: Hop, trace: Trace) -> Outcome:
+    def _tls(self, ctx: RequestContext, conn: Connection) -> Outcome:
         assert conn.tls is not None
-        sni, port, ns = (conn.tls.sni or "").lower(), conn.dst_port, pod["metadata"]["namespace"]
+        view, hop = ctx.view, ctx.hop
+        sni, port = (conn.tls.sni or "").lower(), conn.dst_port
         hop.step("listener", f"0.0.0.0_{port}, filter chain chosen by SNI {sni or '(none)'}")
         cluster = None
-        choice = (
-            choose_tls_route(view.virtual_services_for(sni, MESH_GATEWAY), sni, port, MESH_GATEWAY) if sni else None
-        )
+        vs_list = view.virtual_services_for(sni, MESH_GATEWAY) if sni else []
+        choice = choose_tls_route(vs_list, sni, port, MESH_GATEWAY)
         if choice is not None:
             dest_host = fqdn(choice.host, choice.vs["metadata"]["namespace"])
             cluster = ClusterRef(dest_host, choice.port or port, choice.subset)
             hop.step("VirtualService", f"{choice.source} matches SNI {sni}")
         if cluster is None:
-            svc = next((s for s in view.registry if s.port(port) and s.port(port).is_tls and s.matches(sni)), None)
+            svc = next((s for s in view.registry if _is_tls_port(s, port) and s.matches(sni)), None)
             if svc is None and (vip := self.mesh.cluster.service_by_ip(conn.dst_ip)) is not None:
                 svc = view.service(fqdn(vip["metadata"]["name"], vip["metadata"]["namespace"]))
             if svc is not None:
                 hop.step("filter chain", f"{svc.hostname}:{port} ({svc.source})")
                 cluster = ClusterRef(svc.hostname, port)
-        if cluster is not None:
-            missing = self.missing_cluster(view, cluster, ns)
-            if missing:
-                hop.step("cluster", f"{cluster.name} does not exist: {missing}")
-                hop.outcome = "the sidecar closes the connection: no cluster for this route"
-                return self._tcp_closed(pod, view, conn, hop, "-", sni)
-            settings = view.tls_for(cluster.host, cluster.port, cluster.subset or None, ns)
-            if settings is not None and settings.mode != "DISABLE":
-                return self._double_tls(pod, view, conn, cluster, settings.source, sni, hop)
-            out, upstream = self.forward(
-                pod,
-                view,
-                cluster,
-                ns,
-                (conn.dst_ip, port),
-                None,
-                conn.tls,
-                hop,
-                trace,
-                payload=conn.request,
-                tunnel=conn.tunnel,
-            )
-            return self._finish_tcp(pod, view, conn, out, cluster.name, upstream, sni, hop)
-        if port in self._http_ports(view):
-            return self._tls_on_http_port(pod, view, conn, hop)
-        return self._unknown_destination(pod, view, conn, hop, trace, sni)
+        if cluster is None:
+            if port in self._http_ports(view):
+                return self._tls_on_http_port(ctx, conn)
+            return self._unknown_destination(ctx, conn, sni)
+        missing = self.missing_cluster(view, cluster)
+        if missing:
+            hop.step("cluster", f"{cluster.name} does not exist: {missing}")
+            hop.outcome = "the sidecar closes the connection: no cluster for this route"
+            return self._tcp_closed(ctx, conn, "-", sni)
+        settings = view.tls_for(cluster.host, cluster.port, cluster.subset or None, self.namespace)
+        if settings is not None and settings.mode != "DISABLE":
+            return self._double_tls(ctx, conn, cluster, settings.source, sni)
+        out, upstream = self.forward(
+            ctx, cluster, original=(conn.dst_ip, port), downstream_tls=conn.tls, payload=conn.request,
+            tunnel=conn.tunnel,
+        )  # fmt: skip
+        return self._finish_tcp(ctx, conn, out, cluster.name, upstream, sni)
 
-    def _double_tls(
-        self, pod: dict, view: ProxyView, conn: Connection, cluster: ClusterRef, source: str, sni: str, hop: Hop
-    ) -> Outcome:
+    def _double_tls(self, ctx: RequestContext, conn: Connection, cluster: ClusterRef, source: str, sni: str) -> Outcome:
         """istio.io network-issues, "Double TLS": TLS origination for a request that is already TLS.
         The sidecar wraps the client's TLS in its own; the server answers the inner ClientHello as a
         bad plain-text request, and the client's handshake reads that plain text: it fails."""
-        hop.step("upstream TLS", f"{source} originates TLS, but the application already speaks TLS: double TLS")
-        hop.outcome = "the client's TLS handshake gets a plain-text answer and fails (double TLS)"
+        ctx.hop.step("upstream TLS", f"{source} originates TLS, but the application already speaks TLS: double TLS")
+        ctx.hop.outcome = "the client's TLS handshake gets a plain-text answer and fails (double TLS)"
         self.log_tcp(
-            pod, view, cluster=cluster.name, upstream_host="-", downstream_local=f"{conn.dst_ip}:{conn.dst_port}",
+            ctx, cluster=cluster.name, upstream_host="-", downstream_local=f"{conn.dst_ip}:{conn.dst_port}",
             downstream_remote=f"{conn.src_ip}:{conn.src_port}", server_name=sni or "-", duration=PROXY_LATENCY,
             bytes_sent=0,
         )  # fmt: skip
         return Outcome.failed(TLS_FAILED, "wrong version number", PROXY_LATENCY)
 
-    def _tls_on_http_port(self, pod: dict, view: ProxyView, conn: Connection, hop: Hop) -> Outcome:
+    def _tls_on_http_port(self, ctx: RequestContext, conn: Connection) -> Outcome:
         """istio.io network-issues, "Sending HTTPS to an HTTP port": the port is declared HTTP, so the
         sidecar parses the TLS bytes as HTTP, fails, and answers 400 in plain text (Envoy's HTTP/1 codec
         error): the client's TLS handshake reads plain text."""
-        hop.step(
-            "listener", f"0.0.0.0_{conn.dst_port} is an HTTP listener: a service declares port {conn.dst_port} HTTP"
-        )
-        hop.outcome = "the sidecar can't parse TLS as HTTP: 400 in plain text, the client's handshake fails"
-        ex = HttpExchange(self, pod, view, Request("-", "-", "-"), "-", f"{conn.dst_ip}:{conn.dst_port}",
+        port = conn.dst_port
+        ctx.hop.step("listener", f"0.0.0.0_{port} is an HTTP listener: a service declares port {port} HTTP")
+        ctx.hop.outcome = "the sidecar can't parse TLS as HTTP: 400 in plain text, the client's handshake fails"
+        ex = HttpExchange(self, ctx.view, Request("-", "-", "-"), "-", f"{conn.dst_ip}:{port}",
                           f"{conn.src_ip}:{conn.src_port}")  # fmt: skip
         ex.log(local_reply(400), flags="DPE", details="http1.codec_error")
         return Outcome.failed(TLS_FAILED, "wrong version number", PROXY_LATENCY)
@@ -223,8 +220,8 @@ class Sidecar(Proxy):
         return {p.number for s in view.registry for p in s.ports if p.is_http}
 
     # -- TCP ----------------------------------------------------------------------------------------
-    def _tcp(self, pod: dict, view: ProxyView, conn: Connection, hop: Hop, trace: Trace) -> Outcome:
-        ns = pod["metadata"]["namespace"]
+    def _tcp(self, ctx: RequestContext, conn: Connection) -> Outcome:
+        view, hop = ctx.view, ctx.hop
         vip = self.mesh.cluster.service_by_ip(conn.dst_ip)
         cluster = None
         if vip is not None:
@@ -237,43 +234,38 @@ class Sidecar(Proxy):
             cluster = ClusterRef(svc.hostname, conn.dst_port)
         if cluster is not None:
             out, upstream = self.forward(
-                pod, view, cluster, ns, (conn.dst_ip, conn.dst_port), None, None, hop, trace,
-                payload=conn.request, tunnel=conn.tunnel,
-            )  # fmt: skip
-            return self._finish_tcp(pod, view, conn, out, cluster.name, upstream, "-", hop)
+                ctx, cluster, original=(conn.dst_ip, conn.dst_port), payload=conn.request, tunnel=conn.tunnel
+            )
+            return self._finish_tcp(ctx, conn, out, cluster.name, upstream, "-")
         hop.step("listener", f"virtualOutbound: no listener for port {conn.dst_port} matches")
-        return self._unknown_destination(pod, view, conn, hop, trace, "-")
+        return self._unknown_destination(ctx, conn, "-")
 
     @staticmethod
     def _by_address(view: ProxyView, ip: str, port: int) -> MeshService | None:
+        """The ServiceEntry whose ``addresses`` cover ``ip`` and that has ``port``, if any."""
         address = ipaddress.ip_address(ip)
         for svc in view.registry:
-            if (
-                svc.k8s is None
-                and svc.port(port)
-                and any(address in ipaddress.ip_network(a, strict=False) for a in svc.addresses)
-            ):
+            if svc.k8s is not None or svc.port(port) is None:
+                continue
+            if any(address in ipaddress.ip_network(a, strict=False) for a in svc.addresses):
                 return svc
         return None
 
-    def _unknown_destination(self, pod, view, conn: Connection, hop: Hop, trace: Trace, sni: str) -> Outcome:
-        if view.outbound_policy == "REGISTRY_ONLY":
-            hop.step(
-                "cluster",
-                f"{BLACKHOLE}: REGISTRY_ONLY and {sni if sni != '-' else conn.dst_ip} is not in the service registry",
-            )
+    def _unknown_destination(self, ctx: RequestContext, conn: Connection, sni: str) -> Outcome:
+        hop = ctx.hop
+        if ctx.view.outbound_policy == "REGISTRY_ONLY":
+            target = sni if sni != "-" else conn.dst_ip
+            hop.step("cluster", f"{BLACKHOLE}: REGISTRY_ONLY and {target} is not in the service registry")
             hop.outcome = "the sidecar closes the connection (BlackHoleCluster)"
-            return self._tcp_closed(pod, view, conn, hop, BLACKHOLE, sni)
+            return self._tcp_closed(ctx, conn, BLACKHOLE, sni)
         hop.step("cluster", f"{PASSTHROUGH}: ALLOW_ANY forwards to the original destination {conn.dst_ip}")
-        upstream_conn = replace(conn, src_ip=self.pod_ip(pod))  # the original destination, bytes untouched
-        out = self.connect(pod, upstream_conn, trace)
+        out = self.connect(ctx, replace(conn, src_ip=self.ip))  # the original destination, bytes untouched
         out.elapsed += PROXY_LATENCY
-        return self._finish_tcp(pod, view, conn, out, PASSTHROUGH, f"{conn.dst_ip}:{conn.dst_port}", sni, hop)
+        return self._finish_tcp(ctx, conn, out, PASSTHROUGH, f"{conn.dst_ip}:{conn.dst_port}", sni)
 
-    def _tcp_closed(self, pod, view, conn: Connection, hop: Hop, cluster: str, sni: str) -> Outcome:
+    def _tcp_closed(self, ctx: RequestContext, conn: Connection, cluster: str, sni: str) -> Outcome:
         self.log_tcp(
-            pod,
-            view,
+            ctx,
             cluster=cluster,
             upstream_host="-",
             downstream_local=f"{conn.dst_ip}:{conn.dst_port}",
@@ -286,14 +278,13 @@ class Sidecar(Proxy):
         return Outcome.failed(RESET, "the sidecar closed the connection", PROXY_LATENCY)
 
     def _finish_tcp(
-        self, pod, view, conn: Connection, out: Outcome, cluster: str, upstream: str, sni: str, hop: Hop
+        self, ctx: RequestContext, conn: Connection, out: Outcome, cluster: str, upstream: str, sni: str
     ) -> Outcome:
-        if not hop.outcome:
-            hop.outcome = f"TCP proxied to {cluster}" if out.failure is None else f"upstream failed: {out.detail}"
+        if not ctx.hop.outcome:
+            ctx.hop.outcome = f"TCP proxied to {cluster}" if out.failure is None else f"upstream failed: {out.detail}"
         sent = len(out.reply.body) + 300 if out.reply else 0
         self.log_tcp(
-            pod,
-            view,
+            ctx,
             cluster=cluster,
             upstream_host=upstream,
             downstream_local=f"{conn.dst_ip}:{conn.dst_port}",
@@ -306,5 +297,6 @@ class Sidecar(Proxy):
         return out
 
 
-def pod_labels(pod: dict[str, Any]) -> dict[str, str]:
-    return pod["metadata"].get("labels") or {}
+def _is_tls_port(svc: MeshService, number: int) -> bool:
+    port = svc.port(number)
+    return port is not None and port.is_tls
