@@ -175,6 +175,8 @@ def test_destination_rule_export_to_dot_only_serves_its_own_namespace() -> None:
     ]
     assert scope(objs, pod("team-a")).destination_rule("api.example.com") is not None
     assert scope(objs, pod("default")).destination_rule("api.example.com") is None
+    assert [r["metadata"]["name"] for r in scope(objs, pod("team-a")).destination_rules] == ["tls"]
+    assert scope(objs, pod("default")).destination_rules == []
 
 
 def test_destination_rule_lookup_order_client_then_service_then_root() -> None:
@@ -384,7 +386,7 @@ def test_unmodelled_egress_proxy_is_refused() -> None:
     # SIDECAR OutboundTrafficPolicy.egressProxy is not modelled offline: refused by name.
     objs = [sidecar("default", "default", outboundTrafficPolicy={"mode": "ALLOW_ANY", "egressProxy": {"host": "x"}})]
     with pytest.raises(ScopeError, match="egressProxy"):
-        _ = scope(objs).outbound_policy
+        scope(objs)
 
 
 # -- registry precedence for one hostname -----------------------------------------------------------
@@ -460,12 +462,15 @@ def test_registry_build_records_export_to_and_creation() -> None:
     assert entries[1].export_to == ("*",) and entries[1].name == "x.io" and not entries[1].is_kubernetes
 
 
-def test_describe_says_which_sidecar_applied_and_why_hosts_are_hidden() -> None:
+def test_describe_says_which_sidecar_applied_and_why_a_host_is_hidden() -> None:
+    # SIDECAR NOTE 2 and SE exportTo as above: the explanation names the rule that applied.
     objs = [
         *mixed_registry(),
         service_entry("team-a", "private", ["private.example.com"], export_to=["."]),
         sidecar("istio-system", "default", egress=[{"hosts": ["./*"]}]),
     ]
-    lines = scope(objs, pod("team-b")).describe()
+    s = scope(objs, pod("team-b"))
+    lines = s.describe("private.example.com")
     assert lines[0].startswith("Sidecar: istio-system/default (team-b has none")
-    assert any(line.startswith("private.example.com: ServiceEntry team-a/private is not exported") for line in lines)
+    assert lines[-1].startswith("private.example.com: ServiceEntry team-a/private is not exported to team-b")
+    assert "private.example.com" in s.hidden_hosts() and "httpbin.org" in s.hidden_hosts()

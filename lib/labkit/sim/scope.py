@@ -479,6 +479,7 @@ class Scope:
             vs_list = exported_vs
         else:
             choice = sidecar_for(pod, sidecars, root)
+            _refuse_unmodelled(choice)
             listeners = egress_listeners(choice.sidecar)
             index = _by_hostname_and_namespace(registry)
             vs_list = []
@@ -515,11 +516,6 @@ class Scope:
         An unset mode is the enum's zero value, REGISTRY_ONLY."""
         own = self._own_policy
         if own is not None:
-            if own.get("egressProxy"):
-                raise ScopeError(
-                    f"Sidecar {self.sidecar.name}: spec.outboundTrafficPolicy.egressProxy is not modelled by the "
-                    "offline simulator; run this on a kind cluster"
-                )
             return own.get("mode") or "REGISTRY_ONLY"
         return (self.mesh.get("outboundTrafficPolicy") or {}).get("mode", "ALLOW_ANY")
 
@@ -560,7 +556,17 @@ class Scope:
         found = self.destination_rules_for(host)
         return merge_destination_rules(found) if found else None
 
+    @property
+    def destination_rules(self) -> list[Obj]:
+        """The DestinationRules this proxy uses: for each visible service, the rules
+        destination_rules_for picks (SidecarScope.selectDestinationRules)."""
+        out: list[Obj] = []
+        for svc in self.services:
+            out += [r for r in self.destination_rules_for(svc.hostname) if not any(r is seen for seen in out)]
+        return out
+
     def destination_rules_for(self, host: str) -> list[Obj]:
+        """The rules for ``host`` from the first namespace on the lookup path that has any, unmerged."""
         ns, root = self.namespace, self.root_namespace
         rules = sorted(
             self.all_destination_rules, key=lambda r: (r["spec"].get("workloadSelector") is None, _created(r))
@@ -617,20 +623,37 @@ class Scope:
                 )
         return f"{host}: " + "; ".join(reasons)
 
-    def describe(self) -> list[str]:
-        """Lines for an explanation: which Sidecar applied and why, the policy, and registry choices."""
+    def hidden_hosts(self) -> list[str]:
+        """Registry hostnames this proxy does not see (exportTo, Sidecar hosts, or another entry won)."""
+        return sorted({s.hostname for s in self.registry} - {s.hostname for s in self.services})
+
+    def describe(self, host: str | None = None, port: int | None = None) -> list[str]:
+        """Lines for an explanation: which Sidecar applied and why, the outbound policy and where it
+        comes from, which entry won for a shared hostname, and (given ``host``) why it is hidden."""
         lines = [
             f"Sidecar: {self.sidecar.name} ({self.sidecar.reason})",
             f"outbound policy: {self.outbound_policy} (from {self.outbound_policy_source})",
         ]
         if self.sidecar.sidecar is not None and not self.is_gateway:
             for i, listener in enumerate(self.listeners):
-                port = f" port {listener.port}" if listener.port else ""
-                lines.append(f"egress[{i}]{port} hosts: {', '.join(listener.spec.get('hosts') or [])}")
+                at = f" port {listener.port}" if listener.port else ""
+                lines.append(f"egress[{i}]{at} hosts: {', '.join(listener.spec.get('hosts') or [])}")
         lines += self.notes
-        hidden = sorted({s.hostname for s in self.registry} - {s.hostname for s in self.services})
-        lines += [self.why_hidden(h) or h for h in hidden]
+        if host is not None:
+            svc = self.service(host)
+            hidden = self.why_hidden(host, port)
+            lines.append(hidden if hidden else f"{host}: {svc.source if svc else '?'} (visible here)")
         return lines
+
+
+def _refuse_unmodelled(choice: SidecarChoice) -> None:
+    """Sidecar fields that change outbound traffic in ways not modelled here."""
+    policy = (choice.sidecar or {}).get("spec", {}).get("outboundTrafficPolicy") or {}
+    if policy.get("egressProxy"):
+        raise ScopeError(
+            f"Sidecar {choice.name}: spec.outboundTrafficPolicy.egressProxy is not modelled by the offline "
+            "simulator; run this on a kind cluster"
+        )
 
 
 def _vs_group(vs: Obj, namespace: str, mesh: Mapping[str, Any]) -> int:
