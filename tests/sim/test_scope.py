@@ -411,7 +411,11 @@ def test_the_proxys_own_namespace_wins_over_a_visible_kubernetes_service() -> No
     # sidecar.go selectServices: "If the same hostname is imported from multiple namespaces, pick the one
     # in the configNamespace", and a Kubernetes Service must not preempt that "same namespace wins" rule.
     objs = [service("team-a", "backend", T0), service_entry("default", "mine", [SHARED], T1)]
-    assert scope(objs).service(SHARED).source == "ServiceEntry default/mine"
+    s = scope(objs)
+    assert s.service(SHARED).source == "ServiceEntry default/mine"
+    assert f"{SHARED}: ServiceEntry default/mine used, not Service team-a/backend (the proxy's own namespace wins)" in (
+        s.describe()
+    )
 
 
 def test_a_kubernetes_service_wins_over_a_service_entry_from_a_third_namespace() -> None:

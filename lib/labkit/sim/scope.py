@@ -262,11 +262,13 @@ def _trim_to_ports(svc: MeshService, ports: set[int]) -> MeshService | None:
     return None
 
 
-def select_for_listener(candidates: list[MeshService], listener: EgressListener, namespace: str) -> list[MeshService]:
+def select_for_listener(
+    candidates: list[MeshService], listener: EgressListener, namespace: str, notes: list[str] | None = None
+) -> list[MeshService]:
     """IstioEgressListenerWrapper.selectServices with PILOT_UNIFIED_SIDECAR_SCOPE (on by default):
     import by the listener's hosts, then keep one namespace per hostname: first seen, replaced by
     the proxy's own namespace, or by a Kubernetes Service unless that would displace the proxy's
-    own namespace."""
+    own namespace. Why an entry lost goes to ``notes``."""
     imported: list[MeshService] = []
     for svc in candidates:
         if not listener.imports(svc.namespace, svc.hostname):
@@ -274,20 +276,31 @@ def select_for_listener(candidates: list[MeshService], listener: EgressListener,
         chosen = _trim_to_port(svc, listener.port) if listener.matches_port and listener.port else svc
         if chosen is not None:
             imported.append(chosen)
-    winner: dict[str, tuple[str, bool]] = {}
+    winner: dict[str, MeshService] = {}
     for svc in imported:
         key = svc.hostname.lower()
-        current = winner.get(key)
-        if _takes_over(current, svc, namespace):
-            winner[key] = (svc.namespace, svc.is_kubernetes)
-    return [s for s in imported if winner[s.hostname.lower()][0] == s.namespace]
+        if _takes_over(winner.get(key), svc, namespace):
+            winner[key] = svc
+    kept = [s for s in imported if winner[s.hostname.lower()].namespace == s.namespace]
+    for svc in imported:
+        won = winner[svc.hostname.lower()]
+        if notes is not None and won.namespace != svc.namespace:
+            notes.append(f"{svc.hostname}: {won.source} used, not {svc.source} ({_why_won(won, namespace)})")
+    return kept
 
 
-def _takes_over(current: tuple[str, bool] | None, svc: MeshService, namespace: str) -> bool:
+def _why_won(won: MeshService, namespace: str) -> str:
+    if won.namespace == namespace:
+        return "the proxy's own namespace wins"
+    if won.is_kubernetes:
+        return "a Kubernetes Service wins over a ServiceEntry"
+    return "the oldest entry wins"
+
+
+def _takes_over(current: MeshService | None, svc: MeshService, namespace: str) -> bool:
     if current is None or svc.namespace == namespace:
         return True  # the first one seen, or the proxy's own namespace
-    current_ns, current_is_kubernetes = current
-    return not current_is_kubernetes and svc.is_kubernetes and current_ns != namespace
+    return not current.is_kubernetes and svc.is_kubernetes and current.namespace != namespace
 
 
 def _can_merge(a: MeshService, b: MeshService) -> bool:
@@ -484,7 +497,7 @@ class Scope:
             index = _by_hostname_and_namespace(registry)
             vs_list = []
             for listener in listeners:
-                for svc in select_for_listener(candidates, listener, ns):
+                for svc in select_for_listener(candidates, listener, ns, collected.notes):
                     collected.add(svc)
                 mine = [v for v in exported_vs if _binds_mesh(v) and listener.imports_virtual_service(v)]
                 vs_list += [v for v in mine if not any(v is seen for seen in vs_list)]
