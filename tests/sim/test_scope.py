@@ -340,19 +340,47 @@ def test_virtual_services_follow_the_egress_hosts() -> None:
     assert [v["metadata"]["name"] for v in scope(objs).virtual_services] == ["mine"]
 
 
-def test_virtual_service_destinations_are_imported_with_it() -> None:
+def test_virtual_service_destinations_are_imported_with_it_but_not_for_direct_requests() -> None:
     # A VirtualService's destinations come with it even when the hosts list does not name them
-    # (sidecar.go collectImportedServices: "Infer more possible destinations from virtual services").
-    gateway_svc = service("istio-system", "istio-egressgateway")
+    # (sidecar.go collectImportedServices: "Infer more possible destinations from virtual services"),
+    # as clusters only: the routes of a port are built from that egress listener's own services
+    # (networking/core/httproute.go BuildSidecarOutboundVirtualHosts: GetEgressListenerForRDS, Services()).
+    gateway_host = "istio-egressgateway.istio-system.svc.cluster.local"
     objs = [
-        gateway_svc,
+        service("istio-system", "istio-egressgateway"),
         service_entry("default", "cnn", ["edition.cnn.com"]),
-        virtual_service(
-            "default", "via-gateway", ["edition.cnn.com"], "istio-egressgateway.istio-system.svc.cluster.local"
-        ),
+        virtual_service("default", "via-gateway", ["edition.cnn.com"], gateway_host),
         sidecar("default", "default", egress=[{"hosts": ["./*"]}]),
     ]
-    assert scope(objs).visible("istio-egressgateway.istio-system.svc.cluster.local")
+    s = scope(objs)
+    assert s.service(gateway_host) is not None
+    assert not s.visible(gateway_host, 80)
+    assert "only a VirtualService destination" in (s.why_hidden(gateway_host) or "")
+    assert s.visible("edition.cnn.com", 80)
+
+
+def test_each_port_uses_its_own_egress_listener() -> None:
+    # SIDECAR IstioEgressListener.port: hosts exposed on a listener port come from the listener with
+    # the most specific port; httproute.go GetEgressListenerForRDS picks the listener with that port,
+    # else the catch-all.
+    objs = [
+        service_entry("default", "a", ["a.example.com"], ports=(80,)),
+        service_entry("team-a", "b", ["b.example.com"], ports=(80,)),
+        virtual_service("team-a", "b-routes", ["b.example.com"], "b.example.com"),
+        sidecar(
+            "default",
+            "default",
+            egress=[
+                {"port": {"number": 80, "protocol": "HTTP", "name": "h"}, "hosts": ["./*"]},
+                {"hosts": ["team-a/*"]},
+            ],
+        ),
+    ]
+    s = scope(objs)
+    assert s.visible("a.example.com", 80)
+    assert not s.visible("b.example.com", 80)
+    assert s.virtual_services_for("b.example.com", port=80) == []
+    assert [v["metadata"]["name"] for v in s.virtual_services_for("b.example.com")] == ["b-routes"]
 
 
 # -- outbound traffic policy ------------------------------------------------------------------------

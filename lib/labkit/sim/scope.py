@@ -436,8 +436,25 @@ def merge_destination_rules(rules: list[Obj]) -> Obj:
 
 
 @dataclass
+class ListenerView:
+    """One egress listener's share: the services an app's request through it can address, and the
+    VirtualServices its routes use (IstioEgressListenerWrapper services and virtualServices)."""
+
+    listener: EgressListener
+    services: list[MeshService]
+    virtual_services: list[Obj]
+
+    def service(self, host: str) -> MeshService | None:
+        return _find(self.services, host)
+
+
+@dataclass
 class Scope:
-    """The services and config one proxy sees, as istiod's SidecarScope for it."""
+    """The services and config one proxy sees, as istiod's SidecarScope for it.
+
+    ``services`` are all the proxy's clusters, VirtualService destinations included; ``egress``
+    says per listener which of them an app can address directly and which routes apply.
+    """
 
     namespace: str
     pod_labels: dict[str, str]
@@ -445,9 +462,8 @@ class Scope:
     mesh: Mapping[str, Any]
     root_namespace: str
     sidecar: SidecarChoice
-    listeners: list[EgressListener]
+    egress: list[ListenerView]
     services: list[MeshService]
-    virtual_services: list[Obj]
     all_destination_rules: list[Obj]
     registry: list[MeshService]
     notes: list[str]
@@ -483,37 +499,34 @@ class Scope:
         # SelectVirtualServices' order: private to this namespace, exported to it by name, public.
         exported_vs.sort(key=lambda v: _vs_group(v, ns, mesh))
         collected = _Collected()
+        egress: list[ListenerView] = []
         if gateway:
             # DefaultSidecarScopeForGateway: every exported service; Sidecars do not apply to gateways.
             choice = SidecarChoice(None, "a gateway: the Sidecar resource does not apply to gateways")
-            listeners = egress_listeners(None)
             for svc in candidates:
                 collected.add(svc)
-            vs_list = exported_vs
+            egress.append(ListenerView(egress_listeners(None)[0], collected.services, exported_vs))
         else:
             choice = sidecar_for(pod, sidecars, root)
             _refuse_unmodelled(choice)
-            listeners = egress_listeners(choice.sidecar)
             index = _by_hostname_and_namespace(registry)
-            vs_list = []
-            for listener in listeners:
+            for listener in egress_listeners(choice.sidecar):
+                own = _Collected()
                 for svc in select_for_listener(candidates, listener, ns, collected.notes):
                     collected.add(svc)
-                mine = [v for v in exported_vs if _binds_mesh(v) and listener.imports_virtual_service(v)]
-                vs_list += [v for v in mine if not any(v is seen for seen in vs_list)]
-                for v in mine:  # collectImportedServices: destinations of imported routes come along
+                    own.add(svc)
+                routes = [v for v in exported_vs if _binds_mesh(v) and listener.imports_virtual_service(v)]
+                egress.append(ListenerView(listener, own.services, routes))
+            for view in egress:  # collectImportedServices: destinations of imported routes come along
+                for v in view.virtual_services:
                     for host, ports in virtual_service_destinations(v, ns).items():
                         svc = _pick_namespace(index.get(host, {}), ns, mesh)
                         if svc is not None:
-                            trimmed = (
-                                _trim_to_port(svc, listener.port)
-                                if listener.matches_port and listener.port
-                                else _trim_to_ports(svc, ports)
-                            )
-                            collected.add(trimmed)
+                            port = view.listener.port if view.listener.matches_port else None
+                            collected.add(_trim_to_port(svc, port) if port else _trim_to_ports(svc, ports))
         return cls(
-            ns, dict(pod["metadata"].get("labels") or {}), gateway, mesh, root, choice, listeners,
-            collected.services, vs_list, list(destination_rules), list(registry), collected.notes,
+            ns, dict(pod["metadata"].get("labels") or {}), gateway, mesh, root, choice, egress,
+            collected.services, list(destination_rules), list(registry), collected.notes,
         )  # fmt: skip
 
     # -- what callers ask
@@ -536,24 +549,46 @@ class Scope:
     def outbound_policy_source(self) -> str:
         return f"Sidecar {self.sidecar.name}" if self._own_policy is not None else "mesh config"
 
+    @property
+    def virtual_services(self) -> list[Obj]:
+        """Every VirtualService the proxy's listeners use (for a gateway: all exported to it)."""
+        out: list[Obj] = []
+        for view in self.egress:
+            out += [v for v in view.virtual_services if not any(v is seen for seen in out)]
+        return out
+
+    def listener_for(self, port: int) -> ListenerView | None:
+        """The egress listener whose routes serve ``port``: the first with that port, else the
+        catch-all (GetEgressListenerForRDS; validation keeps the catch-all last)."""
+        for view in self.egress:
+            if view.listener.port is None or view.listener.port == port:
+                return view
+        return None
+
     def service(self, host: str) -> MeshService | None:
-        """The visible entry for a host: the exact name first, else a wildcard entry covering it."""
-        host = host.lower()
-        exact = next((s for s in self.services if s.hostname.lower() == host), None)
-        if exact is not None:
-            return exact
-        wild = [s for s in self.services if s.hostname.startswith("*") and subset_of(host, s.hostname)]
-        return max(wild, key=lambda s: len(s.hostname), default=None)
+        """The proxy's entry (cluster) for a host: the exact name first, else the longest wildcard
+        covering it. VirtualService destinations are included; see ``visible`` for direct requests."""
+        return _find(self.services, host)
+
+    def visible_service(self, host: str, port: int | None = None) -> MeshService | None:
+        """The entry an app's request to ``host`` (on ``port``) matches, or None when the egress
+        listener for that port does not import it (or the entry lacks the port)."""
+        if port is None:
+            return next((svc for view in self.egress if (svc := view.service(host)) is not None), None)
+        view = self.listener_for(port)
+        svc = view.service(host) if view is not None else None
+        return svc if svc is not None and svc.port(port) is not None else None
 
     def visible(self, host: str, port: int | None = None) -> bool:
-        """Whether the proxy knows ``host`` (on ``port``, when given)."""
-        svc = self.service(host)
-        return svc is not None and (port is None or svc.port(port) is not None)
+        """Whether an app's request to ``host`` (on ``port``, when given) is known to the proxy."""
+        return self.visible_service(host, port) is not None
 
-    def virtual_services_for(self, host: str, gateway: str = MESH_GATEWAY) -> list[Obj]:
-        """Visible VirtualServices bound to ``gateway`` (``mesh`` or ``ns/name``) with a host covering ``host``."""
+    def virtual_services_for(self, host: str, gateway: str = MESH_GATEWAY, port: int | None = None) -> list[Obj]:
+        """Visible VirtualServices bound to ``gateway`` (``mesh`` or ``ns/name``) with a host covering
+        ``host``; given ``port``, only those of the egress listener serving that port."""
+        view = self.listener_for(port) if port is not None and not self.is_gateway else None
         out = []
-        for vs in self.virtual_services:
+        for vs in view.virtual_services if view is not None else self.virtual_services:
             ns = vs["metadata"]["namespace"]
             if gateway not in [_qualify(g, ns) for g in vs["spec"].get("gateways") or [MESH_GATEWAY]]:
                 continue
@@ -614,12 +649,19 @@ class Scope:
         )
 
     def why_hidden(self, host: str, port: int | None = None) -> str | None:
-        """Why ``host`` is not visible here, or None when it is."""
+        """Why an app's request to ``host`` (on ``port``) is not known here, or None when it is."""
         if self.visible(host, port):
             return None
         svc = self.service(host)
-        if svc is not None and port is not None:
-            return f"{host}: port {port} is not imported (the egress listener narrows {svc.source} to other ports)"
+        if svc is not None and port is not None and self.visible(host):
+            return (
+                f"{host}: port {port} is not imported for it (the egress listener for that port narrows {svc.source})"
+            )
+        if svc is not None:
+            return (
+                f"{host}: {svc.source} is only a VirtualService destination here; "
+                f"Sidecar {self.sidecar.name} egress hosts do not import it for direct requests"
+            )
         declared = [s for s in self.registry if s.hostname.lower() == host.lower() or subset_of(host, s.hostname)]
         if not declared:
             return f"{host}: no Service or ServiceEntry declares it"
@@ -648,15 +690,24 @@ class Scope:
             f"outbound policy: {self.outbound_policy} (from {self.outbound_policy_source})",
         ]
         if self.sidecar.sidecar is not None and not self.is_gateway:
-            for i, listener in enumerate(self.listeners):
-                at = f" port {listener.port}" if listener.port else ""
-                lines.append(f"egress[{i}]{at} hosts: {', '.join(listener.spec.get('hosts') or [])}")
+            for i, view in enumerate(self.egress):
+                at = f" port {view.listener.port}" if view.listener.port else ""
+                lines.append(f"egress[{i}]{at} hosts: {', '.join(view.listener.spec.get('hosts') or [])}")
         lines += self.notes
         if host is not None:
-            svc = self.service(host)
-            hidden = self.why_hidden(host, port)
-            lines.append(hidden if hidden else f"{host}: {svc.source if svc else '?'} (visible here)")
+            svc = self.visible_service(host, port)
+            lines.append(f"{host}: {svc.source} (visible here)" if svc else self.why_hidden(host, port) or host)
         return lines
+
+
+def _find(services: list[MeshService], host: str) -> MeshService | None:
+    """An entry for a host: the exact name first, else the longest wildcard covering it."""
+    host = host.lower()
+    exact = next((s for s in services if s.hostname.lower() == host), None)
+    if exact is not None:
+        return exact
+    wild = [s for s in services if s.hostname.startswith("*") and subset_of(host, s.hostname)]
+    return max(wild, key=lambda s: len(s.hostname), default=None)
 
 
 def _refuse_unmodelled(choice: SidecarChoice) -> None:
