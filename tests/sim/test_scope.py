@@ -194,6 +194,21 @@ def test_destination_rule_lookup_order_client_then_service_then_root() -> None:
     assert scope(without_service_ns, pod("team-c")).destination_rule("api.example.com")["metadata"]["name"] == "root"
 
 
+def test_proxies_in_the_root_namespace_look_in_the_service_namespace_before_their_own() -> None:
+    # push_context.go destinationRule: for a proxy in the root namespace (an egress gateway in
+    # istio-system), only root rules exported to "." come first; then the service's namespace, then
+    # the root namespace's exported rules ("istio-system tends to become the root config namespace").
+    gw = pod("istio-system", istio="egressgateway")
+    objs = [
+        service_entry("team-a", "ext", ["api.example.com"]),
+        destination_rule("istio-system", "root", "api.example.com"),
+        destination_rule("team-a", "service-ns", "api.example.com"),
+    ]
+    assert scope(objs, gw, gateway=True).destination_rule("api.example.com")["metadata"]["name"] == "service-ns"
+    objs.append(destination_rule("istio-system", "root-private", "api.example.com", export_to=["."]))
+    assert scope(objs, gw, gateway=True).destination_rule("api.example.com")["metadata"]["name"] == "root-private"
+
+
 def test_destination_rules_for_one_host_in_one_namespace_merge_subsets() -> None:
     # istiod merges DestinationRules for one host in one namespace: the later one only adds subsets
     # (pilot/pkg/model/destination_rule.go mergeDestinationRule).
@@ -319,6 +334,20 @@ def test_egress_listener_port_narrows_the_imported_ports() -> None:
     assert s.visible("api.example.com", 80)
     assert not s.visible("api.example.com", 443)
     assert "port 443" in (s.why_hidden("api.example.com", 443) or "")
+
+
+def test_http_proxy_egress_listener_does_not_narrow_by_port() -> None:
+    # sidecar.go needsPortMatch: a listener port narrows the imported services, except when its
+    # protocol is HTTP_PROXY (the listener is then a generic egress HTTP proxy).
+    objs = [
+        service_entry("default", "ext", ["api.example.com"], ports=(80, 443)),
+        sidecar(
+            "default",
+            "default",
+            egress=[{"port": {"number": 3128, "protocol": "HTTP_PROXY", "name": "p"}, "hosts": ["./*"]}],
+        ),
+    ]
+    assert sorted(p.number for p in scope(objs).service("api.example.com").ports) == [80, 443]
 
 
 def test_malformed_egress_host_is_refused() -> None:
