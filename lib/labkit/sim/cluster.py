@@ -9,6 +9,7 @@ import json
 from typing import Any
 
 from ..manifests import Ref, selector_matches
+from .capture import injection
 from .store import ObjectStore
 
 POD_CIDR = ipaddress.ip_network("10.244.0.0/16")
@@ -172,14 +173,9 @@ class Cluster:
         }
 
     def injects(self, pod: dict[str, Any]) -> bool:
-        """Istio's injection webhook rules: namespace label, then the pod's own label."""
-        ns_labels = self.namespace_labels(pod["metadata"]["namespace"])
-        pod_label = _labels(pod).get("sidecar.istio.io/inject")
-        if any(c.get("name") == "istio-proxy" for c in pod["spec"].get("containers", [])):
-            return False  # gateways bring their own proxy
-        if ns_labels.get("istio-injection") == "disabled" or pod_label == "false":
-            return False
-        return ns_labels.get("istio-injection") == "enabled" or "istio.io/rev" in ns_labels or pod_label == "true"
+        """Istio's injection webhook: its namespace and object selectors, then the pod's own
+        ``sidecar.istio.io/inject`` label (or the deprecated annotation); see capture.injection."""
+        return injection(pod, self.namespace_labels(pod["metadata"]["namespace"])).yes
 
 
 def proxy_role(pod: dict[str, Any]) -> str | None:

@@ -11,6 +11,8 @@ from typing import Any
 
 from .cluster import CLUSTER_DOMAIN
 
+EXPORT_TO_ANNOTATION = "networking.istio.io/exportTo"  # a Kubernetes Service's exportTo
+
 HTTP_PROTOCOLS = {"HTTP", "HTTP2", "GRPC", "GRPC-WEB"}
 TLS_PROTOCOLS = {"HTTPS", "TLS"}
 
@@ -42,6 +44,16 @@ class MeshService:
     addresses: list[str] = field(default_factory=list)
     endpoints: list[dict[str, Any]] = field(default_factory=list)
     k8s: dict[str, Any] | None = None
+    # What istiod orders and filters registry entries by (pilot/pkg/model/push_context.go):
+    export_to: tuple[str, ...] = ()  # empty: not set, the mesh default applies
+    created: str = ""  # creationTimestamp of the Service or ServiceEntry: older entries win ties
+    name: str = ""  # Istio's service name: the Service's name, or the host for a ServiceEntry
+    labels: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def is_kubernetes(self) -> bool:
+        """From the Kubernetes registry (a Service), not from a ServiceEntry."""
+        return self.k8s is not None
 
     def port(self, number: int) -> Port | None:
         return next((p for p in self.ports if p.number == number), None)
@@ -105,6 +117,10 @@ def build(services: list[dict[str, Any]], service_entries: list[dict[str, Any]])
                 "MESH_INTERNAL",
                 [svc["spec"].get("clusterIP", "")],
                 k8s=svc,
+                export_to=_split(((svc["metadata"].get("annotations") or {}).get(EXPORT_TO_ANNOTATION)) or ""),
+                created=svc["metadata"].get("creationTimestamp", ""),
+                name=name,
+                labels=dict(svc["metadata"].get("labels") or {}),
             )
         )
     for se in service_entries:
@@ -124,9 +140,38 @@ def build(services: list[dict[str, Any]], service_entries: list[dict[str, Any]])
                     spec.get("location", "MESH_EXTERNAL"),
                     list(spec.get("addresses") or []),
                     list(spec.get("endpoints") or []),
+                    export_to=tuple(spec.get("exportTo") or ()),
+                    created=se["metadata"].get("creationTimestamp", ""),
+                    name=host,
+                    labels=canonical_labels(name, se["metadata"].get("labels") or {}),
                 )
             )
     return out
+
+
+def _split(value: str) -> tuple[str, ...]:
+    """The annotation's comma-separated list, as istiod reads it (kube/conversion.go)."""
+    return tuple(v.strip() for v in value.split(",")) if value else ()
+
+
+def canonical_labels(name: str, labels: dict[str, str]) -> dict[str, str]:
+    """A ServiceEntry's labels plus the canonical service labels istiod adds to them
+    (serviceentry/conversion.go ensureCanonicalServiceLabels): they decide whether two entries merge."""
+    out = dict(labels)
+    out.setdefault(
+        "service.istio.io/canonical-name",
+        labels.get("app.kubernetes.io/name") or labels.get("app") or name,
+    )
+    out.setdefault(
+        "service.istio.io/canonical-revision",
+        labels.get("app.kubernetes.io/version") or labels.get("version") or "latest",
+    )
+    return out
+
+
+def creation_order(services: list[MeshService]) -> list[MeshService]:
+    """istiod's SortServicesByCreationTime: oldest first, then by name and namespace."""
+    return sorted(services, key=lambda s: (s.created, s.name, s.namespace))
 
 
 def lookup(registry: list[MeshService], host: str) -> MeshService | None:
