@@ -110,7 +110,9 @@ class SimBackend:
 
     def doctor(self) -> list[DoctorItem]:
         o = self.mesh.options
-        view = self.mesh.view()
+        mesh_config = self.mesh.mesh_config()
+        access_log = bool(mesh_config.get("accessLogFile"))
+        policy = (mesh_config.get("outboundTrafficPolicy") or {}).get("mode", "ALLOW_ANY")
         gateway = self.mesh.cluster.pods(o.istio_namespace, "istio=egressgateway")
         return [
             DoctorItem("backend", None, self.describe()),
@@ -120,8 +122,8 @@ class SimBackend:
                 "istio-egressgateway ready" if gateway else "not installed",
                 "" if gateway else "start the simulator with egress_gateway=True",
             ),
-            DoctorItem("access logging", view.access_log, "accessLogFile: /dev/stdout" if view.access_log else "off"),
-            DoctorItem("outbound policy", None, view.outbound_policy),
+            DoctorItem("access logging", access_log, "accessLogFile: /dev/stdout" if access_log else "off"),
+            DoctorItem("outbound policy", None, policy),
             DoctorItem(
                 NETWORK_POLICY_ITEM,
                 o.enforce_network_policy,

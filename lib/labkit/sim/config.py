@@ -8,8 +8,8 @@ from typing import Any
 import yaml
 
 from ..manifests import selector_matches
-from . import registry
-from .registry import MeshService, fqdn, host_matches
+from .registry import MeshService
+from .scope import Scope
 
 ISTIO = "networking.istio.io"
 MESH_GATEWAY = "mesh"
@@ -24,51 +24,53 @@ class TlsSettings:
 
 @dataclass
 class ProxyView:
+    """The config one proxy holds: the services, routes and rules its Scope lets it see
+    (exportTo, the Sidecar resource), plus the mesh config and the Gateway resources."""
+
     mesh: dict[str, Any]
-    registry: list[MeshService]
-    virtual_services: list[dict[str, Any]]
-    destination_rules: list[dict[str, Any]]
+    scope: Scope
     gateways: list[dict[str, Any]]
     root_namespace: str
 
     @property
     def outbound_policy(self) -> str:
-        return (self.mesh.get("outboundTrafficPolicy") or {}).get("mode", "ALLOW_ANY")
+        """The Sidecar resource's outboundTrafficPolicy when one applies, else the mesh's."""
+        return self.scope.outbound_policy
 
     @property
     def access_log(self) -> bool:
         return bool(self.mesh.get("accessLogFile"))
 
+    @property
+    def registry(self) -> list[MeshService]:
+        """Every service this proxy has a cluster for (VirtualService destinations included)."""
+        return self.scope.services
+
+    @property
+    def visible(self) -> list[MeshService]:
+        """The services an app's own requests can address (what the egress listeners import)."""
+        out: list[MeshService] = []
+        for listener in self.scope.egress:
+            out += [s for s in listener.services if not any(s is seen for seen in out)]
+        return out
+
+    def visible_on(self, port: int) -> list[MeshService]:
+        """The services the egress listener serving ``port`` imports, that have that port."""
+        listener = self.scope.listener_for(port)
+        return [s for s in listener.services if s.port(port) is not None] if listener is not None else []
+
     def service(self, host: str) -> MeshService | None:
-        return registry.lookup(self.registry, host)
+        return self.scope.service(host)
 
     def virtual_services_for(self, host: str, gateway: str) -> list[dict[str, Any]]:
         """VirtualServices for ``host`` bound to ``gateway`` (``mesh`` or ``ns/name``); omitted means mesh."""
-        out = []
-        for vs in self.virtual_services:
-            ns = vs["metadata"]["namespace"]
-            gateways = [qualify_gateway(g, ns) for g in vs["spec"].get("gateways") or [MESH_GATEWAY]]
-            if gateway not in gateways:
-                continue
-            if any(host_matches(fqdn(h, ns), host) for h in vs["spec"].get("hosts", [])):
-                out.append(vs)
-        return out
+        return self.scope.virtual_services_for(host, gateway)
 
     def destination_rule(self, host: str, client_namespace: str) -> dict[str, Any] | None:
-        """Istio's order: the client's namespace, then the service's namespace, then the root namespace."""
-        matching = [
-            dr
-            for dr in self.destination_rules
-            if host_matches(fqdn(dr["spec"]["host"], dr["metadata"]["namespace"]), host)
-        ]
-        # A DestinationRule in any other namespace is not used, which is why lab 04 repeats the
-        # gateway's DestinationRule in its own namespace.
-        svc = self.service(host)
-        for ns in (client_namespace, svc.namespace if svc else None, self.root_namespace):
-            found = [dr for dr in matching if dr["metadata"]["namespace"] == ns]
-            if found:
-                return found[0]
-        return None
+        """Istio's order: the client's namespace, then the service's namespace, then the root namespace
+        (lab 04 repeats the gateway's DestinationRule in its own namespace for this reason)."""
+        del client_namespace  # the scope belongs to the client proxy: its namespace comes first
+        return self.scope.destination_rule(host)
 
     def subset(self, host: str, name: str, client_namespace: str) -> dict[str, Any] | None:
         dr = self.destination_rule(host, client_namespace)

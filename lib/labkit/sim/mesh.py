@@ -17,6 +17,7 @@ from .network import Network
 from .nginx import NginxServer, is_nginx
 from .pki import Pki
 from .registry import build
+from .scope import Scope
 from .sidecar import Sidecar
 from .store import Key, ObjectStore
 from .topology import ISTIO_VERSION, SimOptions, initial_objects
@@ -84,17 +85,29 @@ class Mesh:
         return found
 
     # -- what proxies see
-    def view(self) -> ProxyView:
-        ns = self.options.istio_namespace
-        cm = self.store.pushed_one("", "ConfigMap", ns, "istio")
-        mesh = parse_mesh((cm or {}).get("data", {}).get("mesh", ""))
+    def mesh_config(self) -> dict[str, Any]:
+        """meshConfig as the proxies know it (the ``istio`` ConfigMap, once pushed)."""
+        cm = self.store.pushed_one("", "ConfigMap", self.options.istio_namespace, "istio")
+        return parse_mesh((cm or {}).get("data", {}).get("mesh", ""))
+
+    def view_for(self, pod: dict[str, Any]) -> ProxyView:
+        """The config the proxy of ``pod`` holds now: what istiod pushed, narrowed to its Scope."""
+        mesh = self.mesh_config()
+        registry = build(self.cluster.services(), list(self.store.pushed(ISTIO, "ServiceEntry")))
+        scope = Scope.build(
+            pod,
+            registry,
+            list(self.store.pushed(ISTIO, "VirtualService")),
+            list(self.store.pushed(ISTIO, "DestinationRule")),
+            list(self.store.pushed(ISTIO, "Sidecar")),
+            mesh,
+            gateway=proxy_role(pod) == ROUTER,
+        )
         return ProxyView(
             mesh=mesh,
-            registry=build(self.cluster.services(), list(self.store.pushed(ISTIO, "ServiceEntry"))),
-            virtual_services=list(self.store.pushed(ISTIO, "VirtualService")),
-            destination_rules=list(self.store.pushed(ISTIO, "DestinationRule")),
+            scope=scope,
             gateways=list(self.store.pushed(ISTIO, "Gateway")),
-            root_namespace=mesh.get("rootNamespace", ns),
+            root_namespace=mesh.get("rootNamespace", self.options.istio_namespace),
         )
 
     # -- logs

@@ -92,7 +92,7 @@ class Proxy:
 
     def view(self) -> ProxyView:
         """The config this proxy holds now (what istiod has pushed to it)."""
-        return self.mesh.view()
+        return self.mesh.view_for(self.pod)
 
     def context(self, trace: Trace, where: str) -> RequestContext:
         hop = trace.hop(where)

@@ -42,7 +42,9 @@ class Sidecar(Proxy):
         """A connection the app opened, redirected here by iptables."""
         ctx = self.context(trace, f"sidecar of {self.namespace}/{self.name}")
         view, hop = ctx.view, ctx.hop
-        hop.step("outbound policy", view.outbound_policy)
+        if view.scope.sidecar.sidecar is not None:
+            hop.step("Sidecar resource", f"{view.scope.sidecar.name}: {view.scope.sidecar.reason}")
+        hop.step("outbound policy", f"{view.outbound_policy} (from the {view.scope.outbound_policy_source})")
         tcp_service = self._by_address(view, conn.dst_ip, conn.dst_port)
         port_spec = tcp_service.port(conn.dst_port) if tcp_service else None
         if port_spec is not None and not port_spec.is_http:
@@ -65,7 +67,9 @@ class Sidecar(Proxy):
         original = (conn.dst_ip, port)
         if svc is None:
             if view.outbound_policy == "REGISTRY_ONLY":
-                hop.step("route", f"{port} → virtual host block_all: {host} is not in the service registry")
+                hidden = view.scope.why_hidden(host, port)
+                why = hidden or f"{host} is not in the service registry"
+                hop.step("route", f"{port} → virtual host block_all: {why}")
                 hop.outcome = "502 from the sidecar itself (REGISTRY_ONLY blocks unknown hosts)"
                 return ex.local(502, flags="-", details="direct_response", route="block_all")
             hop.step("route", f"{port} → virtual host allow_any: {host} is not in the registry (ALLOW_ANY)")
@@ -135,15 +139,16 @@ class Sidecar(Proxy):
         Domains are the registry hosts with an HTTP port here (Kubernetes short names included), plus
         hosts that a ``mesh`` VirtualService routes on this port even if their service lacks the port.
         """
-        for svc in view.registry:
+        candidates = view.visible_on(port)
+        for svc in candidates:
             spec_port = svc.port(port)
             if spec_port and spec_port.is_http and svc.matches(host):
                 return svc
         short = fqdn(host, self.namespace).split(".svc.")[0] + ".svc."
-        for svc in view.registry:
-            if svc.k8s is not None and svc.port(port) and (svc.matches(host) or svc.hostname.startswith(short)):
+        for svc in candidates:
+            if svc.k8s is not None and (svc.matches(host) or svc.hostname.startswith(short)):
                 return svc
-        svc = view.service(host)
+        svc = view.scope.visible_service(host)
         if svc is not None:
             for vs in view.virtual_services_for(svc.hostname, MESH_GATEWAY):
                 for route in vs["spec"].get("http") or []:
@@ -166,7 +171,7 @@ class Sidecar(Proxy):
             cluster = ClusterRef(dest_host, choice.port or port, choice.subset)
             hop.step("VirtualService", f"{choice.source} matches SNI {sni}")
         if cluster is None:
-            svc = next((s for s in view.registry if _is_tls_port(s, port) and s.matches(sni)), None)
+            svc = next((s for s in view.visible_on(port) if _is_tls_port(s, port) and s.matches(sni)), None)
             if svc is None and (vip := self.mesh.cluster.service_by_ip(conn.dst_ip)) is not None:
                 svc = view.service(fqdn(vip["metadata"]["name"], vip["metadata"]["namespace"]))
             if svc is not None:
@@ -217,7 +222,7 @@ class Sidecar(Proxy):
 
     @staticmethod
     def _http_ports(view: ProxyView) -> set[int]:
-        return {p.number for s in view.registry for p in s.ports if p.is_http}
+        return {p.number for s in view.visible for p in s.ports if p.is_http}
 
     # -- TCP ----------------------------------------------------------------------------------------
     def _tcp(self, ctx: RequestContext, conn: Connection) -> Outcome:
@@ -244,8 +249,8 @@ class Sidecar(Proxy):
     def _by_address(view: ProxyView, ip: str, port: int) -> MeshService | None:
         """The ServiceEntry whose ``addresses`` cover ``ip`` and that has ``port``, if any."""
         address = ipaddress.ip_address(ip)
-        for svc in view.registry:
-            if svc.k8s is not None or svc.port(port) is None:
+        for svc in view.visible_on(port):
+            if svc.k8s is not None:
                 continue
             if any(address in ipaddress.ip_network(a, strict=False) for a in svc.addresses):
                 return svc
