@@ -169,26 +169,38 @@ class World(RichDisplay):
         address: str | None = None,
         also: Iterable[str] = (),
         ports: Iterable[int] = (80, 443),
-        http2: bool = True,
+        tls_ports: Iterable[int] | None = None,
+        http2: bool | None = None,
         latency: float = 0.05,
         certificate: Iterable[str] | None = None,
     ) -> ExternalHost:
-        """Add a server for your own experiments; it answers every port in ``ports`` with ``behaviour``
-        (443 with TLS, the others in plain text). Bad input is refused and nothing changes.
+        """Add a server for your own experiments. Bad input is refused and nothing changes.
+
+        It answers every port in ``ports`` with ``behaviour`` (``httpbin``, ``static-page``, ``site``,
+        ``redirect-to-https``; ``settings`` are that behaviour's ``with`` fields), with TLS on
+        ``tls_ports`` (default: 443 when listed); ``http2`` (default: on) is negotiated on those. The
+        address defaults to a free one in 203.0.113.200-254 and the certificate to the host's names.
 
         Example: ``lab.world.add_host("api.example.com")`` (an httpbin), or
         ``lab.world.add_host("shop.example.com", "static-page", settings={"body": "hello\\n"})``.
         """
+        ports = list(ports)
+        tls_ports = [p for p in ports if p == 443] if tls_ports is None else list(tls_ports)
+        stray = [p for p in tls_ports if p not in ports]
+        if stray:
+            raise WorldError(f"tls_ports: {stray} not in ports {ports}")
+        if http2 and not tls_ports:
+            raise WorldError("http2: negotiated in the TLS handshake (ALPN), and no port has TLS (tls_ports)")
         entry: dict[str, Any] = {
             "name": name,
             "also": list(also),
-            "address": address if address is not None else self._free_address(),
+            "address": address,
             "latency": latency,
             "ports": [
                 {
                     "port": p,
-                    "tls": p == 443,
-                    "http2": http2 and p == 443,
+                    "tls": p in tls_ports,
+                    "http2": p in tls_ports and http2 is not False,
                     "behaviour": behaviour,
                     "with": settings or {},
                 }
@@ -200,12 +212,18 @@ class World(RichDisplay):
         return self.add_hosts([entry])[0]
 
     def add_hosts(self, entries: list[dict[str, Any]]) -> list[ExternalHost]:
-        """Add servers written as the data file writes them (a notebook parameter can hold this list).
-        All or nothing: one bad entry and none is added."""
+        """Add servers written as ``labs/common/world.yaml`` writes them (``address`` may be left out),
+        e.g. from a notebook parameter. All or nothing: one bad entry and none is added."""
         if not isinstance(entries, list):
             raise WorldError(f"add_hosts takes a list of host entries, not {type(entries).__name__}")
-        specs = [parse_host(e, f"host {i + 1} ({_entry_name(e)})") for i, e in enumerate(entries)]
-        hosts = self._prepare(specs, [f"host {i + 1} ({s.name})" for i, s in enumerate(specs)], added=True)
+        places = [f"host {i + 1} ({_entry_name(e)})" for i, e in enumerate(entries)]
+        specs = [parse_host(e, where) for e, where in zip(entries, places, strict=True)]
+        taken = set(self._servers) | {s.address for s in specs if s.address}
+        for spec in specs:
+            if spec.address is None:
+                spec.address = self._free_address(taken)
+                taken.add(spec.address)
+        hosts = self._prepare(specs, places, added=True)
         self._commit(specs, hosts)
         return hosts
 
@@ -232,6 +250,7 @@ class World(RichDisplay):
                 raise WorldError(f"{where}.address: {spec.address} is already {addresses[spec.address]}'s address")
             if spec.address == self.client_address:
                 raise WorldError(f"{where}.address: {spec.address} is the cluster's own public address")
+            assert spec.address is not None  # the data file requires it; add_hosts fills it in
             listeners = {p.port: _listener(p, f"{where}.ports[{i}]") for i, p in enumerate(spec.ports)}
             cert = spec.certificate
             identity = Identity(cert[0], tuple(cert), PUBLIC_ROOT) if cert else None
@@ -251,8 +270,8 @@ class World(RichDisplay):
             self._servers[host.ip] = host
             self._specs.append(spec)
 
-    def _free_address(self) -> str:
-        free = next((a for a in _FREE_ADDRESSES if a not in self._servers and a != self.client_address), None)
+    def _free_address(self, taken: set[str]) -> str:
+        free = next((a for a in _FREE_ADDRESSES if a not in taken and a != self.client_address), None)
         if free is None:
             raise WorldError("no free address left in 203.0.113.200-254; pass address= (RFC 5737 ranges)")
         return free

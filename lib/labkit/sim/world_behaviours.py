@@ -35,7 +35,7 @@ def reason(status: int) -> str:
 class WorldError(LabkitError):
     """The outside world's data, or a change to it, is wrong. Nothing was changed."""
 
-    hint = "fix the field named above; the format is described at the top of labs/common/world.yaml"
+    hint = "fix the field named above; help(lab.world.add_host) and labs/common/world.yaml describe the format"
 
 
 @dataclass(frozen=True)
@@ -176,5 +176,6 @@ def describe(exc: ValidationError) -> str:
     parts = []
     for err in exc.errors():
         path = ".".join(str(p) for p in err["loc"])
-        parts.append(f"{path}: {err['msg']}" if path else err["msg"])
+        message = err["msg"].removeprefix("Value error, ")
+        parts.append(f"{path}: {message}" if path else message)
     return "; ".join(parts)

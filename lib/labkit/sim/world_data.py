@@ -69,7 +69,7 @@ class HostSpec(_Strict):
 
     name: str
     also: list[str] = Field(default_factory=list)  # more names for the same server
-    address: str
+    address: str | None = None  # required in the data file; hosts added at run time get a free one
     latency: float = Field(0.05, ge=0, le=10)  # seconds each way to reach it
     certificate: list[str] = Field(default_factory=list)  # names on its certificate; default: its names
     ports: list[PortSpec] = Field(min_length=1)
@@ -81,8 +81,8 @@ class HostSpec(_Strict):
 
     @field_validator("address")
     @classmethod
-    def _address(cls, value: str) -> str:
-        return check_address(value)
+    def _address(cls, value: str | None) -> str | None:
+        return None if value is None else check_address(value)
 
     @field_validator("also")
     @classmethod
@@ -125,6 +125,13 @@ class WorldSpec(_Strict):
     @classmethod
     def _client(cls, value: str) -> str:
         return check_address(value)
+
+    @model_validator(mode="after")
+    def _addresses(self) -> WorldSpec:
+        missing = [h.name for h in self.hosts if h.address is None]
+        if missing:
+            raise ValueError(f"every host in the data file needs an address (missing: {', '.join(missing)})")
+        return self
 
 
 def parse_world(data: Any, source: str) -> WorldSpec:
