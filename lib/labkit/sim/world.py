@@ -288,6 +288,9 @@ class World(RichDisplay):
     def __str__(self) -> str:
         return "\n".join("  ".join(h.summary()) for h in self._servers.values())
 
+    def __repr__(self) -> str:
+        return f"<World: {len(self._servers)} servers, names {', '.join(self.names())}>"
+
 
 def _listener(spec: PortSpec, where: str) -> Listener:
     return Listener(spec.port, spec.tls, spec.http2, build(spec.behaviour, spec.settings, where), spec.behaviour)
