@@ -14,7 +14,9 @@ Sources, cited per test:
 
 from __future__ import annotations
 
+import base64
 import json
+import re
 
 import pytest
 
@@ -293,3 +295,68 @@ def test_redirects_followed_by_curl(lab: Lab) -> None:
     # [core] two 302s, then /get; curl -L follows relative Locations (curl man page, --location)
     assert [x.status for x in r.responses] == [302, 302, 200]
     assert json.loads(r.body)["url"] == "http://httpbin.org/get"
+
+
+# -- httpbin's smaller endpoints, and the ones the simulator refuses ---------------------------------
+
+
+def test_landing_page_is_200(world: World) -> None:
+    status, headers, text, _ = ask(world, "GET", "/")
+    # [core] view_landing_page renders index.html (HTML, 200)
+    assert status == 200 and headers["content-type"].startswith("text/html") and "<title>httpbin.org</title>" in text
+
+
+def test_uuid(world: World) -> None:
+    value = ask_json(world, "GET", "/uuid")["uuid"]
+    # [core] view_uuid: jsonify(uuid=str(uuid.uuid4()))
+    assert re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}", value)
+
+
+def test_base64_decodes(world: World) -> None:
+    # [core] decode_base64; the route's default value decodes to "HTTPBIN is awesome"
+    status, _, text, _ = ask(world, "GET", "/base64/SFRUUEJJTiBpcyBhd2Vzb21l")
+    assert (status, text) == (200, "HTTPBIN is awesome")
+
+
+def test_redirect_to_uses_the_url_and_a_3xx_status(world: World) -> None:
+    status, headers, _, _ = ask(world, "GET", "/redirect-to?url=https://example.com/x&status_code=307")
+    # [core] redirect_to: Location is the url argument as given; status_code is used when 300-399
+    assert (status, headers["location"]) == (307, "https://example.com/x")
+    assert ask(world, "GET", "/redirect-to?url=/get&status_code=200")[0] == 302
+
+
+def test_basic_auth(world: World) -> None:
+    good = ("Authorization", "Basic " + base64.b64encode(b"user:pass").decode())
+    # [core] basic_auth: 200 {"authenticated": true, "user": ...}, else [helpers] status_code(401)
+    assert ask_json(world, "GET", "/basic-auth/user/pass", good) == {"authenticated": True, "user": "user"}
+    status, headers, _, _ = ask(world, "GET", "/basic-auth/user/other", good)
+    assert (status, headers["www-authenticate"]) == (401, 'Basic realm="Fake Realm"')
+    # [core] hidden_basic_auth answers 404 instead of 401
+    assert ask(world, "GET", "/hidden-basic-auth/user/other", good)[0] == 404
+
+
+def test_bearer(world: World) -> None:
+    # [core] bearer_auth: 401 with "WWW-Authenticate: Bearer" without a token
+    status, headers, _, _ = ask(world, "GET", "/bearer")
+    assert (status, headers["www-authenticate"]) == (401, "Bearer")
+    assert ask_json(world, "GET", "/bearer", ("Authorization", "Bearer abc"))["token"] == "abc"
+
+
+def test_cookies_hide_analytics_cookies(world: World) -> None:
+    # [core] view_cookies drops ENV_COOKIES such as __utma unless ?show_env
+    data = ask_json(world, "GET", "/cookies", ("Cookie", "session=s1; __utma=x"))
+    assert data == {"cookies": {"session": "s1"}}
+
+
+def test_cache_n_sets_cache_control(world: World) -> None:
+    _, headers, _, _ = ask(world, "GET", "/cache/60")
+    # [core] cache_control: "public, max-age={value}"
+    assert headers["cache-control"] == "public, max-age=60"
+
+
+@pytest.mark.parametrize("path", ["/json", "/image/png", "/gzip", "/bytes/10", "/drip", "/stream/3", "/xml"])
+def test_other_httpbin_endpoints_are_refused_by_name(world: World, path: str) -> None:
+    status, _, text, _ = ask(world, "GET", path)
+    # [core] these routes exist on httpbin; right or refused by name (project rules), never a false 404
+    assert status == 501
+    assert text.startswith(f"not modelled by the offline simulator: httpbin's {path};")

@@ -17,10 +17,13 @@ Status lines use Werkzeug's upper-case reason phrases ("404 NOT FOUND").
 
 from __future__ import annotations
 
+import base64
+import binascii
 import bisect
 import json
 import math
 import re
+import uuid
 from collections.abc import Callable
 from email.parser import BytesParser
 from email.policy import HTTP
@@ -53,6 +56,20 @@ ENV_HEADERS = frozenset(
         "Total-Route-Time",
         "Connect-Time",
     )
+)
+
+#: Analytics cookies httpbin leaves out of /cookies (core.ENV_COOKIES).
+ENV_COOKIES = frozenset(
+    {
+        "_gauges_unique",
+        "_gauges_unique_year",
+        "_gauges_unique_month",
+        "_gauges_unique_day",
+        "_gauges_unique_hour",
+        "__utmz",
+        "__utma",
+        "__utmb",
+    }
 )
 
 _TEAPOT = """
@@ -344,6 +361,106 @@ def _response_headers(request: Request, visit: Visit, _m: re.Match[str]) -> Repl
     return _reply(200, "application/json", body, *((k.lower(), v) for k, v in extra), request=request)
 
 
+def _landing(request: Request, visit: Visit, _m: re.Match[str]) -> Reply:
+    """The landing page (the real one is a long Swagger UI page; the title is the same)."""
+    body = (
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n    <title>httpbin.org</title>\n</head>\n<body></body>\n</html>\n'
+    )
+    return _reply(200, "text/html; charset=utf-8", body, request=request)
+
+
+def _uuid(request: Request, visit: Visit, _m: re.Match[str]) -> Reply:
+    return _json({"uuid": str(uuid.UUID(int=visit.rng.getrandbits(128), version=4))}, request)
+
+
+def _robots(request: Request, visit: Visit, _m: re.Match[str]) -> Reply:
+    return _reply(200, "text/plain", "User-agent: *\nDisallow: /deny\n", request=request)
+
+
+def _base64(request: Request, visit: Visit, m: re.Match[str]) -> Reply:
+    try:
+        text = base64.urlsafe_b64decode(m.group(1).encode()).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        text = "Incorrect Base64 data try: SFRUUEJJTiBpcyBhd2Vzb21l"
+    return _reply(200, "text/html; charset=utf-8", text, request=request)
+
+
+def _redirect_to(request: Request, visit: Visit, _m: re.Match[str]) -> Reply:
+    _, query = split_target(request.path)
+    args = {k.lower(): v for k, v in parse_qsl(query, keep_blank_values=True)}
+    if "url" not in args:  # httpbin reads args['url'] and fails without it
+        raise _ServerError("no url argument")
+    status = 302
+    if "status_code" in args:
+        try:
+            asked = int(args["status_code"])
+        except ValueError:
+            raise _ServerError("int() of a non-number") from None
+        status = asked if 300 <= asked < 400 else 302
+    return _reply(status, "text/html; charset=utf-8", "", ("location", args["url"]), request=request)
+
+
+def _basic_auth(request: Request, visit: Visit, m: re.Match[str]) -> Reply:
+    user, password = m.group(1), m.group(2)
+    if _basic_credentials(request) == (user, password):
+        return _json({"authenticated": True, "user": user}, request)
+    return _status_reply(401, request)
+
+
+def _hidden_basic_auth(request: Request, visit: Visit, m: re.Match[str]) -> Reply:
+    user, password = m.group(1), m.group(2)
+    if _basic_credentials(request) == (user, password):
+        return _json({"authenticated": True, "user": user}, request)
+    return _status_reply(404, request)
+
+
+def _basic_credentials(request: Request) -> tuple[str, str] | None:
+    header = request.header("authorization") or ""
+    scheme, _, encoded = header.partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        user, sep, password = base64.b64decode(encoded.strip()).decode().partition(":")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    return (user, password) if sep else None
+
+
+def _bearer(request: Request, visit: Visit, _m: re.Match[str]) -> Reply:
+    header = request.header("authorization")
+    if not (header and header.startswith("Bearer ")):
+        return _reply(401, "text/html; charset=utf-8", "", ("www-authenticate", "Bearer"), request=request)
+    return _json({"authenticated": True, "token": header[len("Bearer ") :]}, request)
+
+
+def _cookies(request: Request, visit: Visit, _m: re.Match[str]) -> Reply:
+    jar: dict[str, str] = {}
+    for header in (v for k, v in request.headers if k.lower() == "cookie"):
+        for pair in header.split(";"):
+            name, sep, value = pair.strip().partition("=")
+            if sep:
+                jar[name] = value
+    _, query = split_target(request.path)
+    if "show_env" not in dict(parse_qsl(query, keep_blank_values=True)):
+        jar = {k: v for k, v in jar.items() if k not in ENV_COOKIES}
+    return _json({"cookies": jar}, request)
+
+
+def _cache_for(request: Request, visit: Visit, m: re.Match[str]) -> Reply:
+    reply = _json(request_dict(request, visit, "url", "args", "headers", "origin"), request)
+    return reply.with_headers(("cache-control", f"public, max-age={int(m.group(1))}"))
+
+
+def _not_modelled(request: Request, visit: Visit, m: re.Match[str]) -> Reply:
+    """httpbin has this endpoint, the simulated one doesn't: say so instead of a wrong answer."""
+    path, _ = split_target(request.path)
+    body = (
+        f"not modelled by the offline simulator: httpbin's {path}; the simulated httpbin.org answers "
+        f"{', '.join(MODELLED)}. Run this on a kind cluster for the real one.\n"
+    )
+    return Reply(501, "Not Implemented", (("content-type", "text/plain"), ("content-length", str(len(body)))), body)
+
+
 #: (path pattern, methods, endpoint). GET routes also answer HEAD and OPTIONS, as in Flask.
 ROUTES: list[tuple[re.Pattern[str], tuple[str, ...], Endpoint]] = [
     (re.compile(r"/get"), ("GET",), _echo("url", "args", "headers", "origin")),
@@ -361,7 +478,53 @@ ROUTES: list[tuple[re.Pattern[str], tuple[str, ...], Endpoint]] = [
     (re.compile(r"/relative-redirect/(\d+)"), ("GET",), _relative_redirect),
     (re.compile(r"/absolute-redirect/(\d+)"), ("GET",), _absolute_redirect),
     (re.compile(r"/response-headers"), ("GET", "POST"), _response_headers),
+    (re.compile(r"/"), ("GET",), _landing),
+    (re.compile(r"/uuid"), ("GET",), _uuid),
+    (re.compile(r"/robots\.txt"), ("GET",), _robots),
+    (re.compile(r"/base64/([^/]+)"), ("GET",), _base64),
+    (re.compile(r"/redirect-to"), ANY, _redirect_to),
+    (re.compile(r"/basic-auth/([^/]+)/([^/]+)"), ("GET",), _basic_auth),
+    (re.compile(r"/hidden-basic-auth/([^/]+)/([^/]+)"), ("GET",), _hidden_basic_auth),
+    (re.compile(r"/bearer"), ("GET",), _bearer),
+    (re.compile(r"/cookies"), ("GET",), _cookies),
+    (re.compile(r"/cache/(\d+)"), ("GET",), _cache_for),
 ]
+
+#: The endpoints answered above, for the refusal below.
+MODELLED = (
+    "/get",
+    "/post",
+    "/put",
+    "/patch",
+    "/delete",
+    "/anything",
+    "/headers",
+    "/ip",
+    "/user-agent",
+    "/status/N",
+    "/delay/N",
+    "/redirect/N",
+    "/relative-redirect/N",
+    "/absolute-redirect/N",
+    "/response-headers",
+    "/",
+    "/uuid",
+    "/robots.txt",
+    "/base64/V",
+    "/redirect-to",
+    "/basic-auth/U/P",
+    "/hidden-basic-auth/U/P",
+    "/bearer",
+    "/cookies",
+    "/cache/N",
+)
+
+#: httpbin's other endpoints (core.py): answered with a clear refusal, not a wrong 404.
+NOT_MODELLED = re.compile(
+    r"/(html|deny|gzip|deflate|brotli|stream/\d+|cookies/.+|forms/post|digest-auth/.+|drip|cache|etag/[^/]+"
+    r"|encoding/utf8|bytes/\d+|stream-bytes/\d+|range/\d+|links/\d+(/\d+)?|image(/(png|jpeg|webp|svg))?|xml|json"
+    r"|spec\.json)"
+)
 
 
 def _allowed(methods: tuple[str, ...]) -> tuple[str, ...]:
@@ -388,6 +551,9 @@ def httpbin(request: Request, visit: Visit) -> Reply:
             except _ServerError:
                 reply = _error_page(500, _SERVER_ERROR_TEXT, request)
         return finish(reply, request, visit)
+    m = NOT_MODELLED.fullmatch(path)
+    if m is not None:
+        return finish(_not_modelled(request, visit, m), request, visit)
     return finish(_error_page(404, _NOT_FOUND_TEXT, request), request, visit)
 
 
