@@ -233,6 +233,19 @@ def test_add_hosts_takes_data_file_entries() -> None:
         ({"name": "new.example.com", "ports": [80], "tls_ports": [443]}, "tls_ports"),
         ({"name": "new.example.com", "ports": [0]}, "greater than or equal to 1"),
         ({"name": "new.example.com", "latency": -1}, "latency"),
+        ({"name": "new.example.com", "settings": {"x": 1}}, "x: Extra inputs are not permitted"),
+        (
+            {"name": "new.example.com", "behaviour": "static-page", "settings": {"headers": {"Content-Length": "9"}}},
+            "Content-Length: computed from the body",
+        ),
+        (
+            {"name": "new.example.com", "behaviour": "redirect-to-https", "settings": {"headers": {"Location": "/"}}},
+            "Location: set by the redirect itself",
+        ),
+        (
+            {"name": "new.example.com", "behaviour": "site", "settings": {"pages": [{"path": "/"}, {"path": "/"}]}},
+            "two pages for any host /",
+        ),
     ],
 )
 def test_bad_hosts_are_refused_and_change_nothing(kwargs: dict, message: str) -> None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from ..errors import LabkitError
 from .messages import Reply, Request
@@ -74,13 +74,25 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
+def _refuse(headers: dict[str, str], names: tuple[str, ...], why: str) -> dict[str, str]:
+    for name in headers:
+        if name.lower() in names:
+            raise ValueError(f"{name}: {why}")
+    return headers
+
+
 class Page(_Strict):
     status: int = Field(200, ge=100, le=599)
     headers: dict[str, str] = Field(default_factory=dict)
     body: str = ""
 
+    @field_validator("headers")
+    @classmethod
+    def _no_length(cls, value: dict[str, str]) -> dict[str, str]:
+        return _refuse(value, ("content-length",), "computed from the body; leave it out")
+
     def reply(self) -> Reply:
-        headers = tuple((k.lower(), v) for k, v in self.headers.items() if k.lower() != "content-length")
+        headers = tuple((k.lower(), v) for k, v in self.headers.items())
         length = str(len(self.body.encode()))
         return Reply(self.status, reason(self.status), (*headers, ("content-length", length)), self.body)
 
@@ -94,10 +106,26 @@ class SiteSettings(_Strict):
     pages: list[SitePage] = Field(min_length=1)
     not_found: Page = Page(status=404, headers={"content-type": "text/html"}, body="Not Found\n")
 
+    @field_validator("pages")
+    @classmethod
+    def _each_once(cls, value: list[SitePage]) -> list[SitePage]:
+        seen = set()
+        for page in value:
+            key = (page.host.lower() if page.host else None, page.path)
+            if key in seen:
+                raise ValueError(f"two pages for {page.host or 'any host'} {page.path}")
+            seen.add(key)
+        return value
+
 
 class RedirectSettings(_Strict):
     status: int = Field(301, ge=300, le=399)
     headers: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("headers")
+    @classmethod
+    def _no_location(cls, value: dict[str, str]) -> dict[str, str]:
+        return _refuse(value, ("location", "content-length"), "set by the redirect itself; leave it out")
 
 
 class NoSettings(_Strict):
@@ -117,9 +145,7 @@ def _static_page(settings: Page) -> Behaviour:
 
 
 def _redirect_to_https(settings: RedirectSettings) -> Behaviour:
-    extra = tuple(
-        (k.lower(), v) for k, v in settings.headers.items() if k.lower() not in ("location", "content-length")
-    )
+    extra = tuple((k.lower(), v) for k, v in settings.headers.items())
 
     def answer(request: Request, visit: Visit) -> Reply:
         host = request.authority.rsplit(":", 1)[0] if not request.authority.endswith("]") else request.authority
