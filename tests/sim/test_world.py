@@ -70,7 +70,7 @@ def test_a_bad_data_file_is_refused_naming_the_field(tmp_path: Path) -> None:
         "  ports:\n  - {port: 80, behaviour: httpbin, colour: blue}\n"
     )
     # right or refused by name (project rules): an unknown field is named with its path
-    with pytest.raises(WorldError, match=r"hosts\.0\.ports\.0\.colour: Extra inputs are not permitted"):
+    with pytest.raises(WorldError, match=r"hosts\[0\]\.ports\[0\]\.colour: Extra inputs are not permitted"):
         World.from_file(bad)
 
 
@@ -245,6 +245,10 @@ def test_add_hosts_takes_data_file_entries() -> None:
         (
             {"name": "new.example.com", "behaviour": "site", "settings": {"pages": [{"path": "/"}, {"path": "/"}]}},
             "two pages for any host /",
+        ),
+        (
+            {"name": "new.example.com", "behaviour": "site", "settings": {"pages": [{"host": "x.org", "path": "/"}]}},
+            "x.org is not one of this server's names",
         ),
     ],
 )

@@ -252,6 +252,7 @@ class World(RichDisplay):
                 raise WorldError(f"{where}.address: {spec.address} is the cluster's own public address")
             assert spec.address is not None  # the data file requires it; add_hosts fills it in
             listeners = {p.port: _listener(p, f"{where}.ports[{i}]") for i, p in enumerate(spec.ports)}
+            _check_site_hosts(spec, where)
             cert = spec.certificate
             identity = Identity(cert[0], tuple(cert), PUBLIC_ROOT) if cert else None
             hosts.append(
@@ -294,6 +295,20 @@ class World(RichDisplay):
 
 def _listener(spec: PortSpec, where: str) -> Listener:
     return Listener(spec.port, spec.tls, spec.http2, build(spec.behaviour, spec.settings, where), spec.behaviour)
+
+
+def _check_site_hosts(spec: HostSpec, where: str) -> None:
+    """A site page for a name the server doesn't have could never be served: refuse it."""
+    for i, port in enumerate(spec.ports):
+        if port.behaviour != "site":
+            continue
+        for j, page in enumerate(port.settings.get("pages") or []):
+            host = str(page.get("host") or "").lower()
+            if host and host not in spec.names:
+                raise WorldError(
+                    f"{where}.ports[{i}].with.pages[{j}].host: {host} is not one of this server's names "
+                    f"({', '.join(spec.names)}); add it to also"
+                )
 
 
 def _entry_name(entry: object) -> str:

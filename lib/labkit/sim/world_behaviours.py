@@ -193,15 +193,16 @@ def build(name: str, settings: dict[str, Any] | None, where: str) -> Behaviour:
     try:
         parsed = model.model_validate(settings or {})
     except ValidationError as exc:
-        raise WorldError(f"{where}.with (behaviour {name}): {describe(exc)}") from None
+        raise WorldError(f"{describe(exc, f'{where}.with')} (behaviour {name})") from None
     return factory(parsed)
 
 
-def describe(exc: ValidationError) -> str:
-    """One line per problem: the field path and pydantic's message."""
+def describe(exc: ValidationError, prefix: str = "") -> str:
+    """One line per problem: the field path (``hosts[2].ports[1].with.status``) and pydantic's message."""
     parts = []
     for err in exc.errors():
-        path = ".".join(str(p) for p in err["loc"])
+        path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err["loc"])
+        where = f"{prefix}{path}".lstrip(".")
         message = err["msg"].removeprefix("Value error, ")
-        parts.append(f"{path}: {message}" if path else message)
+        parts.append(f"{where}: {message}" if where else message)
     return "; ".join(parts)
