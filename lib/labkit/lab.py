@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 from rich.console import Console
@@ -20,6 +20,9 @@ from .manifests import Manifest, Ref
 from .paths import lab_file
 from .result import CurlResult
 from .verify import Verifications
+
+if TYPE_CHECKING:
+    from .sim.world import World
 
 OUTBOUND_POLICIES = ("ALLOW_ANY", "REGISTRY_ONLY")
 CONFIGMAP = "istio"
@@ -53,6 +56,17 @@ class Lab(Verifications):
     @property
     def istio_namespace(self) -> str:
         return self.driver.istio_namespace
+
+    @property
+    def world(self) -> World:
+        """The simulated internet outside the cluster: ``print(lab.world)``, ``lab.world.add_host(...)``."""
+        mesh = getattr(self.driver, "mesh", None)
+        if not self.simulated or mesh is None:
+            raise LabkitError(
+                "the outside world is real on a cluster: lab.world exists only on the simulator",
+                hint="reach real hosts directly; run on backend='sim' to add simulated ones",
+            )
+        return mesh.world
 
     def __repr__(self) -> str:
         return f"<Lab {self.name!r} on {self.driver.describe()}>"

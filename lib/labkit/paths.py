@@ -19,6 +19,11 @@ def lab_file(lab: str, name: str) -> Path:
     return path
 
 
+def world_file() -> Path:
+    """The simulated internet outside the cluster: ``labs/common/world.yaml``."""
+    return LABS / "common" / "world.yaml"
+
+
 def istio_crds() -> Path | None:
     """The published Istio CRD file, when one is available beside the project (used by validation).
 

@@ -157,10 +157,21 @@ class SimCurl:
                 hop.step("DNS", f"query to kube-dns dropped: {verdict.reason}")
                 hop.outcome = "name resolution times out"
                 return None, DNS_TIMEOUT, TIMEOUT
-        ip = self.mesh.cluster.resolve(host, pod["metadata"]["namespace"]) or self.mesh.world.resolve(host)
+        namespace = pod["metadata"]["namespace"]
+        ip = self.mesh.cluster.resolve(host, namespace) or self.mesh.world.resolve(host)
         if ip is None:
-            hop.step("DNS", f"{host}: no such name (NXDOMAIN)")
-            hop.outcome = "curl can't resolve the host"
+            from .cluster import CLUSTER_DOMAIN
+
+            # Say why there is no address: the simulator can't know the real internet, so an outside
+            # name it lacks is its own gap, not an NXDOMAIN; cluster names really are NXDOMAIN.
+            name = host.lower().rstrip(".")
+            labels = name.split(".")
+            service_like = len(labels) in (2, 3) and self.mesh.store.raw("", "Namespace", None, labels[1]) is not None
+            if len(labels) == 1 or name.endswith(f".{CLUSTER_DOMAIN}") or service_like:
+                hop.step("DNS", f"{host}: kube-dns has no Service by that name (searched from namespace {namespace})")
+            else:
+                hop.step("DNS", self.mesh.world.unknown(host))
+            hop.outcome = "curl can't resolve the host (exit 6)"
             return None, 0.002, DNS
         hop.step("DNS", f"{host} → {ip}")
         return ip, 0.002, None

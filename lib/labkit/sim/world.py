@@ -1,243 +1,315 @@
-"""The internet outside the cluster: named hosts, their addresses, and how each one answers.
+"""The internet outside the cluster: servers by name and address, and how each one answers.
 
-Addresses come from the documentation ranges (RFC 5737), so nothing here looks like a real target.
-The behaviour follows what the hosts really do: httpbin.org echoes requests, edition.cnn.com
-redirects HTTP to HTTPS, www.baidu.com answers both.
+The servers and their behaviour are data (``labs/common/world.yaml``, see ``world_data``); this module
+runs them. ``World.answer(...)`` is the one call a real HTTP server needs to give the very same
+answers: host name, port, TLS or not, and a Request in; the Reply (with ``reply.delay``, how long the
+server waits before answering) out. ``ExternalHost.accept`` adds what only a simulated network needs:
+TLS and plain text on the wrong port, ALPN, the certificate shown, and the time on the wire.
 """
 
 from __future__ import annotations
 
-import json
-import re
-from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+import random
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
+from email.utils import format_datetime
+from pathlib import Path
+from typing import Any
 
+from rich.table import Table
+
+from ..display import RichDisplay
+from ..paths import world_file
 from .messages import REFUSED, TLS_FAILED, Connection, Outcome, Reply, Request
-from .tls import Identity, public_identity
+from .tls import PUBLIC_ROOT, Identity
+from .world_behaviours import Behaviour, Visit, WorldError, build, reason
+from .world_data import HostSpec, PortSpec, WorldSpec, load, parse_host
 
-Handler = Callable[[Request, Connection], Reply]
+__all__ = ["ExternalHost", "Listener", "World", "WorldError", "reason"]
 
-HTTP_REASONS = {
-    200: "OK",
-    201: "Created",
-    204: "No Content",
-    301: "Moved Permanently",
-    302: "Found",
-    400: "Bad Request",
-    403: "Forbidden",
-    404: "Not Found",
-    418: "I'm a teapot",
-    500: "Internal Server Error",
-    502: "Bad Gateway",
-    503: "Service Unavailable",
-    504: "Gateway Timeout",
-}
+#: The simulated servers' clock for Date headers: the virtual clock's epoch.
+DEFAULT_DATE = datetime(2026, 1, 1, 9, 0, 0, tzinfo=timezone.utc)
+#: Addresses for hosts added without one (the top of 203.0.113.0/24, clear of the data file's).
+_FREE_ADDRESSES = [f"203.0.113.{n}" for n in range(200, 255)]
+#: Top-level domains reserved never to resolve anywhere (RFC 6761), so NXDOMAIN is the truth for them.
+_NEVER_RESOLVE = frozenset({"invalid", "test", "localhost"})
+_PLAIN_ON_TLS_PORT = "<html><body>400 The plain HTTP request was sent to HTTPS port</body></html>\n"
 
 
-def reason(status: int) -> str:
-    return HTTP_REASONS.get(status, "")
+@dataclass(frozen=True)
+class Listener:
+    port: int
+    tls: bool
+    http2: bool
+    behaviour: Behaviour
+    behaviour_name: str
 
 
 @dataclass
 class ExternalHost:
-    """A host on the internet. ``plain`` answers port 80, ``secure`` answers port 443 after TLS."""
+    """One server on the internet: the names that resolve to it, its address, and its ports."""
 
     name: str
+    names: tuple[str, ...]
     ip: str
-    plain: Handler | None
-    secure: Handler | None
-    identity: Identity | None = None
-    h2: bool = True  # whether it negotiates HTTP/2 over TLS
-    latency: float = 0.05
-    extra_ports: dict[int, str] = field(default_factory=dict)
+    identity: Identity | None
+    latency: float
+    listeners: dict[int, Listener]
+    visit: Callable[[int, bool, str | None], Visit]
+    added: bool = False  # added at run time (lab.world.add_host), not from the data file
 
     def accept(self, conn: Connection) -> Outcome:
-        """Answer one connection on this host."""
-        port = conn.dst_port
-        if port == 80 and self.plain:
-            if conn.tls is not None:
-                # A TLS ClientHello sent to an HTTP port: the server answers in plain text.
-                return Outcome.failed(TLS_FAILED, "wrong version number", self.latency)
-            return self._answer(self.plain, conn, "1.1")
-        if port == 443 and self.secure:
-            if conn.tls is None:
-                bad = Reply(
-                    400,
-                    reason(400),
-                    (("content-type", "text/html"),),
-                    "<html><body>400 The plain HTTP request was sent to HTTPS port</body></html>\n",
-                )
-                return Outcome(reply=bad, elapsed=self.latency)
-            version = "2" if self.h2 and "h2" in conn.tls.alpn else "1.1"
-            out = self._answer(self.secure, conn, version)
+        """Answer one connection on this server."""
+        listener = self.listeners.get(conn.dst_port)
+        if listener is None:
+            return Outcome.failed(REFUSED, f"nothing listens on {self.name}:{conn.dst_port}", self.latency)
+        if conn.tls is not None and not listener.tls:
+            # A TLS ClientHello sent to a plain HTTP port: the server answers in plain text.
+            return Outcome.failed(TLS_FAILED, "wrong version number", self.latency)
+        if conn.tls is None and listener.tls:
+            bad = Reply(400, reason(400), (("content-type", "text/html"),), _PLAIN_ON_TLS_PORT)
+            return Outcome(reply=bad, elapsed=self.latency)
+        assert conn.request is not None
+        reply = listener.behaviour(conn.request, self.visit(conn.dst_port, listener.tls, None))
+        version = "2" if listener.tls and listener.http2 and conn.tls and "h2" in conn.tls.alpn else "1.1"
+        out = Outcome(reply=replace(reply, http_version=version), elapsed=self.latency + reply.delay)
+        if listener.tls:
             out.server_identity = self.identity
             out.tls_version = "TLSv1.3"
-            return out
-        return Outcome.failed(REFUSED, f"nothing listens on {self.name}:{port}", self.latency)
+        return out
 
-    def _answer(self, handler: Handler, conn: Connection, version: str) -> Outcome:
-        assert conn.request is not None
-        reply = handler(conn.request, conn)
-        return Outcome(reply=_with_version(reply, version), elapsed=self.latency + reply.delay)
-
-
-def _with_version(reply: Reply, version: str) -> Reply:
-    return replace(reply, http_version=version)
+    def summary(self) -> tuple[str, str, str, str]:
+        ports = ", ".join(
+            f"{p}{' TLS' if li.tls else ''}{' h2' if li.http2 else ''}: {li.behaviour_name}"
+            for p, li in sorted(self.listeners.items())
+        )
+        return (", ".join(self.names), self.ip, ports, "added" if self.added else "world.yaml")
 
 
-# -- httpbin.org ---------------------------------------------------------------------------------------
+class World(RichDisplay):
+    """Every server outside the cluster, by name and by address."""
 
+    def __init__(self, spec: WorldSpec | None = None, *, seed: int = 0) -> None:
+        spec = spec if spec is not None else load(world_file())
+        self.client_address = spec.client_address
+        self.date = DEFAULT_DATE
+        self.rng = random.Random(seed)  # what is random on a real server is repeatable here
+        self._hosts: dict[str, ExternalHost] = {}  # by every name
+        self._servers: dict[str, ExternalHost] = {}  # by address
+        self._specs: list[HostSpec] = []
+        places = [f"hosts[{i}]" for i in range(len(spec.hosts))]
+        self._commit(spec.hosts, self._prepare(spec.hosts, places, added=False))
 
-def _title(name: str) -> str:
-    return "-".join(part.capitalize() for part in name.split("-"))
+    @classmethod
+    def from_file(cls, path: Path) -> World:
+        return cls(load(path))
 
-
-def _httpbin(scheme: str) -> Handler:
-    def handle(req: Request, conn: Connection) -> Reply:
-        headers = {_title(k): v for k, v in req.headers}
-        headers.setdefault("Host", req.authority)
-        headers["X-Amzn-Trace-Id"] = "Root=1-6a1b2c3d-4e5f60718293a4b5c6d7e8f9"
-        path = req.path.split("?", 1)[0]
-        url = f"{scheme}://{req.authority}{req.path}"
-        get_like = {"args": {}, "headers": headers, "origin": "198.51.100.7", "url": url}
-        if path == "/headers":
-            return _json(200, {"headers": headers})
-        if path in ("/get", "/anything") or path.startswith("/anything/"):
-            return _json(200, get_like)
-        if path == "/ip":
-            return _json(200, {"origin": "198.51.100.7"})
-        if m := re.fullmatch(r"/delay/(\d+(?:\.\d+)?)", path):
-            delay = min(float(m.group(1)), 10.0)  # httpbin caps delays at 10 s
-            return _json(200, {**get_like, "data": "", "files": {}, "form": {}}, delay=delay)
-        if m := re.fullmatch(r"/status/(\d{3})", path):
-            status = int(m.group(1))
-            return Reply(status, reason(status), _server_headers("text/html; charset=utf-8", 0))
-        return Reply(404, reason(404), _server_headers("text/html", 233), _NOT_FOUND)
-
-    return handle
-
-
-def _server_headers(content_type: str, length: int) -> tuple[tuple[str, str], ...]:
-    return (
-        ("date", "Thu, 01 Jan 2026 09:00:00 GMT"),
-        ("content-type", content_type),
-        ("content-length", str(length)),
-        ("server", "gunicorn/19.9.0"),
-        ("access-control-allow-origin", "*"),
-        ("access-control-allow-credentials", "true"),
-    )
-
-
-def _json(status: int, payload: object, delay: float = 0.0) -> Reply:
-    body = json.dumps(payload, indent=2, sort_keys=True) + "\n"
-    return Reply(status, reason(status), _server_headers("application/json", len(body)), body, delay=delay)
-
-
-_NOT_FOUND = (
-    '<!DOCTYPE HTML PUBLIC "-//W3C//DTD HTML 3.2 Final//EN">\n<title>404 Not Found</title>\n'
-    "<h1>Not Found</h1>\n<p>The requested URL was not found on the server.</p>\n"
-)
-
-# -- edition.cnn.com -----------------------------------------------------------------------------------
-
-
-def _cnn_plain(req: Request, conn: Connection) -> Reply:
-    location = f"https://{req.authority.split(':')[0]}{req.path}"
-    return Reply(
-        301,
-        reason(301),
-        (
-            ("server", "Varnish"),
-            ("retry-after", "0"),
-            ("content-length", "0"),
-            ("cache-control", "public, max-age=600"),
-            ("location", location),
-            ("accept-ranges", "bytes"),
-            ("date", "Thu, 01 Jan 2026 09:00:00 GMT"),
-            ("via", "1.1 varnish"),
-            ("connection", "close"),
-        ),
-    )
-
-
-def _cnn_secure(req: Request, conn: Connection) -> Reply:
-    body = '<!DOCTYPE html><html lang="en"><head><title>Politics - CNN</title></head><body></body></html>\n'
-    return Reply(
-        200,
-        reason(200),
-        (
-            ("content-type", "text/html; charset=utf-8"),
-            ("x-served-by", "cache-iad-kiad7000025-IAD"),
-            ("cache-control", "max-age=60"),
-            ("content-length", str(len(body))),
-            ("date", "Thu, 01 Jan 2026 09:00:00 GMT"),
-            ("via", "1.1 varnish"),
-        ),
-        body,
-    )
-
-
-# -- www.baidu.com -------------------------------------------------------------------------------------
-
-
-def _baidu(req: Request, conn: Connection) -> Reply:
-    body = "<!DOCTYPE html><html><head><title>百度一下，你就知道</title></head><body></body></html>\n"
-    return Reply(
-        200,
-        reason(200),
-        (
-            ("accept-ranges", "bytes"),
-            ("cache-control", "private, no-cache, no-store, proxy-revalidate, no-transform"),
-            ("connection", "keep-alive"),
-            ("content-length", str(len(body))),
-            ("content-type", "text/html"),
-            ("date", "Thu, 01 Jan 2026 09:00:00 GMT"),
-            ("server", "bfe/1.0.8.18"),
-        ),
-        body if req.method != "HEAD" else "",
-    )
-
-
-def default_hosts() -> list[ExternalHost]:
-    return [
-        ExternalHost(
-            "httpbin.org",
-            "203.0.113.20",
-            _httpbin("http"),
-            _httpbin("https"),
-            public_identity("httpbin.org"),
-            h2=True,
-            latency=0.12,
-        ),
-        ExternalHost(
-            "edition.cnn.com",
-            "203.0.113.30",
-            _cnn_plain,
-            _cnn_secure,
-            public_identity("edition.cnn.com"),
-            h2=True,
-            latency=0.04,
-        ),
-        ExternalHost(
-            "www.baidu.com", "203.0.113.40", _baidu, _baidu, public_identity("www.baidu.com"), h2=False, latency=0.09
-        ),
-    ]
-
-
-class World:
-    """Every host outside the cluster, by name and by address."""
-
-    def __init__(self, hosts: list[ExternalHost] | None = None) -> None:
-        self.hosts: dict[str, ExternalHost] = {}
-        for host in hosts if hosts is not None else default_hosts():
-            self.add(host)
-
-    def add(self, host: ExternalHost) -> None:
-        self.hosts[host.name] = host
-
+    # -- looking things up
     def resolve(self, name: str) -> str | None:
-        host = self.hosts.get(name.lower().rstrip("."))
+        host = self._hosts.get(name.lower().rstrip("."))
         return host.ip if host else None
 
     def at(self, ip: str) -> ExternalHost | None:
-        return next((h for h in self.hosts.values() if h.ip == ip), None)
+        return self._servers.get(ip)
+
+    def host(self, name: str) -> ExternalHost:
+        found = self._hosts.get(name.lower().rstrip("."))
+        if found is None:
+            raise WorldError(f"{name} is not part of the simulated outside world (known: {', '.join(self.names())})")
+        return found
+
+    def names(self) -> list[str]:
+        return sorted(self._hosts)
+
+    def unknown(self, name: str) -> str:
+        """Why ``name`` has no address out here, for explain(): the simulator can't know every host on
+        the real internet, so it says which ones it has instead of claiming the name doesn't exist."""
+        tld = name.lower().rstrip(".").rsplit(".", 1)[-1]
+        if tld in _NEVER_RESOLVE:
+            return f"{name}: names under .{tld} never resolve (RFC 6761)"
+        return (
+            f"{name} is not part of the simulated outside world (known: {', '.join(self.names())}); "
+            f"add it with lab.world.add_host({name!r})"
+        )
+
+    @property
+    def hosts(self) -> list[HostSpec]:
+        """Every server as data (the data file's entries, then the ones added), for other backends."""
+        return [h.model_copy(deep=True) for h in self._specs]
+
+    # -- answering
+    def answer(self, name: str, port: int, tls: bool, request: Request, client_address: str | None = None) -> Reply:
+        """What server ``name`` answers on ``port`` to ``request``. ``reply.delay``: how long it waits first.
+
+        For a real server playing this world's host: it listens on the same port (with TLS when the
+        world says so) and sends back this Reply. ``client_address`` is the address httpbin echoes as
+        ``origin``; the cluster's public address by default.
+        """
+        host = self.host(name)
+        listener = host.listeners.get(port)
+        if listener is None:
+            raise WorldError(f"{host.name} does not listen on port {port} (it listens on {sorted(host.listeners)})")
+        if listener.tls != tls:
+            raise WorldError(f"{host.name}:{port} {'speaks' if listener.tls else 'does not speak'} TLS")
+        return listener.behaviour(request, self.visit(port, tls, client_address))
+
+    def visit(self, port: int, tls: bool, client_address: str | None) -> Visit:
+        return Visit(
+            port, tls, client_address or self.client_address, format_datetime(self.date, usegmt=True), self.rng
+        )
+
+    # -- changing it
+    def add_host(
+        self,
+        name: str,
+        behaviour: str = "httpbin",
+        *,
+        settings: dict[str, Any] | None = None,
+        address: str | None = None,
+        also: Iterable[str] = (),
+        ports: Iterable[int] = (80, 443),
+        tls_ports: Iterable[int] | None = None,
+        http2: bool | None = None,
+        latency: float = 0.05,
+        certificate: Iterable[str] | None = None,
+    ) -> ExternalHost:
+        """Add a server for your own experiments. Bad input is refused and nothing changes.
+
+        It answers every port in ``ports`` with ``behaviour`` (``httpbin``, ``static-page``, ``site``,
+        ``redirect-to-https``; ``settings`` are that behaviour's ``with`` fields), with TLS on
+        ``tls_ports`` (default: 443 when listed); ``http2`` (default: on) is negotiated on those. The
+        address defaults to a free one in 203.0.113.200-254 and the certificate to the host's names.
+
+        Example: ``lab.world.add_host("api.example.com")`` (an httpbin), or
+        ``lab.world.add_host("shop.example.com", "static-page", settings={"body": "hello\\n"})``.
+        """
+        ports = list(ports)
+        tls_ports = [p for p in ports if p == 443] if tls_ports is None else list(tls_ports)
+        stray = [p for p in tls_ports if p not in ports]
+        if stray:
+            raise WorldError(f"tls_ports: {stray} not in ports {ports}")
+        if http2 and not tls_ports:
+            raise WorldError("http2: negotiated in the TLS handshake (ALPN), and no port has TLS (tls_ports)")
+        entry: dict[str, Any] = {
+            "name": name,
+            "also": list(also),
+            "address": address,
+            "latency": latency,
+            "ports": [
+                {
+                    "port": p,
+                    "tls": p in tls_ports,
+                    "http2": p in tls_ports and http2 is not False,
+                    "behaviour": behaviour,
+                    "with": settings or {},
+                }
+                for p in ports
+            ],
+        }
+        if certificate is not None:
+            entry["certificate"] = list(certificate)
+        return self.add_hosts([entry])[0]
+
+    def add_hosts(self, entries: list[dict[str, Any]]) -> list[ExternalHost]:
+        """Add servers written as ``labs/common/world.yaml`` writes them (``address`` may be left out),
+        e.g. from a notebook parameter. All or nothing: one bad entry and none is added."""
+        if not isinstance(entries, list):
+            raise WorldError(f"add_hosts takes a list of host entries, not {type(entries).__name__}")
+        places = [f"host {i + 1} ({_entry_name(e)})" for i, e in enumerate(entries)]
+        specs = [parse_host(e, where) for e, where in zip(entries, places, strict=True)]
+        taken = set(self._servers) | {s.address for s in specs if s.address}
+        for spec in specs:
+            if spec.address is None:
+                spec.address = self._free_address(taken)
+                taken.add(spec.address)
+        hosts = self._prepare(specs, places, added=True)
+        self._commit(specs, hosts)
+        return hosts
+
+    def remove_host(self, name: str) -> None:
+        """Remove a server added with add_host; the data file's servers stay."""
+        host = self.host(name)
+        if not host.added:
+            raise WorldError(f"{host.name} comes from labs/common/world.yaml; only hosts you added can be removed")
+        for n in host.names:
+            del self._hosts[n]
+        del self._servers[host.ip]
+        self._specs = [s for s in self._specs if s.name != host.name]
+
+    def _prepare(self, specs: list[HostSpec], places: list[str], *, added: bool) -> list[ExternalHost]:
+        """Check every new server against the world and each other, and build it; change nothing."""
+        names = set(self._hosts)
+        addresses = {a: h.name for a, h in self._servers.items()}
+        hosts = []
+        for spec, where in zip(specs, places, strict=True):
+            for n in spec.names:
+                if n in names:
+                    raise WorldError(f"{where}: {n} is already part of the simulated outside world")
+            if spec.address in addresses:
+                raise WorldError(f"{where}.address: {spec.address} is already {addresses[spec.address]}'s address")
+            if spec.address == self.client_address:
+                raise WorldError(f"{where}.address: {spec.address} is the cluster's own public address")
+            assert spec.address is not None  # the data file requires it; add_hosts fills it in
+            listeners = {p.port: _listener(p, f"{where}.ports[{i}]") for i, p in enumerate(spec.ports)}
+            _check_site_hosts(spec, where)
+            cert = spec.certificate
+            identity = Identity(cert[0], tuple(cert), PUBLIC_ROOT) if cert else None
+            hosts.append(
+                ExternalHost(
+                    spec.name, tuple(spec.names), spec.address, identity, spec.latency, listeners, self.visit, added
+                )
+            )
+            names.update(spec.names)
+            addresses[spec.address] = spec.name
+        return hosts
+
+    def _commit(self, specs: list[HostSpec], hosts: list[ExternalHost]) -> None:
+        for spec, host in zip(specs, hosts, strict=True):
+            for n in host.names:
+                self._hosts[n] = host
+            self._servers[host.ip] = host
+            self._specs.append(spec)
+
+    def _free_address(self, taken: set[str]) -> str:
+        free = next((a for a in _FREE_ADDRESSES if a not in taken and a != self.client_address), None)
+        if free is None:
+            raise WorldError("no free address left in 203.0.113.200-254; pass address= (RFC 5737 ranges)")
+        return free
+
+    # -- showing it
+    def __rich__(self) -> Table:
+        table = Table(title="The simulated outside world", title_justify="left")
+        for column in ("names", "address", "ports: behaviour", "from"):
+            table.add_column(column)
+        for host in self._servers.values():
+            table.add_row(*host.summary())
+        return table
+
+    def __str__(self) -> str:
+        return "\n".join("  ".join(h.summary()) for h in self._servers.values())
+
+    def __repr__(self) -> str:
+        return f"<World: {len(self._servers)} servers, names {', '.join(self.names())}>"
+
+
+def _listener(spec: PortSpec, where: str) -> Listener:
+    return Listener(spec.port, spec.tls, spec.http2, build(spec.behaviour, spec.settings, where), spec.behaviour)
+
+
+def _check_site_hosts(spec: HostSpec, where: str) -> None:
+    """A site page for a name the server doesn't have could never be served: refuse it."""
+    for i, port in enumerate(spec.ports):
+        if port.behaviour != "site":
+            continue
+        for j, page in enumerate(port.settings.get("pages") or []):
+            host = str(page.get("host") or "").lower()
+            if host and host not in spec.names:
+                raise WorldError(
+                    f"{where}.ports[{i}].with.pages[{j}].host: {host} is not one of this server's names "
+                    f"({', '.join(spec.names)}); add it to also"
+                )
+
+
+def _entry_name(entry: object) -> str:
+    return str(entry.get("name", "?")) if isinstance(entry, dict) else "?"
