@@ -37,7 +37,7 @@ class Network:
 
     def endpoints(self) -> dict[str, Endpoint]:
         """Every address that answers, now: the pods' IPs and the outside world's."""
-        table = {h.ip: Endpoint(h.ip, host=h) for h in self.mesh.world.hosts.values()}
+        table = {h.ip: Endpoint(h.ip, host=h) for h in self.mesh.world.servers()}
         for pod in self.mesh.cluster.pods():
             ip = (pod.get("status") or {}).get("podIP")
             if ip:

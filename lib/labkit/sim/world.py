@@ -113,6 +113,10 @@ class World(RichDisplay):
     def at(self, ip: str) -> ExternalHost | None:
         return self._servers.get(ip)
 
+    def servers(self) -> list[ExternalHost]:
+        """Every server, once each (a server may answer several names)."""
+        return list(self._servers.values())
+
     def host(self, name: str) -> ExternalHost:
         found = self._hosts.get(name.lower().rstrip("."))
         if found is None:
