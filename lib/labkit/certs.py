@@ -340,7 +340,7 @@ def _summary_table(title: str, summaries: Sequence[CertSummary]) -> Table:
     return table
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class LabPki(RichDisplay):
     """The files ``generate_lab_pki`` wrote. Shows as a table in a notebook; ``describe()`` gives plain text."""
 
@@ -375,7 +375,7 @@ class LabPki(RichDisplay):
         return self.describe()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class ClientCert(RichDisplay):
     """A client certificate and key, with the certificate of the CA that issued it."""
 

@@ -18,7 +18,7 @@ from .display import RichDisplay
 from .errors import LabkitError
 
 
-@dataclass
+@dataclass(repr=False)
 class Check(RichDisplay):
     title: str
     command: str

@@ -65,6 +65,10 @@ class RichDisplay:
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
         return {"text/plain": self._text(), "text/html": self._html()}
 
+    def __repr__(self) -> str:
+        """What a terminal or ``python -i`` shows: the same readable text, never the object's fields."""
+        return self._text()
+
 
 def notebook_console() -> Console:
     """The console a lab prints through. In a kernel, rich sends what it prints as HTML plus a text

@@ -48,7 +48,7 @@ class Trace:
         return hop
 
 
-@dataclass
+@dataclass(repr=False)
 class Explanation(RichDisplay):
     """What ``CurlResult.explain()`` returns: renders as a tree in rich, and as plain text with ``str``."""
 

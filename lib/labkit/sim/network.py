@@ -92,6 +92,7 @@ class Network:
             return self._to_pod(endpoint.pod, conn, trace)
         host = endpoint.host if endpoint is not None else None
         if host is not None:
+            self.mesh.world.date = self.mesh.clock.datetime()  # servers stamp their Date header from it
             hop = trace.hop(f"external host {host.name} ({dst_ip}:{port})")
             out = host.accept(conn)
             hop.outcome = _describe(out)

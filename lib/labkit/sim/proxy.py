@@ -36,12 +36,12 @@ class ClusterRef:
         return f"outbound|{self.port}|{self.subset}|{self.host}"
 
 
-def local_reply(status: int, body: str = "") -> Reply:
+def local_reply(status: int, body: str = "", date: str = "") -> Reply:
     """A response Envoy makes itself (no upstream answered it)."""
     headers = (
         ("content-length", str(len(body))),
         ("content-type", "text/plain"),
-        ("date", "Thu, 01 Jan 2026 09:00:00 GMT"),
+        ("date", date),
         ("server", "envoy"),
     )
     return Reply(status, reason(status), headers, body)
@@ -389,7 +389,7 @@ class HttpExchange:
         transport_failure: str = "",
     ) -> Outcome:
         """A response the proxy makes itself, logged, after ``duration`` seconds."""
-        reply = local_reply(status, body).with_headers(*headers)
+        reply = local_reply(status, body, self.proxy.mesh.clock.http_date()).with_headers(*headers)
         self.log(
             reply, flags=flags, details=details, cluster=cluster, upstream=upstream, route=route, duration=duration,
             transport_failure=transport_failure,

@@ -93,7 +93,7 @@ class World(RichDisplay):
     def __init__(self, spec: WorldSpec | None = None, *, seed: int = 0) -> None:
         spec = spec if spec is not None else load(world_file())
         self.client_address = spec.client_address
-        self.date = DEFAULT_DATE
+        self.date = DEFAULT_DATE  # the mesh sets its clock's date here before each request
         self.rng = random.Random(seed)  # what is random on a real server is repeatable here
         self._hosts: dict[str, ExternalHost] = {}  # by every name
         self._servers: dict[str, ExternalHost] = {}  # by address
