@@ -11,7 +11,7 @@ import yaml
 from rich.console import Console
 
 from . import checks as checks_mod
-from . import display, manifests, schema
+from . import display, manifests
 from .backend import NETWORK_POLICY_ITEM, Backend, DoctorItem
 from .checks import Check
 from .display import ManifestView, in_ipython
@@ -80,6 +80,8 @@ class Lab(Verifications):
         ``show`` displays what is applied (default: ``lab.show_manifests``, on in notebooks).
         """
         docs = manifests.prepare(manifests.load(manifest, params), namespace, self.name)
+        from . import schema  # deferred: the validators are heavy, and only applying needs them
+
         schema.validate(docs, source=_source_name(manifest))  # raises before anything is applied
         if self.show_manifests if show is None else show:
             # ``show`` the parameter hides ``show`` the function here.
