@@ -19,6 +19,21 @@ class LabkitError(Exception):
         return f"{base}\n  → {self.hint}" if self.hint else base
 
 
+class UnknownChoice(LabkitError, ValueError):
+    """A value that is not one of the accepted ones; the hint names the closest and the rest.
+    It is a ValueError too, so callers that caught the plain error keep working."""
+
+    def __init__(self, what: str, value: str, choices: list[str] | tuple[str, ...], fix: str = "") -> None:
+        import difflib
+
+        close = difflib.get_close_matches(value, list(choices), n=1, cutoff=0.5)
+        guess = f"did you mean {close[0]!r}? " if close else ""
+        super().__init__(
+            f"{what} {value!r} is not one of {', '.join(map(repr, choices))}",
+            hint=f"{guess}{fix}".strip() or f"use one of {', '.join(map(repr, choices))}",
+        )
+
+
 @dataclass(frozen=True)
 class Problem:
     """One thing wrong with one manifest document."""

@@ -15,7 +15,7 @@ from . import display, manifests
 from .backend import NETWORK_POLICY_ITEM, Backend, DoctorItem
 from .checks import Check
 from .display import ManifestView, in_ipython
-from .errors import LabkitError
+from .errors import LabkitError, UnknownChoice
 from .manifests import Manifest, Ref
 from .paths import lab_file
 from .result import CurlResult
@@ -205,7 +205,7 @@ class Lab(Verifications):
     def set_outbound_policy(self, mode: str) -> None:
         """Edit meshConfig.outboundTrafficPolicy.mode in the ``istio`` ConfigMap (a patch, not sed | replace)."""
         if mode not in OUTBOUND_POLICIES:
-            raise ValueError(f"outbound policy must be one of {', '.join(OUTBOUND_POLICIES)}, not {mode!r}")
+            raise UnknownChoice("outbound policy", mode, OUTBOUND_POLICIES, fix="meshConfig.outboundTrafficPolicy.mode")
         text = self._mesh_text()
         mesh = yaml.safe_load(text) or {}
         mesh.setdefault("outboundTrafficPolicy", {})["mode"] = mode

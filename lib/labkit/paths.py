@@ -15,7 +15,13 @@ def lab_file(lab: str, name: str) -> Path:
     """A file under ``labs/<lab>/``, e.g. ``lab_file("01-external-access", "httpbin-se.yaml")``."""
     path = LABS / lab / name
     if not path.is_file():
-        raise FileNotFoundError(f"no such lab file: {path}")
+        from .errors import UnknownChoice
+
+        if not (LABS / lab).is_dir():
+            labs = sorted(p.name for p in LABS.iterdir() if p.is_dir())
+            raise UnknownChoice("lab", lab, labs, fix="`labkit list` shows the labs")
+        files = sorted(p.name for p in (LABS / lab).iterdir() if p.is_file())
+        raise UnknownChoice(f"file of lab {lab}", name, files, fix=f"the files are under {LABS / lab}")
     return path
 
 
