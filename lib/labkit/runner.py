@@ -294,7 +294,20 @@ def run_labs(
     selected = select(labs, notebooks_dir)
     # papermill chdirs into the notebooks directory, so every path we hand it must be absolute.
     out = Path(out).resolve()
-    out.mkdir(parents=True, exist_ok=True)
+    with private_output(out):
+        return _run_selected(selected, backend, out, kernel_name, timeout_per_cell, progress, console, cluster)
+
+
+def _run_selected(
+    selected: list[LabInfo],
+    backend: str,
+    out: Path,
+    kernel_name: str,
+    timeout_per_cell: float | None,
+    progress: bool,
+    console: Console | None,
+    cluster: Backend | None,
+) -> RunSummary:
     console = console or Console(stderr=True)
     # The runner decides "auto" once, so its snapshots and the kernels talk to the same mesh.
     kernel_backend = _resolve_auto(cluster) if backend == "auto" else backend
@@ -323,6 +336,38 @@ def run_labs(
         if owned and cluster is not None and hasattr(cluster, "close"):
             cluster.close()
     return RunSummary(results=results, backend=backend, out=out)
+
+
+@contextlib.contextmanager
+def private_output(out: Path) -> Iterator[Path]:
+    """``out`` as a folder only its owner can open (0700), with every file written in it 0600.
+
+    Executed notebooks, check records and reports hold what the cluster answered (a lab's Secrets
+    included), so while the block runs the umask keeps new files private (the kernels inherit it),
+    and afterwards files left by older runs are made private too.
+    """
+    out = Path(out)
+    out.mkdir(mode=0o700, parents=True, exist_ok=True)
+    out.chmod(0o700)
+    previous = os.umask(0o077)
+    try:
+        yield out
+    finally:
+        os.umask(previous)
+        restrict(out)
+
+
+def restrict(out: Path) -> None:
+    """chmod 0600 every file and 0700 every folder under ``out`` that this user owns."""
+    uid = os.getuid()
+    for path in [out, *out.rglob("*")]:
+        try:
+            info = path.lstat()
+            if info.st_uid != uid or path.is_symlink():
+                continue
+            path.chmod(0o700 if path.is_dir() else 0o600)
+        except OSError:
+            continue  # gone meanwhile, or not ours to change
 
 
 def _resolve_auto(cluster: Backend | None) -> str:
