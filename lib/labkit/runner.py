@@ -396,6 +396,7 @@ def _run_one(
     record = out / f"{lab.name}.checks.json"
     # A record left by an earlier run would be mistaken for this run's checks.
     record.unlink(missing_ok=True)
+    (out / f"{lab.name}.applied.yaml").unlink(missing_ok=True)  # the guard reads this run's kinds from it
     result = LabResult(lab=lab, backend=backend, output=output)
     if guard is not None:
         guard.snapshot()
@@ -425,10 +426,22 @@ def _run_one(
     finally:
         # Passed, failed or interrupted: the cluster goes back to how the lab found it.
         if guard is not None:
-            result.cluster = guard.settle()
+            result.cluster = guard.settle(applied_kinds(out / f"{lab.name}.applied.yaml"))
     result.seconds = time.monotonic() - start
     result.checks, result.record_problem = read_checks(record)
     return result
+
+
+def applied_kinds(record: Path) -> list[tuple[str, str]]:
+    """(apiVersion, kind) of everything the kernel recorded applying (``checks.record_applied``)."""
+    from . import yamlsafe
+
+    try:
+        docs = list(yamlsafe.load_all(record.read_text(encoding="utf-8")))
+    except (OSError, UnicodeDecodeError, yamlsafe.YamlRefused):
+        return []  # no record (nothing applied, or the kernel died first): the usual kinds are searched
+    kinds = {(str(d.get("apiVersion", "")), str(d.get("kind", ""))) for d in docs if isinstance(d, dict)}
+    return sorted(kinds)
 
 
 def _absolute_paths(value: str) -> str:

@@ -86,6 +86,10 @@ class KubeBackend:
     def patch(self, ref: Ref, patch: Mapping[str, Any]) -> dict[str, Any]:
         return self.objects.patch(ref, patch)
 
+    def served_kinds(self) -> list[tuple[str, str]]:
+        """Every (apiVersion, kind) the cluster can list, at its preferred version (API discovery)."""
+        return self.objects.served_kinds()
+
     # -- workloads
     def wait_ready(self, namespace: str, selector: str, timeout: float) -> list[dict[str, Any]]:
         return wait_mod.wait_ready(
