@@ -16,6 +16,7 @@ from rich.text import Text
 from . import paths
 from .errors import LabkitError
 from .runner import BACKENDS, discover, private_output, run_labs, select
+from .stopping import exit_code, interruptible
 
 DEFAULT_OUT = Path("build/labs")
 
@@ -120,8 +121,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except LabkitError as e:
         _console(stderr=True).print(Text(f"labkit: {e}", style="red"))
         return 2
-    except KeyboardInterrupt:
-        return 130
+    except KeyboardInterrupt as stop:  # Ctrl-C, or SIGTERM/SIGHUP during a run (see stopping.py)
+        _console(stderr=True).print(Text(f"labkit: stopped ({stop or 'SIGINT'})", style="red"))
+        return exit_code(stop)
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -143,7 +145,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from .reports import write_reports
 
     select(args.labs, args.notebooks)  # an unknown lab is reported before anything is created
-    with private_output(args.out):  # the reports quote the notebooks: private like them
+    with interruptible(), private_output(args.out):  # the reports quote the notebooks: private like them
         summary = run_labs(
             args.labs,
             args.backend,
