@@ -3,8 +3,8 @@
 * Aliases may not multiply a document: a few hundred bytes of nested aliases (a "billion laughs"
   document) expand into billions of nodes once anything walks the result. The nodes aliases add are
   counted while composing, before any value is built, and the document is refused past ``MAX_ALIASED``.
-* A key repeated in one mapping is an error, as in sigs.k8s.io/yaml (which kubectl and the API server
-  use): ``line 5: key "name" already set in map``. PyYAML would silently keep the last value.
+* A key repeated in one mapping is an error, as in kubectl and the API server's strict field
+  validation: ``line 5: mapping key "name" already defined at line 4``. PyYAML would keep the last value.
 * Nesting is limited to ``MAX_DEPTH`` levels, so a deep document is refused instead of overflowing
   Python's stack somewhere later.
 * Error messages name the line and column and never quote the document (the line may hold a secret).
@@ -77,14 +77,15 @@ class _Loader(yaml.SafeLoader):
             self._depth -= 1
 
     def construct_mapping(self, node: MappingNode, deep: bool = False) -> dict[Any, Any]:
-        seen: set[Any] = set()
+        seen: dict[Any, int] = {}
         for key_node, _ in node.value:
             if not isinstance(key_node, ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
                 continue
             key = self.construct_object(key_node, deep=True)
+            line = key_node.start_mark.line + 1
             if key in seen:
-                raise YamlRefused(f"line {key_node.start_mark.line + 1}: key {_quoted(key)} already set in map")
-            seen.add(key)
+                raise YamlRefused(f"line {line}: mapping key {_quoted(key)} already defined at line {seen[key]}")
+            seen[key] = line
         return super().construct_mapping(node, deep)
 
 
