@@ -7,6 +7,7 @@ import json
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import IO
 
 import yaml
 from rich import box
@@ -14,7 +15,7 @@ from rich.console import RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from .display import RichDisplay
+from .display import RichDisplay, redact
 from .errors import LabkitError
 
 
@@ -148,25 +149,40 @@ class ExpectationFailed(LabkitError):
 
 
 def _record_path(lab: str, suffix: str) -> Path | None:
-    """Where the runner asked for records (``LABKIT_RECORD_DIR``), or None when it did not."""
+    """Where the runner asked for records (``LABKIT_RECORD_DIR``), or None when it did not.
+
+    Records hold what the cluster returned, so the directory is the user's alone (0700).
+    """
     directory = os.environ.get("LABKIT_RECORD_DIR")
     if not directory:
         return None
     path = Path(directory) / f"{lab}{suffix}"
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     return path
 
 
+def _open_private(path: Path, mode: str) -> IO[str]:
+    """Open a record for writing with mode 0600, whatever the umask, also when it already existed."""
+    flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if mode == "a" else os.O_TRUNC)
+    fd = os.open(path, flags, 0o600)
+    os.fchmod(fd, 0o600)
+    return os.fdopen(fd, mode, encoding="utf-8")
+
+
 def record_applied(docs: list[dict], lab: str) -> None:
-    """Append what a lab applied, so tests can validate every manifest a notebook really sends."""
+    """Append what a lab applied, so tests can validate every manifest a notebook really sends.
+
+    Secrets are recorded as the notebook shows them (``display.redact``): keys and sizes, never values.
+    """
     path = _record_path(lab, ".applied.yaml")
     if path is not None:
-        with path.open("a") as out:
-            yaml.safe_dump_all(docs, out, explicit_start=True, sort_keys=False)
+        with _open_private(path, "a") as out:
+            yaml.safe_dump_all([redact(d) for d in docs], out, explicit_start=True, sort_keys=False)
 
 
 def record(checks: list[Check], lab: str) -> None:
     """Write the checks for the runner's JUnit report when it asked for them."""
     path = _record_path(lab, ".checks.json")
     if path is not None:
-        path.write_text(json.dumps([asdict(c) for c in checks], indent=1))
+        with _open_private(path, "w") as out:
+            out.write(json.dumps([asdict(c) for c in checks], indent=1))

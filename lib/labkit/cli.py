@@ -15,7 +15,8 @@ from rich.text import Text
 
 from . import paths
 from .errors import LabkitError
-from .runner import BACKENDS, discover, run_labs
+from .runner import BACKENDS, discover, private_output, run_labs, select
+from .stopping import exit_code, interruptible
 
 DEFAULT_OUT = Path("build/labs")
 
@@ -120,8 +121,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except LabkitError as e:
         _console(stderr=True).print(Text(f"labkit: {e}", style="red"))
         return 2
-    except KeyboardInterrupt:
-        return 130
+    except KeyboardInterrupt as stop:  # Ctrl-C, or SIGTERM/SIGHUP during a run (see stopping.py)
+        _console(stderr=True).print(Text(f"labkit: stopped ({stop or 'SIGINT'})", style="red"))
+        return exit_code(stop)
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -142,17 +144,19 @@ def cmd_list(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from .reports import write_reports
 
-    summary = run_labs(
-        args.labs,
-        args.backend,
-        args.out,
-        kernel_name=args.kernel,
-        timeout_per_cell=args.timeout,
-        progress=not args.quiet,
-        notebooks_dir=args.notebooks,
-        console=_console(stderr=True),
-    )
-    reports = write_reports(summary)
+    select(args.labs, args.notebooks)  # an unknown lab is reported before anything is created
+    with interruptible(), private_output(args.out):  # the reports quote the notebooks: private like them
+        summary = run_labs(
+            args.labs,
+            args.backend,
+            args.out,
+            kernel_name=args.kernel,
+            timeout_per_cell=args.timeout,
+            progress=not args.quiet,
+            notebooks_dir=args.notebooks,
+            console=_console(stderr=True),
+        )
+        reports = write_reports(summary)
     console = _console()
     console.print(summary)
     console.print(f"JUnit report: {reports.junit}\nSummary: {reports.summary}", style="dim")

@@ -45,7 +45,10 @@ def make_backend(
     allow_context: str | None = None,
     istio_namespace: str = "istio-system",
     sim_options: dict[str, Any] | None = None,
+    preflight: bool = True,
 ) -> tuple[Backend, str]:
+    """The backend to use and why. A ``kube`` backend must answer first (``preflight``), so a stopped
+    cluster is one clear error here rather than a long traceback at the first call."""
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
     reason = f"backend={backend!r} was asked for"
@@ -56,9 +59,16 @@ def make_backend(
             from .kube import KubeBackend
         except ImportError as exc:
             raise BackendUnavailable(f"the kube backend needs the kubernetes client: {exc}") from exc
-        return KubeBackend(
+        driver = KubeBackend(
             context, kubeconfig=kubeconfig, allow_context=allow_context, istio_namespace=istio_namespace
-        ), reason
+        )
+        if preflight:
+            try:
+                driver.preflight()
+            except BaseException:
+                driver.close()
+                raise
+        return driver, reason
     from .sim import SimBackend
 
     return SimBackend(istio_namespace=istio_namespace, **(sim_options or {})), reason
@@ -81,6 +91,10 @@ def connect(
     In a notebook, a cell that raises triggers ``lab.cleanup()`` (and so does the kernel's exit),
     so a lab leaves the cluster as it found it even when it fails halfway.
     """
+    if in_ipython():  # first: a cluster that does not answer is shown as one message, not a traceback
+        from IPython import get_ipython
+
+        install_error_display(get_ipython())
     driver, reason = make_backend(
         backend,
         context=context,
@@ -92,10 +106,6 @@ def connect(
     name = lab or os.environ.get("LABKIT_LAB") or "lab"
     result = Lab(driver, name=name, console=console or notebook_console())
     show(Banner(result, reason, find(name), cleanup_on_error), result.console)
-    if in_ipython():
-        from IPython import get_ipython
-
-        install_error_display(get_ipython())
     if cleanup_on_error:
         from .notebook import install_cleanup
 
@@ -167,5 +177,5 @@ def _bullets(items: list[str]) -> Table:
 
 def doctor_report(backend: str = "auto") -> tuple[str, list[DoctorItem]]:
     """What ``labkit doctor`` prints: the backend that would be used, and its checks."""
-    driver, reason = make_backend(backend)
+    driver, reason = make_backend(backend, preflight=False)  # the doctor diagnoses a cluster that does not answer
     return driver.name, [DoctorItem("backend choice", None, reason), *driver.doctor()]

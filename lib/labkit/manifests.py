@@ -1,6 +1,7 @@
 """Turning what a notebook passes to ``lab.apply`` into a list of Kubernetes objects.
 
-Accepts a path, a YAML string with one or more documents, a dict, or a list of any of these.
+Accepts a path, YAML text (``str`` or UTF-8 ``bytes``) with one or more documents, a dict, or a list of
+any of these. YAML is read with the API server's limits (``yamlsafe``): no alias bombs, no duplicate keys.
 Templates use ``${name}`` placeholders (``string.Template``) so files stay valid YAML.
 """
 
@@ -13,11 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from . import yamlsafe
 from .errors import ManifestError, Problem
 
-Manifest = str | Path | Mapping[str, Any] | Iterable[Any]
+Manifest = str | bytes | Path | Mapping[str, Any] | Iterable[Any]
 
 #: Labels labkit puts on everything it creates, so cleanup can find it by label even after a crash.
 MANAGED_BY = "app.kubernetes.io/managed-by"
@@ -67,11 +67,13 @@ def looks_like_path(value: str) -> bool:
 
 def load(manifest: Manifest, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
     """Every document in ``manifest`` as a fresh dict, in order. Empty documents are dropped."""
+    if isinstance(manifest, (bytes, bytearray)):
+        return _parse(render(_text(bytes(manifest), "inline YAML"), params), "inline YAML")
     if isinstance(manifest, Path) or (isinstance(manifest, str) and looks_like_path(manifest)):
         path = Path(manifest)
         if not path.is_file():
             raise ManifestError([Problem(str(path), "", "file not found")])
-        return _parse(render(path.read_text(), params, path.name), path.name)
+        return _parse(render(_text(path.read_bytes(), path.name), params, path.name), path.name)
     if isinstance(manifest, str):
         return _parse(render(manifest, params), "inline YAML")
     if isinstance(manifest, Mapping):
@@ -81,10 +83,21 @@ def load(manifest: Manifest, params: Mapping[str, Any] | None = None) -> list[di
     raise TypeError(f"cannot apply a {type(manifest).__name__}; pass a path, YAML text, a dict or a list")
 
 
+def _text(data: bytes, source: str) -> str:
+    """Manifests are UTF-8, as kubectl reads them; anything else is named, with where it breaks."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise ManifestError(
+            [Problem(source, "", f"is not UTF-8 text: byte 0x{data[exc.start]:02x} on line {line} cannot be decoded")]
+        ) from None
+
+
 def _parse(text: str, source: str) -> list[dict[str, Any]]:
     try:
-        docs = [d for d in yaml.safe_load_all(text) if d is not None]
-    except yaml.YAMLError as exc:
+        docs = [d for d in yamlsafe.load_all(text) if d is not None]
+    except yamlsafe.YamlRefused as exc:
         raise ManifestError([Problem(source, "", f"not valid YAML: {exc}")]) from None
     for i, doc in enumerate(docs, 1):
         if not isinstance(doc, dict):

@@ -294,7 +294,20 @@ def run_labs(
     selected = select(labs, notebooks_dir)
     # papermill chdirs into the notebooks directory, so every path we hand it must be absolute.
     out = Path(out).resolve()
-    out.mkdir(parents=True, exist_ok=True)
+    with private_output(out):
+        return _run_selected(selected, backend, out, kernel_name, timeout_per_cell, progress, console, cluster)
+
+
+def _run_selected(
+    selected: list[LabInfo],
+    backend: str,
+    out: Path,
+    kernel_name: str,
+    timeout_per_cell: float | None,
+    progress: bool,
+    console: Console | None,
+    cluster: Backend | None,
+) -> RunSummary:
     console = console or Console(stderr=True)
     # The runner decides "auto" once, so its snapshots and the kernels talk to the same mesh.
     kernel_backend = _resolve_auto(cluster) if backend == "auto" else backend
@@ -325,6 +338,38 @@ def run_labs(
     return RunSummary(results=results, backend=backend, out=out)
 
 
+@contextlib.contextmanager
+def private_output(out: Path) -> Iterator[Path]:
+    """``out`` as a folder only its owner can open (0700), with every file written in it 0600.
+
+    Executed notebooks, check records and reports hold what the cluster answered (a lab's Secrets
+    included), so while the block runs the umask keeps new files private (the kernels inherit it),
+    and afterwards files left by older runs are made private too.
+    """
+    out = Path(out)
+    out.mkdir(mode=0o700, parents=True, exist_ok=True)
+    out.chmod(0o700)
+    previous = os.umask(0o077)
+    try:
+        yield out
+    finally:
+        os.umask(previous)
+        restrict(out)
+
+
+def restrict(out: Path) -> None:
+    """chmod 0600 every file and 0700 every folder under ``out`` that this user owns."""
+    uid = os.getuid()
+    for path in [out, *out.rglob("*")]:
+        try:
+            info = path.lstat()
+            if info.st_uid != uid or path.is_symlink():
+                continue
+            path.chmod(0o700 if path.is_dir() else 0o600)
+        except OSError:
+            continue  # gone meanwhile, or not ours to change
+
+
 def _resolve_auto(cluster: Backend | None) -> str:
     if cluster is not None:
         return cluster.name
@@ -351,6 +396,7 @@ def _run_one(
     record = out / f"{lab.name}.checks.json"
     # A record left by an earlier run would be mistaken for this run's checks.
     record.unlink(missing_ok=True)
+    (out / f"{lab.name}.applied.yaml").unlink(missing_ok=True)  # the guard reads this run's kinds from it
     result = LabResult(lab=lab, backend=backend, output=output)
     if guard is not None:
         guard.snapshot()
@@ -380,10 +426,22 @@ def _run_one(
     finally:
         # Passed, failed or interrupted: the cluster goes back to how the lab found it.
         if guard is not None:
-            result.cluster = guard.settle()
+            result.cluster = guard.settle(applied_kinds(out / f"{lab.name}.applied.yaml"))
     result.seconds = time.monotonic() - start
     result.checks, result.record_problem = read_checks(record)
     return result
+
+
+def applied_kinds(record: Path) -> list[tuple[str, str]]:
+    """(apiVersion, kind) of everything the kernel recorded applying (``checks.record_applied``)."""
+    from . import yamlsafe
+
+    try:
+        docs = list(yamlsafe.load_all(record.read_text(encoding="utf-8")))
+    except (OSError, UnicodeDecodeError, yamlsafe.YamlRefused):
+        return []  # no record (nothing applied, or the kernel died first): the usual kinds are searched
+    kinds = {(str(d.get("apiVersion", "")), str(d.get("kind", ""))) for d in docs if isinstance(d, dict)}
+    return sorted(kinds)
 
 
 def _absolute_paths(value: str) -> str:

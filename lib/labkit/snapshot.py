@@ -91,6 +91,29 @@ def watched_namespaces(backend: Backend) -> tuple[str, ...]:
     return (backend.istio_namespace, *(ns for ns in SHARED_NAMESPACES if ns != backend.istio_namespace))
 
 
+def search_kinds(backend: Backend, applied: Iterable[tuple[str, str]] = ()) -> tuple[tuple[str, str], ...]:
+    """The kinds to search for labkit's objects, in cleanup order.
+
+    ``LABELLED_KINDS`` are what the labs' own files create; a notebook may apply anything else too (a
+    Pod, a Sidecar), so the search adds the kinds it applied (``applied``) and, when the backend can
+    list what its API serves (``served_kinds``, API discovery on a real cluster), every listable kind.
+    The extra kinds go before Namespace, which is always last.
+    """
+    served = getattr(backend, "served_kinds", None)
+    more = [*applied, *(served() if served is not None else [])]
+    seen = {(_group(av), kind) for av, kind in LABELLED_KINDS}
+    extra = []
+    for api_version, kind in more:
+        if api_version and kind and (_group(api_version), kind) not in seen:
+            seen.add((_group(api_version), kind))
+            extra.append((api_version, kind))
+    return (*LABELLED_KINDS[:-1], *extra, LABELLED_KINDS[-1])
+
+
+def _group(api_version: str) -> str:
+    return api_version.split("/")[0] if "/" in api_version else ""
+
+
 def find_managed(list_objects: ListObjects, kinds: Iterable[tuple[str, str]] = LABELLED_KINDS) -> list[Managed]:
     """Every object with labkit's label, across ``kinds`` and all namespaces.
 
@@ -107,8 +130,9 @@ def find_managed(list_objects: ListObjects, kinds: Iterable[tuple[str, str]] = L
     return found
 
 
-def take(backend: Backend, *, objects: bool = True) -> Snapshot:
-    """The mesh config, the watched namespaces' labels and (with ``objects``) labkit's objects, now."""
+def take(backend: Backend, *, objects: bool = True, applied: Iterable[tuple[str, str]] = ()) -> Snapshot:
+    """The mesh config, the watched namespaces' labels and (with ``objects``) labkit's objects, now
+    (searched in every kind ``search_kinds`` names)."""
     ref = Ref("v1", "ConfigMap", backend.istio_namespace, MESH_CONFIGMAP)
     cm = backend.get(ref)
     mesh = None if cm is None else str((cm.get("data") or {}).get("mesh") or "")
@@ -116,7 +140,7 @@ def take(backend: Backend, *, objects: bool = True) -> Snapshot:
     for ns in watched_namespaces(backend):
         obj = backend.get(Ref("v1", "Namespace", None, ns))
         labels[ns] = None if obj is None else dict((obj.get("metadata") or {}).get("labels") or {})
-    managed = tuple(find_managed(backend.list)) if objects else ()
+    managed = tuple(find_managed(backend.list, search_kinds(backend, applied))) if objects else ()
     return Snapshot(mesh=mesh, labels=labels, managed=managed, configmap=ref)
 
 
@@ -218,18 +242,25 @@ def left_behind(before: Snapshot, after: Snapshot) -> list[str]:
 # -- undoing -----------------------------------------------------------------------------------------
 
 
-def clean_up(backend: Backend, *, timeout: float | None = None, interval: float = 2.0) -> list[str]:
-    """Delete every object with labkit's label, in ``LABELLED_KINDS`` order; wait until they are gone.
+def clean_up(
+    backend: Backend,
+    *,
+    timeout: float | None = None,
+    interval: float = 2.0,
+    applied: Iterable[tuple[str, str]] = (),
+) -> list[str]:
+    """Delete every object with labkit's label, in ``search_kinds`` order; wait until they are gone.
 
     Returns a line per deletion. Objects still there after ``timeout`` are left for the caller's
     comparison to report.
     """
     done = []
-    for managed in find_managed(backend.list):
+    kinds = search_kinds(backend, applied)
+    for managed in find_managed(backend.list, kinds):
         if not managed.terminating and backend.delete(managed.ref):
             done.append(f"deleted {managed.ref}")
     deadline = backend.now() + (DELETE_TIMEOUT if timeout is None else timeout)
-    while find_managed(backend.list) and backend.now() < deadline:
+    while find_managed(backend.list, kinds) and backend.now() < deadline:
         backend.sleep(interval)  # namespaces finalise asynchronously on a real cluster
     return done
 
@@ -292,14 +323,17 @@ class Guard:
         except Exception as exc:  # the notebook still runs and shows its own error; we report ours
             self.before, self.error = None, f"could not snapshot the cluster before the lab: {exc}"
 
-    def settle(self) -> ClusterReport:
+    def settle(self, applied: Iterable[tuple[str, str]] = ()) -> ClusterReport:
+        """``applied``: the (apiVersion, kind) pairs the notebook applied, searched besides the usual kinds."""
         if self.before is None:
             return ClusterReport(error=self.error or "no snapshot was taken before the lab")
         report = ClusterReport()
+        applied = tuple(applied)
         try:
-            report.left_behind = left_behind(self.before, take(self.backend))
-            report.actions = clean_up(self.backend, timeout=self.timeout) + restore(self.backend, self.before)
-            report.not_restored = differences(self.before, take(self.backend))
+            report.left_behind = left_behind(self.before, take(self.backend, applied=applied))
+            cleaned = clean_up(self.backend, timeout=self.timeout, applied=applied)
+            report.actions = cleaned + restore(self.backend, self.before)
+            report.not_restored = differences(self.before, take(self.backend, applied=applied))
         except Exception as exc:  # a dead API server must not hide which lab was running
             report.error = f"could not restore the cluster: {exc}"
         return report

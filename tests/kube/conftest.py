@@ -79,6 +79,11 @@ class FakeResource:
         self.api_version = api_version
         self.kind = kind
         self.namespaced = namespaced
+        # what API discovery tells about a resource
+        self.group_version = api_version
+        self.group = api_version.split("/")[0] if "/" in api_version else ""
+        self.verbs = ["create", "delete", "get", "list", "patch", "watch"]
+        self.preferred = True
 
     def _key(self, name: str | None, namespace: str | None) -> tuple:
         return (self.api_version, self.kind, namespace, name)
@@ -134,6 +139,10 @@ class FakeResources:
         if (api_version, kind) not in self.store.kinds:
             raise ResourceNotFoundError(f"No matches found for {{'api_version': {api_version!r}, 'kind': {kind!r}}}")
         return FakeResource(self.store, api_version, kind, self.store.kinds[(api_version, kind)])
+
+    def search(self) -> list[FakeResource]:
+        """API discovery: every kind the fake serves, each at one version, all listable."""
+        return [FakeResource(self.store, av, kind, namespaced) for (av, kind), namespaced in self.store.kinds.items()]
 
 
 class FakeDynamic:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from http.client import HTTPConnection
+from http.client import HTTPSConnection
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +42,7 @@ class Http:
         headers: dict[str, str] | None = None,
         token: bool = True,
     ) -> Reply:
-        conn = HTTPConnection("127.0.0.1", self.server.port, timeout=30)
+        conn = HTTPSConnection("127.0.0.1", self.server.port, timeout=30, context=self.server.client_context())
         sent = dict(headers or {})
         if token:
             sent.setdefault("Authorization", f"Bearer {self.server.token}")

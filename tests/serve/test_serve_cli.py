@@ -32,7 +32,7 @@ def test_labkit_serve_writes_a_kind_kubeconfig_answers_and_stops_on_ctrl_c(tmp_p
         assert kubeconfig.exists(), "labkit serve wrote no kubeconfig"
         config = yaml.safe_load(kubeconfig.read_text())
         server = config["clusters"][0]["cluster"]["server"]
-        assert server.startswith("http://127.0.0.1:") and config["current-context"] == "kind-labkit-sim"
+        assert server.startswith("https://127.0.0.1:") and config["current-context"] == "kind-labkit-sim"
         assert kubeconfig.stat().st_mode & 0o077 == 0  # the token is the user's alone
         assert guard(kubeconfig=str(kubeconfig)) == "kind-labkit-sim"  # labkit's context guard accepts it
         answers, why = probe(kubeconfig=str(kubeconfig), timeout=10)

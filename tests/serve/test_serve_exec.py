@@ -7,6 +7,7 @@ import os
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlencode
 
 import pytest
@@ -25,17 +26,22 @@ def exec_url(server: ApiServer, pod: str, argv: list[str], container: str = "sle
     query = urlencode(
         [*(("command", a) for a in argv), ("container", container), ("stdout", "true"), ("stderr", "true")]
     )
-    return f"ws://127.0.0.1:{server.port}/api/v1/namespaces/default/pods/{pod}/exec?{query}"
+    return f"wss://127.0.0.1:{server.port}/api/v1/namespaces/default/pods/{pod}/exec?{query}"
+
+
+def connect(server: ApiServer, url: str, **options: Any) -> Any:
+    """A websocket to the server as kubectl opens it: over TLS, with the kubeconfig's token."""
+    return create_connection(
+        url,
+        header=[f"Authorization: Bearer {server.token}"],
+        sslopt={"context": server.client_context()},
+        **options,
+    )
 
 
 def run_ws(server: ApiServer, pod: str, argv: list[str], protocols: list[str]) -> tuple[str, dict[int, bytes]]:
     """The negotiated subprotocol and what arrived on each channel until the server closed."""
-    ws = create_connection(
-        exec_url(server, pod, argv),
-        subprotocols=protocols,
-        header=[f"Authorization: Bearer {server.token}"],
-        timeout=20,
-    )
+    ws = connect(server, exec_url(server, pod, argv), subprotocols=protocols, timeout=20)
     channels: dict[int, bytes] = {}
     try:
         for _ in range(100):  # bounded: a handful of frames, then the close
@@ -74,7 +80,7 @@ def test_the_first_offered_protocol_the_server_speaks_wins(server, pod) -> None:
 
 def test_a_client_offering_only_old_protocols_is_refused(server, pod) -> None:
     with pytest.raises(WebSocketBadStatusException) as refused:
-        create_connection(exec_url(server, pod, ["curl", "--version"]), subprotocols=["channel.k8s.io"], timeout=10)
+        connect(server, exec_url(server, pod, ["curl", "--version"]), subprotocols=["channel.k8s.io"], timeout=10)
     assert refused.value.status_code == 400
 
 
@@ -85,7 +91,7 @@ def test_exec_without_an_upgrade_is_a_bad_request(http, pod) -> None:
 
 def test_a_missing_container_is_refused_before_the_upgrade(server, pod) -> None:
     with pytest.raises(WebSocketBadStatusException) as refused:
-        create_connection(exec_url(server, pod, ["curl", "x"], container="nope"), subprotocols=["v5.channel.k8s.io"])
+        connect(server, exec_url(server, pod, ["curl", "x"], container="nope"), subprotocols=["v5.channel.k8s.io"])
     assert refused.value.status_code == 400
     assert json.loads(refused.value.resp_body)["message"] == f"container nope is not valid for pod {pod}"
 

@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import subprocess
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -109,11 +110,12 @@ def test_exec_curl_exits_with_curls_code_as_a_service_entry_comes_and_goes(kubec
     assert upgrades and upgrades <= {"websocket", "SPDY/3.1"}
 
 
-def test_kubectl_sends_no_credentials_to_a_plain_http_server_and_is_served(kubectl: Kubectl, server: ApiServer) -> None:
-    # client-go reads a kubeconfig's token only for TLS servers, which is why the server cannot require it.
+def test_kubectl_sends_the_kubeconfigs_token_over_tls_and_is_served(kubectl: Kubectl, server: ApiServer) -> None:
+    # client-go's clientcmd reads a kubeconfig's credentials for TLS servers only (client_config.go,
+    # "only try to read the auth information if we are secure"): over https the token is sent.
     listed = kubectl("get", "namespaces", "-o", "name")
     assert listed.returncode == 0 and "namespace/istio-system" in listed.stdout.split()
-    assert server.requests and not any(r.credentials for r in server.requests)
+    assert server.requests and all(r.credentials for r in server.requests)
 
 
 def test_label_namespace_sets_and_removes_a_label(kubectl: Kubectl, server: ApiServer) -> None:
@@ -152,3 +154,47 @@ def test_create_namespace_secret_and_configmap_as_the_tutorials_do(
         server.sim.get(Ref("v1", "ConfigMap", "default", "nginx-configmap"))["data"]["nginx.conf"] == cert.read_text()
     )
     assert server.sim.mesh.cluster.namespace_labels("test-egress") == {"kubernetes.io/metadata.name": "test-egress"}
+
+
+def test_kubectl_answers_within_a_second_during_a_big_upload_and_a_stalled_reader(
+    kubectl: Kubectl, server: ApiServer
+) -> None:
+    # The bar: with one client uploading 100 MB and another not reading a large answer,
+    # `kubectl get ns` still answers within 1 s.
+    from .test_serve_hardening import CONFIGMAPS, config_map, head, tls_socket
+
+    assert kubectl("get", "ns").returncode == 0  # discovery is cached from here on, as in a user's shell
+    big = "y" * (900 * 1024)
+    for i in range(12):  # a ConfigMap list of about 11 MB: more than the socket buffers hold
+        created = kubectl("create", "-f", "-", stdin=json.dumps(config_map(f"big-{i}", {"blob": big})))
+        assert created.returncode == 0, created.stderr
+    stop = threading.Event()
+
+    def upload() -> None:
+        with tls_socket(server) as sock:
+            sock.sendall(
+                head(server, "POST", CONFIGMAPS, "Content-Type: application/json", "Content-Length: 104857600")
+            )
+            block = b"z" * 65536
+            try:
+                for _ in range(1600):  # 100 MB, unless the server hangs up first (it should)
+                    if stop.is_set():
+                        break
+                    sock.sendall(block)
+            except OSError:
+                pass
+
+    uploader = threading.Thread(target=upload, daemon=True)
+    with tls_socket(server) as stalled:
+        stalled.sendall(head(server, "GET", CONFIGMAPS))  # never read
+        uploader.start()
+        try:
+            for _ in range(3):
+                start = time.monotonic()
+                listed = kubectl("get", "ns")
+                took = time.monotonic() - start
+                assert listed.returncode == 0, listed.stderr
+                assert took < 1, f"kubectl get ns took {took:.2f}s"
+        finally:
+            stop.set()
+            uploader.join(timeout=10)

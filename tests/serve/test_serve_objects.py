@@ -310,15 +310,17 @@ def test_kubectl_style_get_receives_a_table(http) -> None:
     assert row["object"]["kind"] == "PartialObjectMetadata"
 
 
-def test_a_wrong_token_is_refused_and_no_token_is_allowed(http) -> None:
+def test_a_wrong_token_and_no_token_are_both_refused(http) -> None:
+    # https://kubernetes.io/docs/reference/access-authn-authz/authentication/ : a request that no
+    # authenticator accepts (and anonymous access is off) is answered 401 Unauthorized.
     wrong = http("GET", "/api/v1/namespaces", headers={"Authorization": "Bearer guessed"})
     assert (wrong.status, wrong.json()["reason"]) == (401, "Unauthorized")
-    # kubectl sends no credentials to a plain-HTTP server, so the token cannot be required.
-    assert http("GET", "/api/v1/namespaces", token=False).status == 200
+    missing = http("GET", "/api/v1/namespaces", token=False)
+    assert (missing.status, missing.json()["reason"]) == (401, "Unauthorized")
 
 
 def test_the_server_listens_on_loopback_only(server) -> None:
-    assert server.url.startswith("http://127.0.0.1:")
+    assert server.url.startswith("https://127.0.0.1:")
     assert server._httpd.server_address[0] == "127.0.0.1"
 
 

@@ -44,9 +44,11 @@ def read_frame(rfile: BinaryIO) -> tuple[bool, int, int, bytes]:
 
 class SpdyClient:
     def __init__(self, server: ApiServer, path: str, protocols: list[str]) -> None:
-        self.sock = socket.create_connection(("127.0.0.1", server.port), timeout=15)
+        plain = socket.create_connection(("127.0.0.1", server.port), timeout=15)
+        self.sock = server.client_context().wrap_socket(plain, server_hostname="127.0.0.1")
         self.rfile = self.sock.makefile("rb")
         lines = [f"POST {path} HTTP/1.1", f"Host: 127.0.0.1:{server.port}", "Connection: Upgrade", "Upgrade: SPDY/3.1"]
+        lines += [f"Authorization: Bearer {server.token}"]
         lines += [f"X-Stream-Protocol-Version: {p}" for p in protocols]
         self.sock.sendall(("\r\n".join([*lines, "Content-Length: 0", "", ""])).encode())
         self.head = b""

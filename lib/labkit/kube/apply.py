@@ -11,6 +11,7 @@ from typing import Any
 
 from kubernetes.client.exceptions import ApiException
 from kubernetes.dynamic.exceptions import ResourceNotFoundError
+from kubernetes.dynamic.resource import ResourceList
 
 from ..errors import LabkitError
 from ..manifests import Ref, describe
@@ -153,6 +154,17 @@ class Objects:
         items = _to_dict(result).get("items") or []
         # List responses leave apiVersion/kind off the items; put them back so each item stands alone.
         return [{"apiVersion": api_version, "kind": kind, **item} for item in items]
+
+    def served_kinds(self) -> list[tuple[str, str]]:
+        """(apiVersion, kind) of every listable resource the API serves, at its preferred version."""
+        found: dict[tuple[str, str], str] = {}
+        for resource in self.dynamic.resources.search():
+            if isinstance(resource, ResourceList) or "list" not in (resource.verbs or []):
+                continue
+            key = (resource.group or "", resource.kind)
+            if resource.preferred or key not in found:
+                found[key] = resource.group_version
+        return [(api_version, kind) for (_, kind), api_version in sorted(found.items())]
 
     def patch(self, ref: Ref, patch: Mapping[str, Any]) -> dict[str, Any]:
         """JSON merge patch (RFC 7386): maps merge, lists are replaced, null deletes a key."""

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..backend import DoctorItem, ExecResult
+from ..errors import BackendUnavailable
 from ..manifests import Ref
 from ..result import CurlResult
 from . import context as ctx
@@ -14,9 +15,11 @@ from . import exec as exec_mod
 from . import wait as wait_mod
 from .apply import Objects
 from .clients import Clients
-from .doctor import Doctor
+from .doctor import Doctor, not_answering
 from .logs import read_lines
 
+#: Seconds the API server gets to answer before a lab starts (a local kind cluster answers in milliseconds).
+PREFLIGHT_TIMEOUT = 3.0
 #: Extra seconds the exec stream waits past a curl's own timeout, so curl can report exit 28 itself.
 CURL_GRACE = 5.0
 CURL_TIMEOUT_EXIT_CODE = 28
@@ -86,6 +89,10 @@ class KubeBackend:
     def patch(self, ref: Ref, patch: Mapping[str, Any]) -> dict[str, Any]:
         return self.objects.patch(ref, patch)
 
+    def served_kinds(self) -> list[tuple[str, str]]:
+        """Every (apiVersion, kind) the cluster can list, at its preferred version (API discovery)."""
+        return self.objects.served_kinds()
+
     # -- workloads
     def wait_ready(self, namespace: str, selector: str, timeout: float) -> list[dict[str, Any]]:
         return wait_mod.wait_ready(
@@ -134,5 +141,16 @@ class KubeBackend:
         return read_lines(self.clients.core, namespace, pod, container, since_seconds, kubectl=self.kubectl)
 
     # -- diagnosis
+    def preflight(self, timeout: float = PREFLIGHT_TIMEOUT) -> None:
+        """Raise ``BackendUnavailable``, with ``labkit doctor``'s diagnosis and fix, unless the API server
+        answers ``GET /version`` within ``timeout`` seconds (one attempt, no retries)."""
+        answers, why = ctx.probe(self.context, self.kubeconfig, timeout)
+        if not answers:
+            item = not_answering(self.context, why.split(" did not answer: ", 1)[-1])
+            raise BackendUnavailable(
+                f"the cluster does not answer: {item.detail}",
+                hint=f"{item.fix}\n    then `labkit doctor --backend kube` checks everything the labs need",
+            )
+
     def doctor(self) -> list[DoctorItem]:
         return Doctor(self.clients, self.context, self.allowed_because, self.istio_namespace, self.objects.list).run()

@@ -138,5 +138,13 @@ def probe(context: str | None = None, kubeconfig: str | None = None, timeout: fl
 
 
 def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    return text.splitlines()[0][:200]
+    """The root cause in one short line: urllib3 wraps it (MaxRetryError -> NewConnectionError)."""
+    for _ in range(5):
+        reason = getattr(exc, "reason", None)
+        if not isinstance(reason, BaseException):
+            break
+        exc = reason
+    text = (str(exc).strip() or type(exc).__name__).splitlines()[0]
+    if text.startswith(("HTTPConnection(", "HTTPSConnection(")) and "): " in text:
+        text = text.split("): ", 1)[1]  # drop the connection object's repr: the context names the server
+    return text[:200]

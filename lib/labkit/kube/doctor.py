@@ -48,6 +48,17 @@ def _kind_cluster(context: str) -> str:
     return context[len("kind-") :] if context.startswith("kind-") else "<name>"
 
 
+def not_answering(context: str, why: str) -> DoctorItem:
+    """The finding, and its fix, for an API server that does not answer (a stopped kind cluster, mostly)."""
+    return DoctorItem(
+        "Kubernetes",
+        False,
+        f"{context} did not answer: {why}",
+        fix=f"kubectl --context {context} cluster-info   # a stopped kind cluster: "
+        f"docker start {_kind_cluster(context)}-control-plane",
+    )
+
+
 class Doctor:
     """The checks, each turning its API answers into one DoctorItem."""
 
@@ -103,13 +114,7 @@ class Doctor:
         try:
             info = self.clients.version.get_code(_request_timeout=TIMEOUT)
         except Exception as exc:
-            return DoctorItem(
-                "Kubernetes",
-                False,
-                f"{self.context} did not answer: {message_of(exc)}",
-                fix=f"{self.kubectl} cluster-info   # a stopped kind cluster: "
-                f"docker start {_kind_cluster(self.context)}-control-plane",
-            )
+            return not_answering(self.context, message_of(exc))
         return DoctorItem("Kubernetes", True, info.git_version)
 
     def istio(self) -> DoctorItem:

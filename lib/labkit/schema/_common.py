@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import reprlib
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -35,9 +36,26 @@ def format_path(parts: Iterable[Any]) -> str:
     return out
 
 
-def describe_value(value: Any) -> str:
-    """A short, human name for what was found: ``the number 80``, ``a mapping {'a': None}``."""
-    text = repr(value)
+def _short_repr() -> reprlib.Repr:
+    # reprlib looks at a few items, two levels deep: the cost is bounded however large (or, through
+    # YAML aliases, however self-multiplied) the value is. repr() would walk all of it.
+    short = reprlib.Repr()
+    short.maxlevel, short.maxdict, short.maxlist, short.maxtuple, short.maxset = 2, 4, 4, 4, 4
+    short.maxstring, short.maxother, short.maxlong = 60, 60, 40
+    return short
+
+
+_SHORT = _short_repr()
+
+
+def describe_value(value: Any, hide: bool = False) -> str:
+    """A short, human name for what was found: ``the number 80``, ``a mapping {'a': None}``.
+
+    ``hide``: name the type only (a Secret's values never appear in a message).
+    """
+    if hide:
+        return "null" if value is None else f"{_kind_of(value)} (value not shown)"
+    text = _SHORT.repr(value)
     if len(text) > 60:
         text = text[:57] + "..."
     if value is None:
@@ -45,7 +63,7 @@ def describe_value(value: Any) -> str:
     if isinstance(value, bool):
         return f"the boolean {str(value).lower()}"
     if isinstance(value, (int, float)):
-        return f"the number {value}"
+        return f"the number {text}"
     if isinstance(value, str):
         return f"the string {text}"
     if isinstance(value, Mapping):
@@ -55,9 +73,23 @@ def describe_value(value: Any) -> str:
     return f"a {type(value).__name__} {text}"
 
 
-def expected_message(expected: str, value: Any) -> str:
+def _kind_of(value: Any) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, Mapping):
+        return "a mapping"
+    if isinstance(value, (list, tuple)):
+        return "a list"
+    return f"a {type(value).__name__}"
+
+
+def expected_message(expected: str, value: Any, hide: bool = False) -> str:
     """``expected a string, got a mapping {...}`` plus a hint for the usual YAML slips."""
-    message = f"expected {expected}, got {describe_value(value)}"
+    message = f"expected {expected}, got {describe_value(value, hide)}"
     if expected in ("a string", 'a duration string like "3s"') and isinstance(value, Mapping):
         if len(value) == 1 and next(iter(value.values())) is None:
             return message + " (a ':' at the end of the line makes YAML read a mapping; remove it)"
@@ -130,26 +162,41 @@ def _extra_keys(error: jsonschema.ValidationError) -> list[str]:
     return [k for k in instance if k not in known and not any(p.search(str(k)) for p in patterns)]
 
 
-def error_items(error: jsonschema.ValidationError) -> list[tuple[tuple[Any, ...], str]]:
-    """One jsonschema error as (path, message) pairs; unknown and missing fields name the field itself."""
+def _fallback(error: jsonschema.ValidationError, hide: bool) -> str:
+    """jsonschema's own message (it quotes the value, so it is hidden or cut short)."""
+    if hide:
+        return f"is not valid ({error.validator}; value not shown)"
+    text = error.message
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
+def error_items(error: jsonschema.ValidationError, hide: bool = False) -> list[tuple[tuple[Any, ...], str]]:
+    """One jsonschema error as (path, message) pairs; unknown and missing fields name the field itself.
+
+    ``hide``: the value is secret; messages name its type at most.
+    """
     path = tuple(error.absolute_path)
     kind = error.validator
+
+    def shown(value: Any) -> str:
+        return "a value (not shown)" if hide else _SHORT.repr(value)
+
     if kind == "additionalProperties":
         extras = _extra_keys(error)
         if extras:
             return [((*path, key), "unknown field") for key in extras]
-        return [(path, error.message)]
+        return [(path, _fallback(error, hide))]
     if kind == "required":
         instance = error.instance if isinstance(error.instance, Mapping) else {}
         missing = [k for k in (error.validator_value or []) if k not in instance]
-        return [((*path, key), "required field missing") for key in missing] or [(path, error.message)]
+        return [((*path, key), "required field missing") for key in missing] or [(path, _fallback(error, hide))]
     if kind == "type":
         names = _type_names(error.validator_value)
         expected = " or ".join(names) if names else "a different type"
-        return [(path, expected_message(expected, error.instance))]
+        return [(path, expected_message(expected, error.instance, hide))]
     if kind == "enum":
         allowed = ", ".join(str(v) for v in error.validator_value if v is not None)
-        return [(path, f"must be one of {allowed}; got {error.instance!r}")]
+        return [(path, f"must be one of {allowed}; got {shown(error.instance)}")]
     if kind in ("oneOf", "anyOf"):
         names = _at_most_one(error.validator_value)
         if names is not None and isinstance(error.instance, Mapping):
@@ -159,28 +206,28 @@ def error_items(error: jsonschema.ValidationError) -> list[tuple[tuple[Any, ...]
         if context and all(c.validator == "type" and not c.relative_path for c in context):
             names = {n for c in context for n in _type_names(c.validator_value)}
             ordered = [n for n in _JSON_TYPES.values() if n in names] + sorted(names - set(_JSON_TYPES.values()))
-            return [(path, expected_message(" or ".join(ordered), error.instance))]
+            return [(path, expected_message(" or ".join(ordered), error.instance, hide))]
         if context:
             best = jsonschema.exceptions.best_match(context)
-            return error_items(best) if best is not None else [(path, error.message)]
-        return [(path, error.message)]
+            return error_items(best, hide) if best is not None else [(path, _fallback(error, hide))]
+        return [(path, _fallback(error, hide))]
     if kind == "minimum":
-        return [(path, f"must be at least {error.validator_value}; got {error.instance!r}")]
+        return [(path, f"must be at least {error.validator_value}; got {shown(error.instance)}")]
     if kind == "maximum":
-        return [(path, f"must be at most {error.validator_value}; got {error.instance!r}")]
+        return [(path, f"must be at most {error.validator_value}; got {shown(error.instance)}")]
     if kind == "minItems":
         return [(path, f"needs at least {error.validator_value} item(s)")]
     if kind == "maxItems":
         return [(path, f"allows at most {error.validator_value} item(s)")]
     if kind == "minLength":
-        return [(path, "must not be empty" if error.validator_value == 1 else error.message)]
+        return [(path, "must not be empty" if error.validator_value == 1 else _fallback(error, hide))]
     if kind == "maxLength":
         return [(path, f"is longer than {error.validator_value} characters")]
     if kind == "pattern":
-        return [(path, f"{error.instance!r} does not match {error.validator_value}")]
+        return [(path, f"{shown(error.instance)} does not match {error.validator_value}")]
     if kind == "uniqueItems":
         return [(path, "items must be unique")]
-    return [(path, error.message)]
+    return [(path, _fallback(error, hide))]
 
 
 def schema_problems(
@@ -188,8 +235,10 @@ def schema_problems(
 ) -> list[Problem]:
     """Every error ``validator`` finds in ``instance``, as Problems sorted by field path."""
     items: list[tuple[tuple[Any, ...], str]] = []
+    secret = isinstance(instance, Mapping) and instance.get("kind") == "Secret"
     for error in validator.iter_errors(instance):
-        items.extend(error_items(error))
+        path = tuple(error.absolute_path)
+        items.extend(error_items(error, hide=secret and path[:1] in (("data",), ("stringData",))))
     items.sort(key=lambda item: _sort_key(item[0]))
     out: list[Problem] = []
     for path, message in items:

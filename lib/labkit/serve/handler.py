@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
 import json
 import logging
 import traceback
@@ -10,7 +9,8 @@ from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
-from . import openapi, podexec, resources, tables, watch
+from . import body as bodies
+from . import gate, openapi, podexec, resources, tables, watch
 from .objects import APPLY_PATCH, parse_body
 from .resources import Resource
 from .selectors import field_matcher, label_matcher
@@ -67,15 +67,13 @@ class Handler(BaseHTTPRequestHandler):
     def do_DELETE(self) -> None:
         self._dispatch("DELETE")
 
-    def _read_body(self) -> bytes:
-        length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length) if length > 0 else b""
-
     def _send(self, code: int, payload: bytes, content_type: str) -> None:
         self.send_response(code)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(payload)))
         self.send_header("Cache-Control", "no-cache, private")
+        if self.close_connection:
+            self.send_header("Connection", "close")
         self.end_headers()
         self.wfile.write(payload)
 
@@ -83,28 +81,25 @@ class Handler(BaseHTTPRequestHandler):
         self._send(code, json.dumps(obj).encode(), content_type)
 
     def _dispatch(self, method: str) -> None:
-        url = urlsplit(self.path)
-        query = parse_qs(url.query, keep_blank_values=True)
-        body = self._read_body()  # always, so a refused request leaves the connection in step
         self.app.record(method, self.path, self.headers)
+        read = False
         try:
-            self._authorize()
-            self._route(method, url.path, query, body)
+            gate.check(self.headers, self.app.token, self.app.address)
+            body = bodies.read(self.headers, self.rfile)
+            read = True
+            url = urlsplit(self.path)
+            self._route(method, url.path, parse_qs(url.query, keep_blank_values=True), body)
         except ApiError as exc:
+            if not read or isinstance(exc, bodies.Unframed):
+                # The body is unread or unframed: its bytes must never be taken for the next request.
+                self.close_connection = True
             self._json(exc.code, exc.status())
-        except (BrokenPipeError, ConnectionResetError):
+        except (BrokenPipeError, ConnectionResetError, TimeoutError):
             self.close_connection = True
         except Exception as exc:  # a bug here must answer 500, not hang the client
             log.error("internal error on %s %s\n%s", method, self.path, traceback.format_exc())
-            self._json(500, failure(500, "InternalError", f"Internal error occurred: {exc}"))
-
-    def _authorize(self) -> None:
-        """A wrong token is refused; no token is allowed, because kubectl (client-go) reads a kubeconfig's
-        credentials only for TLS servers and so never sends the token over plain HTTP. The server listens
-        on loopback only, which is what keeps it private."""
-        sent = self.headers.get("Authorization")
-        if sent is not None and not hmac.compare_digest(sent.encode(), f"Bearer {self.app.token}".encode()):
-            raise ApiError(401, "Unauthorized", "Unauthorized")
+            self.close_connection = True
+            self._json(500, failure(500, "InternalError", f"Internal error occurred: {type(exc).__name__}"))
 
     # -- routing
     def _route(self, method: str, path: str, query: dict[str, list[str]], body: bytes) -> None:
@@ -194,22 +189,21 @@ class Handler(BaseHTTPRequestHandler):
             return
         app = self.app
         if method == "GET":
-            with app.locked():
+            with app.locked():  # answers are built under the lock and sent after it: a slow reader holds up no one
                 if tables.wants_table(self.headers.get("Accept", "")):
                     items = app.objects.items(r, version, namespace, labels, fields_)
                     include = _one(query, "includeObject") or "Metadata"
-                    self._json(200, tables.table(r, items, include, app.objects.resource_version()))
+                    reply = tables.table(r, items, include, app.objects.resource_version())
                 else:
-                    self._json(200, app.objects.list(r, version, namespace, labels, fields_))
+                    reply = app.objects.list(r, version, namespace, labels, fields_)
+            self._json(200, reply)
             return
         if r.namespaced and namespace is None:
             raise ApiError(405, "MethodNotAllowed", f"{method} needs a namespace for {r.plural}")
         if method == "POST":
-            content_type = self.headers.get("Content-Type", JSON)
+            sent = parse_body(body, gate.media_type(self.headers) or JSON)  # parsed before taking the lock
             with app.locked():
-                created = app.objects.create(
-                    r, version, namespace, parse_body(body, content_type), self._manager(query), self._dry_run(query)
-                )
+                created = app.objects.create(r, version, namespace, sent, self._manager(query), self._dry_run(query))
             self._json(201, created)
             return
         if method == "DELETE":
@@ -217,12 +211,12 @@ class Handler(BaseHTTPRequestHandler):
                 doomed = app.objects.items(r, version, namespace, labels, fields_)
                 for obj in doomed:
                     app.objects.delete(r, version, namespace, obj["metadata"]["name"], self._dry_run(query))
-                listing = {
-                    "kind": f"{r.kind}List",
-                    "apiVersion": r.api_version(version),
-                    "metadata": {},
-                    "items": doomed,
-                }
+            listing = {
+                "kind": f"{r.kind}List",
+                "apiVersion": r.api_version(version),
+                "metadata": {},
+                "items": doomed,
+            }
             self._json(200, listing)
             return
         raise ApiError(405, "MethodNotAllowed", f"{method} is not allowed on a collection")
@@ -240,46 +234,42 @@ class Handler(BaseHTTPRequestHandler):
         if r.namespaced and namespace is None:
             raise ApiError(404, "NotFound", "the server could not find the requested resource")
         app = self.app
-        content_type = (self.headers.get("Content-Type") or JSON).split(";")[0].strip()
-        with app.locked():
+        content_type = gate.media_type(self.headers) or JSON
+        sent = parse_body(body, content_type) if method in ("PUT", "PATCH") else None  # before the lock
+        code = 200
+        with app.locked():  # the answer is built under the lock and sent after it
             if method == "GET":
                 obj = app.objects.get(r, version, namespace, name)
                 if tables.wants_table(self.headers.get("Accept", "")):
                     include = _one(query, "includeObject") or "Metadata"
-                    self._json(200, tables.table(r, [obj], include, app.objects.resource_version()))
+                    reply = tables.table(r, [obj], include, app.objects.resource_version())
                 else:
-                    self._json(200, obj)
+                    reply = obj
             elif method == "PUT":
-                updated = app.objects.update(
-                    r,
-                    version,
-                    namespace,
-                    name,
-                    parse_body(body, content_type),
-                    self._manager(query),
-                    self._dry_run(query),
+                reply = app.objects.update(
+                    r, version, namespace, name, sent, self._manager(query), self._dry_run(query)
                 )
-                self._json(200, updated)
             elif method == "PATCH":
                 manager = _one(query, "fieldManager")
                 if content_type != APPLY_PATCH:
                     manager = manager or _manager_from_agent(self.headers.get("User-Agent", ""))
-                obj, created = app.objects.patch(
+                reply, created = app.objects.patch(
                     r,
                     version,
                     namespace,
                     name,
                     content_type,
-                    parse_body(body, content_type),
+                    sent,
                     manager,
                     force=_flag(query, "force"),
                     dry_run=self._dry_run(query),
                 )
-                self._json(201 if created else 200, obj)
+                code = 201 if created else 200
             elif method == "DELETE":
-                self._json(200, app.objects.delete(r, version, namespace, name, self._dry_run(query)))
+                reply = app.objects.delete(r, version, namespace, name, self._dry_run(query))
             else:
                 raise ApiError(405, "MethodNotAllowed", f"{method} is not allowed on {r.plural}/{name}")
+        self._json(code, reply)
 
     def _manager(self, query: dict[str, list[str]]) -> str:
         return _one(query, "fieldManager") or _manager_from_agent(self.headers.get("User-Agent", ""))

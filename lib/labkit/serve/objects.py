@@ -11,19 +11,18 @@ The caller holds the server's lock: the simulator is not thread-safe.
 from __future__ import annotations
 
 import copy
+import json
 import secrets
 import string
 import uuid
 from datetime import datetime, timezone
 from typing import Any
 
-import yaml
-
-from .. import schema
+from .. import schema, yamlsafe
 from ..errors import Problem
 from ..manifests import Ref
 from ..sim import SimBackend
-from . import fields, patches, protobuf, status
+from . import fields, limits, patches, protobuf, status
 from .present import complete, list_item, served
 from .resources import ISTIO, RESOURCES, Resource
 from .selectors import field_matcher, label_matcher
@@ -46,13 +45,52 @@ def now() -> str:
 
 
 def parse_body(raw: bytes, content_type: str) -> Any:
-    """JSON, or YAML for apply patches (YAML is a superset of JSON, so both parse)."""
+    """JSON, or YAML for apply patches and ``application/yaml``, with YAML's limits (see ``yamlsafe``).
+
+    Called before the server's lock is taken: parsing a large body holds up no other request.
+    """
     if "protobuf" in content_type:
         return protobuf.decode(raw)
+    if not raw.strip():
+        return None
     try:
-        return yaml.safe_load(raw.decode("utf-8")) if raw.strip() else None
-    except (UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise bad_request(f"the request body is not valid {content_type or 'JSON'}: {exc}") from None
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise bad_request(f"the request body is not UTF-8 text (byte {exc.start})") from None
+    what = content_type or "JSON"
+    try:
+        if "yaml" in content_type:
+            return yamlsafe.load(text)
+        value = json.loads(text)
+    except yamlsafe.YamlRefused as exc:
+        raise bad_request(f"the request body is not valid {what}: {exc}") from None
+    except json.JSONDecodeError as exc:
+        raise bad_request(
+            f"the request body is not valid {what}: {exc.msg} at line {exc.lineno}, column {exc.colno}"
+        ) from None
+    except RecursionError:
+        raise bad_request(f"the request body is nested deeper than {yamlsafe.MAX_DEPTH} levels") from None
+    if _depth(value) > yamlsafe.MAX_DEPTH:
+        raise bad_request(f"the request body is nested deeper than {yamlsafe.MAX_DEPTH} levels")
+    return value
+
+
+def _depth(value: Any) -> int:
+    """How deep lists and objects nest in ``value`` (iterative: a deep value cannot overflow the stack)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict):
+            children = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        deepest = max(deepest, level)
+        if level > yamlsafe.MAX_DEPTH:
+            break
+        stack.extend((child, level + 1) for child in children)
+    return deepest
 
 
 class Objects:
@@ -315,6 +353,12 @@ class Objects:
             meta.pop("namespace", None)
         return obj
 
+    def _validate(self, r: Resource, new: dict[str, Any]) -> None:
+        """Refuse, as 422 Invalid, an object the API server would not store."""
+        problems = limits.problems(new) or schema.problems(_validation_view(new, self.mesh.store), 1)
+        if problems:
+            raise status.invalid(r, new["metadata"].get("name", ""), problems)
+
     def _commit(
         self, r: Resource, version: str, old: dict[str, Any] | None, new: dict[str, Any], dry_run: bool
     ) -> dict[str, Any]:
@@ -336,9 +380,7 @@ class Objects:
             else:
                 meta.pop("generation", None)
         meta.pop("resourceVersion", None)
-        problems = schema.problems(_validation_view(new, self.mesh.store), 1)
-        if problems:
-            raise status.invalid(r, meta.get("name", ""), problems)
+        self._validate(r, new)
         if dry_run:
             if old is not None:
                 meta["resourceVersion"] = old["metadata"].get("resourceVersion")

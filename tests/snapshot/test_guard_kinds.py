@@ -1,0 +1,78 @@
+"""The guard and ``labkit reset`` clean every kind a lab applied, not only the kinds the labs' files use."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from labkit.kube import KubeBackend
+from labkit.manifests import Ref, prepare
+from labkit.serve import ApiServer
+from labkit.sim import SimBackend
+from labkit.snapshot import LABELLED_KINDS, Guard, reset
+
+POD = {
+    "apiVersion": "v1",
+    "kind": "Pod",
+    "metadata": {"name": "stray", "namespace": "default"},
+    "spec": {"containers": [{"name": "sleep", "image": "curlimages/curl:8.16.0", "command": ["sleep", "1d"]}]},
+}
+SIDECAR = {
+    "apiVersion": "networking.istio.io/v1",
+    "kind": "Sidecar",
+    "metadata": {"name": "egress-only", "namespace": "default"},
+    "spec": {"egress": [{"hosts": ["./*", "istio-system/*"]}]},
+}
+
+
+@pytest.fixture
+def cluster(tmp_path: Path) -> Iterator[KubeBackend]:
+    """A kube backend on ``labkit serve``: the real client, API discovery included."""
+    with ApiServer() as server:
+        backend = KubeBackend(kubeconfig=str(server.write_kubeconfig(tmp_path / "kubeconfig")))
+        try:
+            yield backend
+        finally:
+            backend.close()
+
+
+def labelled(*docs: dict[str, Any]) -> list[dict[str, Any]]:
+    return prepare(list(docs), "default", "99-test")
+
+
+def test_kinds_outside_the_fixed_list_are_really_outside_it() -> None:
+    assert ("v1", "Pod") not in LABELLED_KINDS and ("networking.istio.io/v1", "Sidecar") not in LABELLED_KINDS
+
+
+def test_the_guard_reports_and_deletes_a_pod_and_a_sidecar_a_lab_left(cluster: KubeBackend) -> None:
+    guard = Guard(cluster, timeout=10)
+    guard.snapshot()
+    cluster.apply(labelled(POD, SIDECAR))
+    report = guard.settle()
+    assert not report.clean
+    assert any("Pod/default/stray" in line for line in report.left_behind), report.left_behind
+    assert any("Sidecar/default/egress-only" in line for line in report.left_behind), report.left_behind
+    assert cluster.get(Ref("v1", "Pod", "default", "stray")) is None
+    assert cluster.get(Ref("networking.istio.io/v1", "Sidecar", "default", "egress-only")) is None
+    assert report.not_restored == []
+
+
+def test_reset_deletes_a_labelled_pod(cluster: KubeBackend) -> None:
+    cluster.apply(labelled(POD))
+    report = reset(cluster, timeout=10)
+    assert any("Pod/default/stray" in line for line in report.found), report.found
+    assert report.clean
+    assert cluster.get(Ref("v1", "Pod", "default", "stray")) is None
+
+
+def test_without_discovery_the_guard_searches_the_kinds_the_lab_applied() -> None:
+    sim = SimBackend()  # no API discovery: only the applied record names the extra kind
+    guard = Guard(sim, timeout=1)
+    guard.snapshot()
+    sim.apply(labelled(POD))
+    report = guard.settle(applied=[("v1", "Pod")])
+    assert any("Pod/default/stray" in line for line in report.left_behind), report.left_behind
+    assert sim.get(Ref("v1", "Pod", "default", "stray")) is None
