@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..trace import Hop
 from .messages import TLS_FAILED, Outcome
-from .tls import Identity
+from .tls import Identity, TrustStore
 
 if TYPE_CHECKING:
     from .mesh import Mesh
@@ -18,8 +18,9 @@ class Credentials:
 
     def for_client(
         self, pod: dict[str, Any], tls: dict[str, Any], hop: Hop
-    ) -> tuple[frozenset[str] | None, Identity | None] | Outcome:
-        """Trusted roots and client identity for upstream TLS. ``None`` roots: the default CA bundle."""
+    ) -> tuple[TrustStore | None, Identity | None] | Outcome:
+        """The CAs to trust and the client certificate for upstream TLS. ``None`` trust: the default CA
+        bundle. Check the server with ``pki.verify_peer(server, trust, now, subject_alt_names=...)``."""
         name = tls.get("credentialName")
         if not name:
             return None, None

@@ -1,54 +1,91 @@
-"""Reading real PEM certificates (from Secrets or pod files) into the simulator's TLS model.
+"""Real PEM certificates in the simulator: reading them, and verifying a peer the way OpenSSL does.
 
-A certificate's root is named by its issuer's subject and authority key id, so a chain verifies
-when the leaf's issuer is the CA the client trusts, and fails for a certificate from another CA.
+``verify_peer`` is the one check every simulated TLS endpoint makes. A chain of real certificates
+verifies as ``openssl verify`` and BoringSSL verify it: each certificate's issuer is found by name
+(key identifiers compared only when both certificates carry them, so X.509 v1 leaves without
+extensions work), its signature checked with the issuer's key, its validity period checked at
+``now``. Failures carry OpenSSL's own words (the ``openssl-verify`` manual's "Diagnostics" section
+lists them). Symbolic certificates verify when the store trusts their named root.
 """
 
 from __future__ import annotations
 
 import base64
-from typing import Any
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING, Any
 
 from cryptography import x509
-from cryptography.x509.oid import ExtensionOID, NameOID
+from cryptography.exceptions import InvalidSignature
 
 from .messages import TLS_FAILED, Outcome
-from .tls import Identity
+from .tls import (
+    Identity,
+    Rejection,
+    TrustStore,
+    ca_id,
+    cert_names,
+    hostname_mismatch,
+    issuer_id,
+    san_mismatch,
+)
+
+if TYPE_CHECKING:
+    from .clock import VirtualClock
+
+__all__ = [
+    "ca_id",
+    "certificate_time",
+    "identity",
+    "load_certs",
+    "presented_identity",
+    "secret_data",
+    "trust_store",
+    "verify_chain",
+    "verify_peer",
+]
+
+# OpenSSL's verify error strings (X509_verify_cert_error_string), by the checks that raise them.
+UNABLE_TO_GET_ISSUER_CERT = "unable to get issuer certificate"  # 2: a trusted CA's own issuer is missing
+UNABLE_TO_GET_ISSUER_CERT_LOCALLY = "unable to get local issuer certificate"  # 20
+DEPTH_ZERO_SELF_SIGNED_CERT = "self-signed certificate"  # 18
+SELF_SIGNED_CERT_IN_CHAIN = "self-signed certificate in certificate chain"  # 19
+CERT_SIGNATURE_FAILURE = "certificate signature failure"  # 7
+CERT_NOT_YET_VALID = "certificate is not yet valid"  # 9
+CERT_HAS_EXPIRED = "certificate has expired"  # 10
+INVALID_CA = "invalid CA certificate"  # 24
+CERT_CHAIN_TOO_LONG = "certificate chain too long"  # 22
+MAX_DEPTH = 100  # OpenSSL's default verify depth: intermediates allowed between leaf and trust anchor
 
 
-def _key_id(cert: x509.Certificate, extension: type) -> str:
-    try:
-        ext = cert.extensions.get_extension_for_class(extension).value
-    except x509.ExtensionNotFound:
-        return ""
-    raw = getattr(ext, "key_identifier", None) or getattr(ext, "digest", b"")
-    return raw.hex() if raw else ""
-
-
-def ca_id(cert: x509.Certificate) -> str:
-    """How a CA certificate is named as a root."""
-    return f"pem:{cert.subject.rfc4514_string()}#{_key_id(cert, x509.SubjectKeyIdentifier)}"
-
-
-def identity(cert: x509.Certificate) -> Identity:
-    """The leaf as the simulator sees it: names from SANs (else CN) and the CA it chains to."""
-    try:
-        sans = tuple(
-            cert.extensions.get_extension_for_oid(ExtensionOID.SUBJECT_ALTERNATIVE_NAME).value.get_values_for_type(
-                x509.DNSName
-            )
-        )
-    except x509.ExtensionNotFound:
-        sans = ()
-    cns = [a.value for a in cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)]
-    names = sans or tuple(str(c) for c in cns)
-    root = f"pem:{cert.issuer.rfc4514_string()}#{_key_id(cert, x509.AuthorityKeyIdentifier)}"
-    return Identity(cert.subject.rfc4514_string(), names, root)
+# -- reading
 
 
 def load_certs(pem: bytes | str) -> list[x509.Certificate]:
     data = pem.encode() if isinstance(pem, str) else pem
     return x509.load_pem_x509_certificates(data) if b"-----BEGIN CERTIFICATE-----" in data else []
+
+
+def identity(cert: x509.Certificate, intermediates: Sequence[x509.Certificate] = ()) -> Identity:
+    """A peer's certificate (and the intermediates it sends) as the simulator sees it."""
+    names = cert_names(Identity("", (), "", (cert,)))
+    return Identity(
+        subject=cert.subject.rfc4514_string(),
+        names=names.dns or names.common_names,
+        root=issuer_id(cert),
+        chain=(cert, *intermediates),
+    )
+
+
+def presented_identity(pem: bytes | str) -> Identity | None:
+    """What a server or client presents from a certificate file: the first certificate, then the rest."""
+    certs = load_certs(pem)
+    return identity(certs[0], certs[1:]) if certs else None
+
+
+def trust_store(pem: bytes | str, symbolic: Iterable[str] = ()) -> TrustStore:
+    """The CAs of a CA file (``ca.crt``, ``--cacert``, ``ssl_client_certificate``), plus any symbolic roots."""
+    return TrustStore(symbolic=frozenset(symbolic), cas=tuple(load_certs(pem)))
 
 
 def secret_data(secret: dict[str, Any]) -> dict[str, bytes]:
@@ -58,19 +95,163 @@ def secret_data(secret: dict[str, Any]) -> dict[str, bytes]:
     return out
 
 
+def certificate_time(clock: VirtualClock) -> datetime:
+    """The moment certificates are checked at: this machine's time, advanced by the simulated time.
+
+    Certificates a learner makes start now (by the machine's clock), so the simulated mesh must not
+    check them at its fixed start date; and a request that waits (``/delay/N``) still moves time on.
+    """
+    return datetime.now(timezone.utc) + timedelta(seconds=clock.now())
+
+
+# -- chain verification
+
+
+def _key_identifier(cert: x509.Certificate, kind: type[x509.ExtensionType]) -> bytes | None:
+    try:
+        ext = cert.extensions.get_extension_for_class(kind).value
+    except x509.ExtensionNotFound:
+        return None
+    return ext.key_identifier if isinstance(ext, x509.AuthorityKeyIdentifier) else ext.digest  # type: ignore[attr-defined]
+
+
+def _may_have_issued(issuer: x509.Certificate, cert: x509.Certificate) -> bool:
+    """OpenSSL's issuer lookup: names must match; key ids must match only when both are present."""
+    if issuer.subject != cert.issuer:
+        return False
+    aki = _key_identifier(cert, x509.AuthorityKeyIdentifier)
+    ski = _key_identifier(issuer, x509.SubjectKeyIdentifier)
+    return aki is None or ski is None or aki == ski
+
+
+def _signed_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
+    try:
+        cert.verify_directly_issued_by(issuer)
+    except (InvalidSignature, ValueError, TypeError):
+        return False
+    return True
+
+
+def _self_issued(cert: x509.Certificate) -> bool:
+    return _may_have_issued(cert, cert)
+
+
+def _find_issuer(cert: x509.Certificate, candidates: Iterable[x509.Certificate]) -> x509.Certificate | None:
+    """The first candidate that may have issued ``cert``, preferring one whose signature checks out."""
+    found = [c for c in candidates if c != cert and _may_have_issued(c, cert)]
+    return next((c for c in found if _signed_by(cert, c)), found[0] if found else None)
+
+
+def _is_ca(cert: x509.Certificate) -> bool:
+    """OpenSSL accepts a CA with basicConstraints CA:TRUE, and a v1 certificate (no extensions at all)."""
+    try:
+        return bool(cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
+    except x509.ExtensionNotFound:
+        return cert.version == x509.Version.v1
+
+
+def verify_chain(
+    chain: Sequence[x509.Certificate],
+    anchors: Sequence[x509.Certificate],
+    now: datetime,
+    max_depth: int = MAX_DEPTH,
+) -> str | None:
+    """``None`` when ``chain`` (leaf first, then untrusted intermediates) leads to one of ``anchors``;
+    otherwise OpenSSL's reason. Checks run in OpenSSL's order: build the path, then each issuer is a
+    CA, then from the top down each signature and validity period. ``max_depth`` counts the CAs
+    between the leaf and the trust anchor, as ``-verify_depth`` does."""
+    path = [chain[0]]
+    untrusted = list(chain[1:])
+    trusted = False
+    while True:
+        current = path[-1]
+        if current in anchors and _self_issued(current):
+            trusted = True
+            break
+        if len(path) >= max_depth + 2:  # the leaf, max_depth CAs, and still no trust anchor
+            return CERT_CHAIN_TOO_LONG
+        issuer = _find_issuer(current, anchors)
+        if issuer is not None:
+            path.append(issuer)
+            if _self_issued(issuer):
+                trusted = True
+                break
+            continue  # a trusted CA that is not a root: OpenSSL goes on looking for its issuer
+        if _self_issued(current):
+            break
+        issuer = _find_issuer(current, [c for c in untrusted if c not in path])
+        if issuer is None:
+            break
+        path.append(issuer)
+    if not trusted:
+        top = path[-1]
+        if _self_issued(top):
+            return DEPTH_ZERO_SELF_SIGNED_CERT if len(path) == 1 else SELF_SIGNED_CERT_IN_CHAIN
+        return UNABLE_TO_GET_ISSUER_CERT if top in anchors else UNABLE_TO_GET_ISSUER_CERT_LOCALLY
+    if any(not _is_ca(c) for c in path[1:]):
+        return INVALID_CA
+    for depth in range(len(path) - 1, -1, -1):
+        cert = path[depth]
+        issuer = path[depth + 1] if depth + 1 < len(path) else cert
+        if (depth + 1 < len(path) or cert not in anchors) and not _signed_by(cert, issuer):
+            return CERT_SIGNATURE_FAILURE
+        if now < cert.not_valid_before_utc:
+            return CERT_NOT_YET_VALID
+        if now > cert.not_valid_after_utc:
+            return CERT_HAS_EXPIRED
+    return None
+
+
+def verify_peer(
+    presented: Identity,
+    trust: TrustStore,
+    now: datetime,
+    *,
+    hostname: str | None = None,
+    subject_alt_names: Sequence[str] = (),
+    max_depth: int = MAX_DEPTH,
+) -> Rejection | None:
+    """The one check a TLS endpoint makes on its peer's certificate. ``None`` when it passes.
+
+    The chain must lead to a root in ``trust`` (real or symbolic). ``hostname`` adds curl's host name
+    check (for clients that verify the host, as curl does by default); ``subject_alt_names`` adds a
+    DestinationRule's exact SAN match (Envoy's ``match_typed_subject_alt_names``).
+    """
+    if presented.chain:
+        reason = verify_chain(presented.chain, trust.cas, now, max_depth)
+    else:
+        reason = None if presented.root in trust.symbolic else UNABLE_TO_GET_ISSUER_CERT_LOCALLY
+    if reason is not None:
+        return Rejection("chain", reason)
+    if hostname is not None:
+        bad = hostname_mismatch(presented, hostname)
+        if bad is not None:
+            return Rejection("hostname", bad)
+    bad = san_mismatch(presented, subject_alt_names)
+    if bad is not None:
+        return Rejection("subjectAltNames", bad)
+    return None
+
+
+# -- Secrets
+
+
 class Pki:
-    def from_secret(self, secret: dict[str, Any]) -> tuple[frozenset[str] | None, Identity | None] | Outcome:
-        """Istio's Secret formats: ``tls.crt``/``tls.key``/``ca.crt`` (or ``cert``/``key``/``cacert``)."""
+    def from_secret(self, secret: dict[str, Any]) -> tuple[TrustStore | None, Identity | None] | Outcome:
+        """Istio's Secret formats: ``tls.crt``/``tls.key``/``ca.crt`` (or ``cert``/``key``/``cacert``).
+
+        ``None`` trust: the Secret has no CA, so the default trust applies."""
         data = secret_data(secret)
         cert = data.get("tls.crt") or data.get("cert")
         key = data.get("tls.key") or data.get("key")
         ca = data.get("ca.crt") or data.get("cacert")
-        roots = frozenset(ca_id(c) for c in load_certs(ca)) if ca else None
+        name = secret["metadata"]["name"]
+        trust = trust_store(ca) if ca else None
+        if ca and not trust:
+            return Outcome.failed(TLS_FAILED, f"Secret {name}: its CA certificate is not PEM")
         ident = None
         if cert:
-            certs = load_certs(cert)
-            if not certs or not key:
-                name = secret["metadata"]["name"]
+            ident = presented_identity(cert)
+            if ident is None or not key:
                 return Outcome.failed(TLS_FAILED, f"Secret {name} has a certificate without a usable key")
-            ident = identity(certs[0])
-        return roots, ident
+        return trust, ident
