@@ -79,7 +79,7 @@ def parse(text: str) -> NginxConf:
     if not depth.isdigit():
         raise NginxConfError(f'invalid value "{depth}" in "ssl_verify_depth" directive')
     if verify_client in ("on", "optional") and client_ca is None:
-        raise NginxConfError('no ssl_client_certificate for ssl_verify_client')
+        raise NginxConfError("no ssl_client_certificate for ssl_verify_client")
     return NginxConf(
         port=port,
         ssl=" ssl" in f" {listen}",
