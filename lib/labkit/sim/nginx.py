@@ -56,6 +56,7 @@ NO_CA_ERRORS = (
     pki.SELF_SIGNED_CERT_IN_CHAIN,
     pki.UNABLE_TO_GET_ISSUER_CERT,
     pki.UNABLE_TO_GET_ISSUER_CERT_LOCALLY,
+    pki.UNABLE_TO_VERIFY_LEAF_SIGNATURE,
 )
 
 
@@ -158,7 +159,9 @@ class NginxServer:
             return _page(400, "No required SSL certificate was sent")
         trust = pki.trust_store(self.mesh.cluster.pod_file(pod, container, conf.client_ca or "") or b"")
         now = pki.certificate_time(self.mesh.clock)
-        rejected = pki.verify_peer(client, trust, now, max_depth=conf.verify_depth)
+        # nginx's verify callback lets OpenSSL go on after an error and looks at the result when the request
+        # arrives, so the reason it reports is the last one OpenSSL found.
+        rejected = pki.verify_peer(client, trust, now, max_depth=conf.verify_depth, keep_going=True)
         if rejected is not None and conf.verify_client == "optional_no_ca" and rejected.reason in NO_CA_ERRORS:
             hop.step("client certificate", f"{client.subject}: {rejected}, accepted (ssl_verify_client optional_no_ca)")
             return None

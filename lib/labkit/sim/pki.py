@@ -56,6 +56,7 @@ CERT_NOT_YET_VALID = "certificate is not yet valid"  # 9
 CERT_HAS_EXPIRED = "certificate has expired"  # 10
 INVALID_CA = "invalid CA certificate"  # 24
 CERT_CHAIN_TOO_LONG = "certificate chain too long"  # 22
+UNABLE_TO_VERIFY_LEAF_SIGNATURE = "unable to verify the first certificate"  # 21: a lone leaf, issuer unknown
 MAX_DEPTH = 100  # OpenSSL's default verify depth: intermediates allowed between leaf and trust anchor
 
 
@@ -157,56 +158,80 @@ def _is_ca(cert: x509.Certificate) -> bool:
         return cert.version == x509.Version.v1
 
 
+def _build_path(
+    chain: Sequence[x509.Certificate], anchors: Sequence[x509.Certificate], max_depth: int
+) -> tuple[list[x509.Certificate], str | None]:
+    """OpenSSL's chain building: from the leaf, issuers from the trust store first, then from the certificates
+    the peer sent. Returns the path and why it does not end at a trust anchor (``None`` when it does)."""
+    path = [chain[0]]
+    untrusted = list(chain[1:])
+    while True:
+        current = path[-1]
+        if current in anchors and _self_issued(current):
+            return path, None
+        if len(path) >= max_depth + 2:  # the leaf, max_depth CAs, and still no trust anchor
+            return path, CERT_CHAIN_TOO_LONG
+        issuer = _find_issuer(current, anchors)
+        if issuer is not None:
+            path.append(issuer)
+            if _self_issued(issuer):
+                return path, None
+            continue  # a trusted CA that is not a root: OpenSSL goes on looking for its issuer
+        issuer = None if _self_issued(current) else _find_issuer(current, [c for c in untrusted if c not in path])
+        if issuer is None:
+            break
+        path.append(issuer)
+    top = path[-1]
+    if _self_issued(top):
+        return path, DEPTH_ZERO_SELF_SIGNED_CERT if len(path) == 1 else SELF_SIGNED_CERT_IN_CHAIN
+    return path, UNABLE_TO_GET_ISSUER_CERT if top in anchors else UNABLE_TO_GET_ISSUER_CERT_LOCALLY
+
+
 def verify_chain(
     chain: Sequence[x509.Certificate],
     anchors: Sequence[x509.Certificate],
     now: datetime,
     max_depth: int = MAX_DEPTH,
+    *,
+    keep_going: bool = False,
 ) -> str | None:
     """``None`` when ``chain`` (leaf first, then untrusted intermediates) leads to one of ``anchors``;
-    otherwise OpenSSL's reason. Checks run in OpenSSL's order: build the path, then each issuer is a
-    CA, then from the top down each signature and validity period. ``max_depth`` counts the CAs
-    between the leaf and the trust anchor, as ``-verify_depth`` does."""
-    path = [chain[0]]
-    untrusted = list(chain[1:])
-    trusted = False
-    while True:
-        current = path[-1]
-        if current in anchors and _self_issued(current):
-            trusted = True
-            break
-        if len(path) >= max_depth + 2:  # the leaf, max_depth CAs, and still no trust anchor
-            return CERT_CHAIN_TOO_LONG
-        issuer = _find_issuer(current, anchors)
-        if issuer is not None:
-            path.append(issuer)
-            if _self_issued(issuer):
-                trusted = True
-                break
-            continue  # a trusted CA that is not a root: OpenSSL goes on looking for its issuer
-        if _self_issued(current):
-            break
-        issuer = _find_issuer(current, [c for c in untrusted if c not in path])
-        if issuer is None:
-            break
-        path.append(issuer)
-    if not trusted:
-        top = path[-1]
-        if _self_issued(top):
-            return DEPTH_ZERO_SELF_SIGNED_CERT if len(path) == 1 else SELF_SIGNED_CERT_IN_CHAIN
-        return UNABLE_TO_GET_ISSUER_CERT if top in anchors else UNABLE_TO_GET_ISSUER_CERT_LOCALLY
-    if any(not _is_ca(c) for c in path[1:]):
+    otherwise OpenSSL's reason.
+
+    The checks run in OpenSSL's order: build the path, check that each issuer is a CA, then from the top
+    down each signature and validity period. ``max_depth`` counts the CAs between the leaf and the trust
+    anchor, as ``-verify_depth`` does. OpenSSL stops at the first error unless the application's verify
+    callback says to go on, as nginx's does (it decides later, per request); then the result is the last
+    error seen: ``keep_going`` models that.
+    """
+    errors: list[str] = []
+
+    def stop(reason: str) -> bool:
+        errors.append(reason)
+        return not keep_going
+
+    path, unfinished = _build_path(chain, anchors, max_depth)
+    if unfinished == CERT_CHAIN_TOO_LONG or (unfinished is not None and stop(unfinished)):
+        return unfinished
+    if any(not _is_ca(c) and stop(INVALID_CA) for c in path[1:]):
         return INVALID_CA
-    for depth in range(len(path) - 1, -1, -1):
+    top = len(path) - 1
+    if not _self_issued(path[top]):
+        # A path that ends below a root: OpenSSL can't check the top certificate's signature.
+        if top == 0:  # only reached when keep_going: the error above was already reported
+            stop(UNABLE_TO_VERIFY_LEAF_SIGNATURE)
+            return errors[-1]
+        top -= 1
+    for depth in range(top, -1, -1):
         cert = path[depth]
-        issuer = path[depth + 1] if depth + 1 < len(path) else cert
-        if (depth + 1 < len(path) or cert not in anchors) and not _signed_by(cert, issuer):
+        # A self-issued top certificate is a trust anchor (or already reported): its own signature is not checked.
+        if depth + 1 < len(path) and not _signed_by(cert, path[depth + 1]) and stop(CERT_SIGNATURE_FAILURE):
             return CERT_SIGNATURE_FAILURE
-        if now < cert.not_valid_before_utc:
+        if now < cert.not_valid_before_utc and stop(CERT_NOT_YET_VALID):
             return CERT_NOT_YET_VALID
-        if now > cert.not_valid_after_utc:
+        if now > cert.not_valid_after_utc and stop(CERT_HAS_EXPIRED):
             return CERT_HAS_EXPIRED
-    return None
+    return errors[-1] if errors else None
 
 
 def verify_peer(
@@ -217,15 +242,17 @@ def verify_peer(
     hostname: str | None = None,
     subject_alt_names: Sequence[str] = (),
     max_depth: int = MAX_DEPTH,
+    keep_going: bool = False,
 ) -> Rejection | None:
     """The one check a TLS endpoint makes on its peer's certificate. ``None`` when it passes.
 
     The chain must lead to a root in ``trust`` (real or symbolic). ``hostname`` adds curl's host name
     check (for clients that verify the host, as curl does by default); ``subject_alt_names`` adds a
-    DestinationRule's exact SAN match (Envoy's ``match_typed_subject_alt_names``).
+    DestinationRule's exact SAN match (Envoy's ``match_typed_subject_alt_names``). ``max_depth`` and
+    ``keep_going``: see ``verify_chain``.
     """
     if presented.chain:
-        reason = verify_chain(presented.chain, trust.cas, now, max_depth)
+        reason = verify_chain(presented.chain, trust.cas, now, max_depth, keep_going=keep_going)
     else:
         reason = None if presented.root in trust.symbolic else UNABLE_TO_GET_ISSUER_CERT_LOCALLY
     if reason is not None:
