@@ -103,6 +103,18 @@ def test_leaf_from_a_same_named_ca_fails_its_signature(istio_io: IstioIoPki, ist
     agree(BAD_SIGNATURE, istio_io.ca_cert, istio_io_again.client_cert)
 
 
+@pytest.mark.parametrize("order", ["right-first", "wrong-first"])
+def test_two_same_named_cas_in_one_file(
+    istio_io: IstioIoPki, istio_io_again: IstioIoPki, tmp_path: Path, order: str
+) -> None:
+    # OpenSSL takes the first CA in the file whose name (and key id, if any) fits and is currently valid; it
+    # does not try the next one when the signature then fails. So the order of the CA file decides.
+    right, wrong = istio_io.ca_cert.read_bytes(), istio_io_again.ca_cert.read_bytes()
+    bundle = tmp_path / "bundle.crt"
+    bundle.write_bytes(right + wrong if order == "right-first" else wrong + right)
+    agree(OK if order == "right-first" else BAD_SIGNATURE, bundle, istio_io.client_cert)
+
+
 def test_expired_leaf(istio_io: IstioIoPki, tmp_path: Path) -> None:
     cert, _ = signed_leaf(
         istio_io,
@@ -205,6 +217,40 @@ def test_untrusted_root_sent_along(chain: dict[str, Path], lab: certs.LabPki, tm
 
 def test_issuer_that_is_not_a_ca(chain: dict[str, Path]) -> None:
     agree(INVALID_CA, chain["root"], chain["under_not_ca"], untrusted=chain["not_ca"])
+
+
+def test_issuer_without_key_cert_sign_is_not_a_ca(tmp_path: Path) -> None:
+    # A CA whose keyUsage lacks keyCertSign may not sign certificates, whatever its basicConstraints say.
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, "No CertSign CA")])
+    usage = x509.KeyUsage(True, False, False, False, False, False, True, False, False)  # digitalSignature, cRLSign
+    root = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now() - dt.timedelta(hours=1))
+        .not_valid_after(now() + dt.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(usage, critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    leaf = _issue("leaf.example.com", (root, key), ca=None)[0]
+    agree(INVALID_CA, _write(tmp_path / "root.crt", root), _write(tmp_path / "leaf.crt", leaf))
+
+
+def test_intermediate_needs_basic_constraints(tmp_path: Path) -> None:
+    # An intermediate without basicConstraints: OpenSSL holds intermediates to CA:TRUE, so it is refused.
+    root = _issue("Plain Root", None, ca=True)
+    inter = _issue("Plain Intermediate", root, ca=None)
+    leaf = _issue("leaf.example.com", inter, ca=None)
+    agree(
+        INVALID_CA,
+        _write(tmp_path / "root.crt", root[0]),
+        _write(tmp_path / "leaf.crt", leaf[0]),
+        untrusted=_write(tmp_path / "inter.crt", inter[0]),
+    )
 
 
 def test_verify_depth(chain: dict[str, Path]) -> None:

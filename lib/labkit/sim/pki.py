@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
 from .messages import TLS_FAILED, Outcome
 from .tls import (
@@ -123,13 +124,27 @@ def _key_identifier(cert: x509.Certificate, kind: type[x509.ExtensionType]) -> b
     return ext.key_identifier if isinstance(ext, x509.AuthorityKeyIdentifier) else ext.digest  # type: ignore[attr-defined]
 
 
-def _may_have_issued(issuer: x509.Certificate, cert: x509.Certificate) -> bool:
-    """OpenSSL's issuer lookup: names must match; key ids must match only when both are present."""
+def _signature_key_type(cert: x509.Certificate) -> type | None:
+    """The kind of key that signed ``cert``, from its signature algorithm."""
+    params = cert.signature_algorithm_parameters
+    if isinstance(params, (padding.PKCS1v15, padding.PSS)):
+        return rsa.RSAPublicKey
+    if isinstance(params, ec.ECDSA):
+        return ec.EllipticCurvePublicKey
+    return None  # Ed25519/Ed448/DSA: not told apart here, the signature check decides
+
+
+def _names_and_keys_fit(issuer: x509.Certificate, cert: x509.Certificate) -> bool:
+    """OpenSSL's X509_check_issued: the names match, the key ids match when both are present, and the
+    issuer's key type fits the signature algorithm."""
     if issuer.subject != cert.issuer:
         return False
     aki = _key_identifier(cert, x509.AuthorityKeyIdentifier)
     ski = _key_identifier(issuer, x509.SubjectKeyIdentifier)
-    return aki is None or ski is None or aki == ski
+    if aki is not None and ski is not None and aki != ski:
+        return False
+    wanted = _signature_key_type(cert)
+    return wanted is None or isinstance(issuer.public_key(), wanted)
 
 
 def _signed_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
@@ -140,26 +155,44 @@ def _signed_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
     return True
 
 
-def _self_issued(cert: x509.Certificate) -> bool:
-    return _may_have_issued(cert, cert)
+def _self_signed(cert: x509.Certificate) -> bool:
+    """OpenSSL's EXFLAG_SS: the certificate names itself as issuer and its key ids and key type fit."""
+    return _names_and_keys_fit(cert, cert)
 
 
-def _find_issuer(cert: x509.Certificate, candidates: Iterable[x509.Certificate]) -> x509.Certificate | None:
-    """The first candidate that may have issued ``cert``, preferring one whose signature checks out."""
-    found = [c for c in candidates if c != cert and _may_have_issued(c, cert)]
-    return next((c for c in found if _signed_by(cert, c)), found[0] if found else None)
+def _valid_at(cert: x509.Certificate, now: datetime) -> bool:
+    return cert.not_valid_before_utc <= now <= cert.not_valid_after_utc
 
 
-def _is_ca(cert: x509.Certificate) -> bool:
-    """OpenSSL accepts a CA with basicConstraints CA:TRUE, and a v1 certificate (no extensions at all)."""
+def _find_issuer(
+    cert: x509.Certificate, candidates: Iterable[x509.Certificate], now: datetime
+) -> x509.Certificate | None:
+    """OpenSSL's choice among possible issuers (in file order): the first valid at ``now``, else the one
+    that expired last. The signature is not looked at here: a wrong pick fails its signature check later."""
+    found = [c for c in candidates if c != cert and _names_and_keys_fit(c, cert)]
+    current = next((c for c in found if _valid_at(c, now)), None)
+    return current or max(found, key=lambda c: c.not_valid_after_utc, default=None)
+
+
+def _is_ca(cert: x509.Certificate, *, intermediate: bool) -> bool:
+    """OpenSSL's X509_check_ca as chain checks apply it: keyUsage, when present, must allow keyCertSign;
+    then basicConstraints decides. Without it, only the top of the chain may still pass, as a self-signed
+    v1 certificate or one whose keyUsage has keyCertSign (intermediates are held to CA:TRUE)."""
+    try:
+        usage: x509.KeyUsage | None = cert.extensions.get_extension_for_class(x509.KeyUsage).value
+    except x509.ExtensionNotFound:
+        usage = None
+    if usage is not None and not usage.key_cert_sign:
+        return False
     try:
         return bool(cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
     except x509.ExtensionNotFound:
-        return cert.version == x509.Version.v1
+        pass
+    return not intermediate and ((cert.version == x509.Version.v1 and _self_signed(cert)) or usage is not None)
 
 
 def _build_path(
-    chain: Sequence[x509.Certificate], anchors: Sequence[x509.Certificate], max_depth: int
+    chain: Sequence[x509.Certificate], anchors: Sequence[x509.Certificate], now: datetime, max_depth: int
 ) -> tuple[list[x509.Certificate], str | None]:
     """OpenSSL's chain building: from the leaf, issuers from the trust store first, then from the certificates
     the peer sent. Returns the path and why it does not end at a trust anchor (``None`` when it does)."""
@@ -167,22 +200,22 @@ def _build_path(
     untrusted = list(chain[1:])
     while True:
         current = path[-1]
-        if current in anchors and _self_issued(current):
+        if current in anchors and _self_signed(current):
             return path, None
         if len(path) >= max_depth + 2:  # the leaf, max_depth CAs, and still no trust anchor
             return path, CERT_CHAIN_TOO_LONG
-        issuer = _find_issuer(current, anchors)
+        issuer = _find_issuer(current, anchors, now)
         if issuer is not None:
             path.append(issuer)
-            if _self_issued(issuer):
+            if _self_signed(issuer):
                 return path, None
             continue  # a trusted CA that is not a root: OpenSSL goes on looking for its issuer
-        issuer = None if _self_issued(current) else _find_issuer(current, [c for c in untrusted if c not in path])
+        issuer = None if _self_signed(current) else _find_issuer(current, [c for c in untrusted if c not in path], now)
         if issuer is None:
             break
         path.append(issuer)
     top = path[-1]
-    if _self_issued(top):
+    if _self_signed(top):
         return path, DEPTH_ZERO_SELF_SIGNED_CERT if len(path) == 1 else SELF_SIGNED_CERT_IN_CHAIN
     return path, UNABLE_TO_GET_ISSUER_CERT if top in anchors else UNABLE_TO_GET_ISSUER_CERT_LOCALLY
 
@@ -210,13 +243,14 @@ def verify_chain(
         errors.append(reason)
         return not keep_going
 
-    path, unfinished = _build_path(chain, anchors, max_depth)
+    path, unfinished = _build_path(chain, anchors, now, max_depth)
     if unfinished == CERT_CHAIN_TOO_LONG or (unfinished is not None and stop(unfinished)):
         return unfinished
-    if any(not _is_ca(c) and stop(INVALID_CA) for c in path[1:]):
+    issuers = [(c, i < len(path) - 1) for i, c in enumerate(path) if i > 0]
+    if any(not _is_ca(c, intermediate=inner) and stop(INVALID_CA) for c, inner in issuers):
         return INVALID_CA
     top = len(path) - 1
-    if not _self_issued(path[top]):
+    if not _self_signed(path[top]):
         # A path that ends below a root: OpenSSL can't check the top certificate's signature.
         if top == 0:  # only reached when keep_going: the error above was already reported
             stop(UNABLE_TO_VERIFY_LEAF_SIGNATURE)
