@@ -12,6 +12,9 @@ if TYPE_CHECKING:
     from .mesh import Mesh
 
 
+CA_SUFFIX = "-cacert"  # Istio's SdsCaSuffix
+
+
 class Credentials:
     def __init__(self, mesh: Mesh) -> None:
         self.mesh = mesh
@@ -24,15 +27,18 @@ class Credentials:
         name = tls.get("credentialName")
         if not name:
             return None, None
-        # SDS reads the Secret from the proxy's own namespace (the gateway's, for a gateway).
+        # SDS reads the Secret from the proxy's own namespace (the gateway's, for a gateway); the CA may
+        # sit in a separate "<name>-cacert" Secret, which Istio prefers when it exists.
         ns = pod["metadata"]["namespace"]
         secret = self.mesh.store.raw("", "Secret", ns, name)
-        if secret is None:
+        ca_secret = self.mesh.store.raw("", "Secret", ns, f"{name}{CA_SUFFIX}")
+        if secret is None and ca_secret is None:
             hop.step(
                 "credential",
                 f"Secret {ns}/{name} not found: SDS can't serve it, the cluster has no "
                 "certificate, so the handshake fails",
             )
             return Outcome.failed(TLS_FAILED, f"credentialName {name}: Secret not found in {ns}")
-        hop.step("credential", f"Secret {ns}/{name} (SDS)")
-        return self.mesh.pki.from_secret(secret)
+        found = [f"{ns}/{s['metadata']['name']}" for s in (secret, ca_secret) if s is not None]
+        hop.step("credential", f"Secret {' and '.join(found)} (SDS)")
+        return self.mesh.pki.from_secret(secret, ca_secret)

@@ -304,22 +304,49 @@ def verify_peer(
 # -- Secrets
 
 
-class Pki:
-    def from_secret(self, secret: dict[str, Any]) -> tuple[TrustStore | None, Identity | None] | Outcome:
-        """Istio's Secret formats: ``tls.crt``/``tls.key``/``ca.crt`` (or ``cert``/``key``/``cacert``).
+def _root_from(data: dict[str, bytes], name: str) -> TrustStore | Outcome:
+    """Istio's ExtractRoot: ``cacert``, else ``ca.crt``. A CRL beside it is refused: revocation is not modelled."""
+    for ca_key, crl_key in (("cacert", "crl"), ("ca.crt", "ca.crl")):
+        if data.get(ca_key):
+            if data.get(crl_key):
+                return Outcome.failed(
+                    TLS_FAILED,
+                    f"Secret {name}: {crl_key} (a certificate revocation list) is not modelled by the offline "
+                    "simulator; remove it, or run this on a kind cluster",
+                )
+            trust = trust_store(data[ca_key])
+            if not trust:
+                return Outcome.failed(TLS_FAILED, f"Secret {name}: {ca_key} holds no PEM certificate")
+            return trust
+    return Outcome.failed(TLS_FAILED, f"Secret {name} has no CA certificate: expected key cacert or ca.crt")
 
-        ``None`` trust: the Secret has no CA, so the default trust applies."""
+
+class Pki:
+    def from_secret(
+        self, secret: dict[str, Any] | None, ca_secret: dict[str, Any] | None = None
+    ) -> tuple[TrustStore | None, Identity | None] | Outcome:
+        """A ``credentialName`` as Istio's SDS reads it: the certificate and key from ``cert``/``key``, else
+        ``tls.crt``/``tls.key``; the CA from the ``<name>-cacert`` Secret when it exists (``ca_secret``),
+        else from the same Secret. ``None`` trust: no CA anywhere, so the default trust applies."""
+        trust: TrustStore | None = None
+        if ca_secret is not None:
+            root = _root_from(secret_data(ca_secret), ca_secret["metadata"]["name"])
+            if isinstance(root, Outcome):
+                return root
+            trust = root
+        if secret is None:
+            return trust, None
         data = secret_data(secret)
-        cert = data.get("tls.crt") or data.get("cert")
-        key = data.get("tls.key") or data.get("key")
-        ca = data.get("ca.crt") or data.get("cacert")
         name = secret["metadata"]["name"]
-        trust = trust_store(ca) if ca else None
-        if ca and not trust:
-            return Outcome.failed(TLS_FAILED, f"Secret {name}: its CA certificate is not PEM")
-        ident = None
-        if cert:
-            ident = presented_identity(cert)
-            if ident is None or not key:
-                return Outcome.failed(TLS_FAILED, f"Secret {name} has a certificate without a usable key")
+        if trust is None and (data.get("cacert") or data.get("ca.crt")):
+            root = _root_from(data, name)
+            if isinstance(root, Outcome):
+                return root
+            trust = root
+        pair = next(((c, k) for c, k in (("cert", "key"), ("tls.crt", "tls.key")) if data.get(c) and data.get(k)), None)
+        if pair is None:  # SDS has no client certificate to serve: MUTUAL fails, SIMPLE needs none
+            return trust, None
+        ident = presented_identity(data[pair[0]])
+        if ident is None:
+            return Outcome.failed(TLS_FAILED, f"Secret {name}: {pair[0]} holds no PEM certificate")
         return trust, ident
