@@ -105,11 +105,15 @@ def secret_data(secret: dict[str, Any]) -> dict[str, bytes]:
 
 
 def certificate_time(clock: VirtualClock) -> datetime:
-    """The moment certificates are checked at: this machine's time, advanced by the simulated time.
+    """The moment certificates are checked at: the simulated clock's date.
 
-    Certificates a learner makes start now (by the machine's clock), so the simulated mesh must not
-    check them at its fixed start date; and a request that waits (``/delay/N``) still moves time on.
+    Certificates a learner makes start now, by this machine's clock, so the simulated date must follow
+    it, and a simulated wait (``/delay/N``) must move it on. A clock that tells its date is asked for it;
+    a clock that only counts seconds from its start is read as this machine's time plus those seconds.
     """
+    dated = getattr(clock, "datetime", None)
+    if callable(dated):
+        return dated()  # type: ignore[no-any-return]
     return datetime.now(timezone.utc) + timedelta(seconds=clock.now())
 
 
