@@ -205,33 +205,39 @@ class CurlOutcome:
     stderr: str
 
 
+def run_curl(nginx: Nginx, *args: str, host: str = SERVER_NAME, cacert: Path) -> CurlOutcome:
+    """GET https://<host>:<port>/ from ``nginx`` with --resolve to 127.0.0.1, trusting ``cacert``."""
+    binary = require_binaries("curl")["curl"]
+    cmd = [
+        binary,
+        "-q",  # ignore any ~/.curlrc
+        "--silent",
+        "--show-error",
+        "--noproxy",
+        "*",  # a proxy from the environment must not get in between
+        "--max-time",
+        str(TIMEOUT),
+        "--resolve",
+        f"{host}:{nginx.port}:127.0.0.1",
+        "--cacert",
+        str(cacert),
+        "--write-out",
+        "\n%{http_code} %{ssl_verify_result}",
+        *args,
+        f"https://{host}:{nginx.port}/",
+    ]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT + 5, check=False)
+    body, _, tail = done.stdout.rpartition("\n")
+    status, _, verify = tail.partition(" ")
+    return CurlOutcome(done.returncode, int(status or 0), int(verify or -1), body, done.stderr)
+
+
 @pytest.fixture(scope="module")
 def curl(nginx: Nginx, shared_pki: LabPki) -> Callable[..., CurlOutcome]:
     """``curl(*args, host=..., cacert=...)``: GET https://<host>:<port>/ with --resolve to 127.0.0.1."""
-    binary = require_binaries("curl")["curl"]
+    require_binaries("curl")
 
     def run(*args: str, host: str = SERVER_NAME, cacert: Path | None = None) -> CurlOutcome:
-        cmd = [
-            binary,
-            "-q",  # ignore any ~/.curlrc
-            "--silent",
-            "--show-error",
-            "--noproxy",
-            "*",  # a proxy from the environment must not get in between
-            "--max-time",
-            str(TIMEOUT),
-            "--resolve",
-            f"{host}:{nginx.port}:127.0.0.1",
-            "--cacert",
-            str(cacert or shared_pki.ca_cert),
-            "--write-out",
-            "\n%{http_code} %{ssl_verify_result}",
-            *args,
-            f"https://{host}:{nginx.port}/",
-        ]
-        done = subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT + 5, check=False)
-        body, _, tail = done.stdout.rpartition("\n")
-        status, _, verify = tail.partition(" ")
-        return CurlOutcome(done.returncode, int(status or 0), int(verify or -1), body, done.stderr)
+        return run_curl(nginx, *args, host=host, cacert=cacert or shared_pki.ca_cert)
 
     return run

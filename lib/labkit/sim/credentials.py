@@ -6,10 +6,13 @@ from typing import TYPE_CHECKING, Any
 
 from ..trace import Hop
 from .messages import TLS_FAILED, Outcome
-from .tls import Identity
+from .tls import Identity, TrustStore
 
 if TYPE_CHECKING:
     from .mesh import Mesh
+
+
+CA_SUFFIX = "-cacert"  # Istio's SdsCaSuffix
 
 
 class Credentials:
@@ -18,20 +21,24 @@ class Credentials:
 
     def for_client(
         self, pod: dict[str, Any], tls: dict[str, Any], hop: Hop
-    ) -> tuple[frozenset[str] | None, Identity | None] | Outcome:
-        """Trusted roots and client identity for upstream TLS. ``None`` roots: the default CA bundle."""
+    ) -> tuple[TrustStore | None, Identity | None] | Outcome:
+        """The CAs to trust and the client certificate for upstream TLS. ``None`` trust: the default CA
+        bundle. Check the server with ``pki.verify_peer(server, trust, now, subject_alt_names=...)``."""
         name = tls.get("credentialName")
         if not name:
             return None, None
-        # SDS reads the Secret from the proxy's own namespace (the gateway's, for a gateway).
+        # SDS reads the Secret from the proxy's own namespace (the gateway's, for a gateway); the CA may
+        # sit in a separate "<name>-cacert" Secret, which Istio prefers when it exists.
         ns = pod["metadata"]["namespace"]
         secret = self.mesh.store.raw("", "Secret", ns, name)
-        if secret is None:
+        ca_secret = self.mesh.store.raw("", "Secret", ns, f"{name}{CA_SUFFIX}")
+        if secret is None and ca_secret is None:
             hop.step(
                 "credential",
                 f"Secret {ns}/{name} not found: SDS can't serve it, the cluster has no "
                 "certificate, so the handshake fails",
             )
             return Outcome.failed(TLS_FAILED, f"credentialName {name}: Secret not found in {ns}")
-        hop.step("credential", f"Secret {ns}/{name} (SDS)")
-        return self.mesh.pki.from_secret(secret)
+        found = [f"{ns}/{s['metadata']['name']}" for s in (secret, ca_secret) if s is not None]
+        hop.step("credential", f"Secret {' and '.join(found)} (SDS)")
+        return self.mesh.pki.from_secret(secret, ca_secret)
