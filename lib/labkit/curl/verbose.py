@@ -10,6 +10,7 @@ import ipaddress
 from dataclasses import dataclass
 
 from ..result import HttpResponse
+from . import request
 from .args import CurlOptions
 from .headers import header_lines
 from .urls import Url, parse_url
@@ -50,30 +51,12 @@ def _lines(prefix: str, lines: list[str], crlf: bool = False) -> str:
 
 
 def request_headers(opts: CurlOptions, url: Url) -> list[tuple[str, str]]:
-    """The headers curl sends: its defaults, then -H lines replacing or removing them in place."""
-    headers = [
-        ("Host", url.authority),
-        ("User-Agent", opts.user_agent if opts.user_agent is not None else f"curl/{CURL_VERSION}"),
-        ("Accept", "application/json" if opts.json else "*/*"),
-    ]
-    if opts.data is not None and not opts.get:
-        kind = "application/json" if opts.json else "application/x-www-form-urlencoded"
-        headers += [("Content-Type", kind), ("Content-Length", str(len(opts.data.encode())))]
-    for name, value in opts.headers:
-        index = next((i for i, (k, _) in enumerate(headers) if k.lower() == name.lower()), None)
-        if index is None:
-            headers.append((name, value))
-        elif value:
-            headers[index] = (headers[index][0], value)
-        else:
-            del headers[index]  # "-H 'Accept:'" drops curl's own header
-    return [(k, v) for k, v in headers if v]
+    """The headers curl sends (``labkit.curl.request`` owns the rules)."""
+    return request.headers(opts, url)
 
 
 def request_target(opts: CurlOptions, url: Url) -> str:
-    if opts.get and opts.data is not None:
-        return url.path + ("&" if "?" in url.path else "?") + opts.data
-    return url.path
+    return request.target(opts, url)
 
 
 def _http_version_label(opts: CurlOptions, response: HttpResponse | None) -> str:
