@@ -13,7 +13,7 @@ from ..errors import LabkitError, NotReady
 from ..manifests import Ref
 from ..patch import merge_patch
 from ..result import CurlResult
-from . import shell
+from . import shell, squid
 from .client import SimCurl
 from .cluster import is_ready
 from .mesh import Mesh
@@ -98,8 +98,8 @@ class SimBackend:
         obj = self.mesh.store.raw("", "Pod", namespace, pod)
         assert obj is not None
 
-        def curl(args: list[str]) -> tuple[str, str, int]:
-            r = self._curl.run(namespace, pod, container, args)
+        def curl(args: list[str], extra_env: dict[str, str]) -> tuple[str, str, int]:
+            r = self._curl.run(namespace, pod, container, args, extra_env)
             return r.stdout, r.stderr, r.exit_code
 
         spec = next(c for c in obj["spec"]["containers"] if c["name"] == container)
@@ -109,10 +109,18 @@ class SimBackend:
             curl=curl,
             now=self.now,
             sleep=self.sleep,
-            read=lambda path: self.mesh.cluster.pod_file(obj, container, path),
+            read=lambda path: (
+                squid.access_log_file(self.mesh, obj, container, path)
+                or self.mesh.cluster.pod_file(obj, container, path)
+            ),
             env=env,
         )
         return shell.execute(context, list(argv))
+
+    def _pod_file(self, pod: dict[str, Any], container: str, path: str) -> bytes | None:
+        """A file the container can read: mounted Secrets and ConfigMaps, and Squid's access log."""
+        log = squid.access_log_file(self.mesh, pod, container, path)
+        return log if log is not None else self.mesh.cluster.pod_file(pod, container, path)
 
     def curl(self, namespace: str, pod: str, container: str, args: list[str], timeout: float) -> CurlResult:
         problem = self._container_check(namespace, pod, container)

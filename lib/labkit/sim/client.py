@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,7 +46,11 @@ class SimCurl:
     def __init__(self, mesh: Mesh) -> None:
         self.mesh = mesh
 
-    def run(self, namespace: str, pod_name: str, container: str, args: list[str]) -> CurlResult:
+    def run(
+        self, namespace: str, pod_name: str, container: str, args: list[str], env: Mapping[str, str] | None = None
+    ) -> CurlResult:
+        """Run curl in the container. ``env`` adds to the container's environment (``VAR=value curl``
+        in a shell): curl reads its proxy settings from there."""
         argv = ["curl", *args]
         try:
             opts = parse_args(list(args))
@@ -71,7 +76,7 @@ class SimCurl:
             trace = Trace(request=f"{method or curl_request.method(opts)} {url}")
             traces.append(trace)
             try:
-                attempt = self._one(pod, container, opts, url, method, trace, elapsed)
+                attempt = self._one(pod, container, opts, url, method, trace, elapsed, env or {})
             except CurlUsageError as exc:  # a URL or proxy curl rejects when it starts the transfer
                 return exc.as_result(list(args), simulated=True)
             elapsed += attempt.spent
@@ -114,12 +119,13 @@ class SimCurl:
         method: str | None,
         trace: Trace,
         spent_before: float,
+        env: Mapping[str, str],
     ) -> _Attempt:
         """One request/response, directly or through a proxy."""
         u = parse_url(url)
         ns = pod["metadata"]["namespace"]
         hop = trace.hop(f"curl in {ns}/{pod['metadata']['name']} ({container})")
-        proxy = choose(opts, u, _container_env(pod, container))
+        proxy = choose(opts, u, {**_container_env(pod, container), **env})
         if proxy is not None:
             return self._via_proxy(pod, container, opts, url, method, proxy, trace, hop, spent_before)
         limit, connect_limit = _limits(opts, spent_before)

@@ -17,6 +17,7 @@ from .nginx import NginxServer, is_nginx
 from .pki import Pki
 from .registry import build
 from .sidecar import Sidecar
+from .squid import SquidServer, is_squid
 from .store import Key, ObjectStore
 from .topology import ISTIO_VERSION, SimOptions, initial_objects
 from .world import World
@@ -34,6 +35,7 @@ class Mesh:
         self.gateways = Gateways(self)
         self.apps = Apps()
         self.apps.register(is_nginx, NginxServer(self))
+        self.apps.register(is_squid, SquidServer(self))
         self.credentials = Credentials(self)
         self.pki = Pki()
         self._logs: dict[tuple[str, str, str], list[tuple[float, str]]] = {}

@@ -33,7 +33,8 @@ class ShellSyntaxError(Exception):
 class Pod:
     """The container a command runs in, and what the shell can reach there."""
 
-    curl: Callable[[list[str]], tuple[str, str, int]]  # runs simulated curl: stdout, stderr, exit code
+    #: Runs simulated curl with extra environment variables: stdout, stderr, exit code.
+    curl: Callable[[list[str], dict[str, str]], tuple[str, str, int]]
     now: Callable[[], float]
     sleep: Callable[[float], None]
     read: FileReader
@@ -391,13 +392,12 @@ class Shell:
         if not argv:
             self.vars.update(values)  # NAME=value alone sets a shell variable
             return Io()
-        if values:  # the programs here read no environment the shell could pass them
-            what = f"{', '.join(values)}=... before a command"
-            return Io("", f"sh: {what}: not modelled by the offline simulator; {KIND_CLUSTER}\n", 2)
-        return self.run(argv, stdin)
+        return self.run(argv, stdin, values)
 
-    def run(self, argv: list[str], stdin: str = "") -> Io:
-        """Run one program (or shell builtin) by name."""
+    def run(self, argv: list[str], stdin: str = "", env: dict[str, str] | None = None) -> Io:
+        """Run one program (or shell builtin) by name; ``env`` holds ``VAR=value`` given before it,
+        which only curl reads (its proxy variables, as in istio.io's external-proxy task)."""
+        env = env or {}
         name, args = argv[0], argv[1:]
         if name == "exit":
             self.exited = True
@@ -408,12 +408,12 @@ class Shell:
         if name == "false":
             return Io("", "", 1)
         if name == "curl":
-            stdout, stderr, code = self.pod.curl(args)
+            stdout, stderr, code = self.pod.curl(args, env)
             return Io(stdout, stderr, code)
         if name == "sleep":
             return self._sleep(args)
         if name == "time":
-            return self._time(args, stdin)
+            return self._time(args, stdin, env)
         if name == "sh":
             return self._sh(args)
         tool = TOOLS.get(name)
@@ -434,7 +434,7 @@ class Shell:
         self.pod.sleep(total)
         return Io()
 
-    def _time(self, args: list[str], stdin: str) -> Io:
+    def _time(self, args: list[str], stdin: str, env: dict[str, str]) -> Io:
         """busybox time (miscutils/time.c): runs PROG, then on stderr "real\\t0m 5.01s", user, sys
         in its default format ("%um %u.%02us", hundredths cut, not rounded), or -p's "real 5.01"."""
         posix = False
@@ -447,7 +447,7 @@ class Shell:
         if not args:
             return Io("", "Usage: time [-vpa] [-f FMT] [-o FILE] PROG ARGS\n", 1)
         start = self.pod.now()
-        result = self.run(args, stdin)
+        result = self.run(args, stdin, env)
         elapsed_ms = round((self.pod.now() - start) * 1000)
         lines = ""
         if result.code:
