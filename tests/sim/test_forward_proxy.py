@@ -128,6 +128,12 @@ def test_write_out_reports_the_connect_status(lab: Lab) -> None:
     # curl man page, -w: http_connect is "the numerical code that was found in the last response (from a
     # proxy) to a curl CONNECT request"; curl 7.88 prints "000 403" for a refused CONNECT.
     assert (ok.stdout, denied.stdout) == ("200 200\n", "000 403\n")
+    # curl man page, -w: proxy_used is 1 "if the previous transfer used a proxy" (curl 8.7.0 and later).
+    used = external_exec(
+        lab, "curl", "-s", "-o", "/dev/null", "-w", "%{proxy_used}", "-x", f"{ip}:3128", "http://httpbin.org/"
+    )
+    direct = external_exec(lab, "curl", "-s", "-o", "/dev/null", "-w", "%{proxy_used}", "http://httpbin.org/")
+    assert (used.stdout, direct.stdout) == ("1", "0")
 
 
 def test_include_prints_the_connect_answer_first(lab: Lab) -> None:

@@ -124,3 +124,14 @@ def test_syntax_the_shell_does_not_model_is_refused_by_name(lab: Lab, script: st
 def test_grep_options_it_does_not_model_are_refused(lab: Lab) -> None:
     r = sh(lab, "echo a | grep -P a")
     assert r.exit_code == 2 and "grep: option -P: not modelled" in r.stderr
+
+
+def test_files_curl_writes_can_be_read_by_later_commands(lab: Lab) -> None:
+    # curl man page: -o writes the body to the file, -D writes the received headers to it.
+    r = sh(lab, "curl -s -o /tmp/body.json -D /tmp/headers.txt http://httpbin.org/headers")
+    assert (r.exit_code, r.stdout) == (0, "")
+    r = sh(lab, 'head -n 1 /tmp/headers.txt; grep -c \'"Host": "httpbin.org"\' /tmp/body.json')
+    assert (r.exit_code, r.stdout) == (0, "HTTP/1.1 200 OK\r\n1\n")
+    r = sh(lab, "cat /tmp/never-written")
+    # busybox cat: "can't open 'FILE': No such file or directory", exit 1.
+    assert (r.exit_code, r.stderr) == (1, "cat: can't open '/tmp/never-written': No such file or directory\n")

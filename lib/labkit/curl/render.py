@@ -37,6 +37,7 @@ class Exchange:
     #: The proxy's answer to CONNECT when the request went through a tunnel: curl writes its header
     #: block before the response's with -i and -D, and reports its status as %{http_connect}.
     connect: HttpResponse | None = None
+    via_proxy: bool = False  # sent to an HTTP proxy (remote_ip is then the proxy's), for %{proxy_used}
 
 
 @dataclass
@@ -264,7 +265,7 @@ def _writeout_data(opts: CurlOptions, transfer: Transfer, failure: Failure | Non
         "speed_upload": "0",
         "ssl_verify_result": "0",
         "proxy_ssl_verify_result": "0",
-        "proxy_used": "0",
+        "proxy_used": "1" if last is not None and last.via_proxy else "0",
         "filename_effective": opts.output or "",
         "conn_id": "0" if connected else "-1",
         "xfer_id": "0",

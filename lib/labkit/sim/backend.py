@@ -109,18 +109,22 @@ class SimBackend:
             curl=curl,
             now=self.now,
             sleep=self.sleep,
-            read=lambda path: (
-                squid.access_log_file(self.mesh, obj, container, path)
-                or self.mesh.cluster.pod_file(obj, container, path)
-            ),
+            read=lambda path: self._pod_file(obj, container, path),
             env=env,
         )
         return shell.execute(context, list(argv))
 
     def _pod_file(self, pod: dict[str, Any], container: str, path: str) -> bytes | None:
-        """A file the container can read: mounted Secrets and ConfigMaps, and Squid's access log."""
-        log = squid.access_log_file(self.mesh, pod, container, path)
-        return log if log is not None else self.mesh.cluster.pod_file(pod, container, path)
+        """A file the container can read: what curl wrote there (-o, -D), Squid's access log, and
+        mounted Secrets and ConfigMaps."""
+        meta = pod["metadata"]
+        for found in (
+            self._curl.written(meta["namespace"], meta["name"], container, path),
+            squid.access_log_file(self.mesh, pod, container, path),
+        ):
+            if found is not None:
+                return found
+        return self.mesh.cluster.pod_file(pod, container, path)
 
     def curl(self, namespace: str, pod: str, container: str, args: list[str], timeout: float) -> CurlResult:
         problem = self._container_check(namespace, pod, container)

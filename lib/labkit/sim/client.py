@@ -45,6 +45,11 @@ class _Attempt:
 class SimCurl:
     def __init__(self, mesh: Mesh) -> None:
         self.mesh = mesh
+        #: Files curl wrote with -o and -D, per container, so later commands there can read them.
+        self._written: dict[tuple[str, str, str], dict[str, bytes]] = {}
+
+    def written(self, namespace: str, pod: str, container: str, path: str) -> bytes | None:
+        return self._written.get((namespace, pod, container), {}).get(path)
 
     def run(
         self, namespace: str, pod_name: str, container: str, args: list[str], env: Mapping[str, str] | None = None
@@ -98,6 +103,8 @@ class SimCurl:
         self.mesh.clock.sleep(elapsed)
         transfer = Transfer(exchanges, failure, elapsed, refused_connect)
         out = render(opts, transfer)
+        files = self._written.setdefault((namespace, pod_name, container), {})
+        files.update({path: text.encode() for path, text in out.files.items()})
         return CurlResult(
             argv=argv,
             exit_code=out.exit_code,
@@ -174,6 +181,7 @@ class SimCurl:
         hop: Hop,
         method: str,
         connect: HttpResponse | None = None,
+        via_proxy: bool = False,
     ) -> _Attempt:
         """A reply arrived: curl checks the server certificate and its own time limit, then keeps it."""
         if tls is not None and tls.verify:
@@ -191,7 +199,7 @@ class SimCurl:
         assert reply is not None
         response = HttpResponse(reply.http_version, reply.status, reply.reason, reply.headers)
         body = "" if method == "HEAD" else reply.body
-        return _Attempt(Exchange(url, response, body, ip, port, connect=connect), None, elapsed)
+        return _Attempt(Exchange(url, response, body, ip, port, connect=connect, via_proxy=via_proxy), None, elapsed)
 
     # -- through a forward proxy -----------------------------------------------------------------
     def _via_proxy(
@@ -232,7 +240,9 @@ class SimCurl:
             elapsed = dns_time + outcome.elapsed
             if outcome.failure is not None:
                 return self._connect_failure(outcome, opts, proxy.host, proxy.port, connect_limit, False, elapsed)
-            return self._answered(opts, u, url, None, outcome, elapsed, limit, ip, proxy.port, hop, request.method)
+            return self._answered(
+                opts, u, url, None, outcome, elapsed, limit, ip, proxy.port, hop, request.method, via_proxy=True
+            )
         tls = self._client_tls(pod, container, opts, u.host) if u.scheme == "https" else None
         if isinstance(tls, Failure):
             return _Attempt(None, tls, 0.0)
@@ -261,7 +271,7 @@ class SimCurl:
         if outcome.failure is not None:
             return self._connect_failure(outcome, opts, u.host, u.port, connect_limit, tls is not None, elapsed)
         return self._answered(
-            opts, u, url, tls, outcome, elapsed, limit, ip, proxy.port, hop, inner.method, established
+            opts, u, url, tls, outcome, elapsed, limit, ip, proxy.port, hop, inner.method, established, True
         )
 
     def _resolve(
