@@ -111,7 +111,15 @@ def test_other_programs_exit_127_and_say_so(lab: Lab, argv: list[str]) -> None:
 
 
 @pytest.mark.parametrize(
-    "script", ["echo $(date)", "echo `date`", "sleep 1 &", "curl -s http://x > /tmp/out", "(echo a)"]
+    "script",
+    [
+        "echo $(date)",
+        "echo `date`",
+        "sleep 1 &",
+        "curl -s http://x > /tmp/out",
+        "(echo a)",
+        "if true; then sleep 1; fi",
+    ],
 )
 def test_syntax_the_shell_does_not_model_is_refused_by_name(lab: Lab, script: str) -> None:
     before = lab.driver.now()

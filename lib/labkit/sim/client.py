@@ -133,6 +133,8 @@ class SimCurl:
         ns = pod["metadata"]["namespace"]
         hop = trace.hop(f"curl in {ns}/{pod['metadata']['name']} ({container})")
         proxy = choose(opts, u, {**_container_env(pod, container), **env})
+        if proxy is not None and opts.connect_to:
+            raise support.not_modelled("--connect-to", "--connect-to together with a proxy is not simulated")
         if proxy is not None:
             return self._via_proxy(pod, container, opts, url, method, proxy, trace, hop, spent_before)
         limit, connect_limit = _limits(opts, spent_before)

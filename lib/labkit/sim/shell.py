@@ -43,6 +43,8 @@ class Pod:
 
 # -- reading a script ----------------------------------------------------------------------------
 
+#: POSIX reserved words (2.4): compound commands the simulated shell does not model.
+RESERVED = {"if", "then", "else", "elif", "fi", "do", "done", "case", "esac", "while", "until", "for", "{", "}", "in"}
 _OPERATORS = ("&&", "||", ";;", ">>", ">&", "<<", "|", ";", "&", "(", ")", "<", ">")
 
 
@@ -273,6 +275,8 @@ def _command(tokens: list[Token], i: int) -> tuple[Command, int]:
         if isinstance(tok, Word):
             first = tok.parts[0][0] if tok.parts and tok.parts[0][1] == "text" else ""
             name, eq, value_start = first.partition("=")
+            if not cmd.words and tok.literal and not tok.quoted and tok.text in RESERVED:
+                raise ShellSyntaxError(f"'{tok.text}' (compound commands)")
             if not cmd.words and eq and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
                 value = Word([(value_start, "text", True), *tok.parts[1:]], quoted=True)
                 cmd.assignments.append((name, value))
