@@ -50,15 +50,6 @@ def _lines(prefix: str, lines: list[str], crlf: bool = False) -> str:
     return "".join(f"{prefix}{line}{end}" for line in lines)
 
 
-def request_headers(opts: CurlOptions, url: Url) -> list[tuple[str, str]]:
-    """The headers curl sends (``labkit.curl.request`` owns the rules)."""
-    return request.headers(opts, url)
-
-
-def request_target(opts: CurlOptions, url: Url) -> str:
-    return request.target(opts, url)
-
-
 def _http_version_label(opts: CurlOptions, response: HttpResponse | None) -> str:
     if response is not None and not response.http_version.startswith("1"):
         return f"HTTP/{response.http_version}"
@@ -74,6 +65,7 @@ class VerboseWriter:
         self.conn_no = -1
         self.stream = -1
         self.resolve_announced = False
+        self.sent = 0  # requests written so far: -G data and the body belong to the first one
 
     # -- connection setup
     def _dns_cache(self) -> str:
@@ -149,8 +141,9 @@ class VerboseWriter:
     # -- request and response
     def request(self, url: Url, method: str, response: HttpResponse | None) -> str:
         version = _http_version_label(self.opts, response)
-        headers = request_headers(self.opts, url)
-        target = request_target(self.opts, url)
+        sent = request.build(self.opts, url, hop_method=None if self.sent == 0 else method)
+        self.sent += 1
+        headers, target = list(sent.headers), sent.target
         out = ""
         if version == "HTTP/2":
             self.stream += 2
@@ -159,7 +152,12 @@ class VerboseWriter:
             pseudo += [f":path: {target}"] + [f"{k.lower()}: {v}" for k, v in headers if k != "Host"]
             out += _lines("* ", [f"{tag} OPENED stream for {url}"] + [f"{tag} [{p}]" for p in pseudo])
         lines = [f"{method} {target} {version}"] + [f"{k}: {v}" for k, v in headers] + [""]
-        return out + _lines("> ", lines, crlf=True) + _lines("* ", ["Request completely sent off"])
+        out += _lines("> ", lines, crlf=True)
+        if not sent.body:
+            return out + _lines("* ", ["Request completely sent off"])
+        # curl 7.88 on loopback shows the body as "} [3 bytes data]"; curl 8 then reports the upload.
+        size = len(sent.body.encode())
+        return out + f"}} [{size} bytes data]\n" + _lines("* ", [f"upload completely sent off: {size} bytes"])
 
     def response(self, response: HttpResponse, body_bytes: int) -> str:
         out = _lines("< ", [*header_lines(response), ""], crlf=True)
