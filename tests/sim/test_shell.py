@@ -64,6 +64,10 @@ def test_pipeline_with_grep(lab: Lab) -> None:
         # 2.5.2 Special Parameters: $? is the exit status of the most recent pipeline.
         ("curl -s http://no-such-host.invalid/; echo $?", "6\n", 0),
         ("curl -s http://no-such-host.invalid/ >/dev/null 2>&1 || echo failed", "failed\n", 0),
+        # 2.7 Redirection, applied left to right: 2>&1 copies where fd 1 points at that moment.
+        ("curl -sS http://no-such-host.invalid/ 2>&1 >/dev/null | wc -l", "1\n", 0),
+        ("curl -sS http://no-such-host.invalid/ >/dev/null 2>&1 | wc -l", "0\n", 0),
+        ("echo to-stderr >&2 | wc -l", "0\n", 0),
         ("sh -c 'echo $0 $1' first second", "first second\n", 0),
         # busybox grep: -c counts, -v inverts, -o prints matches, -E extended, -q only the status.
         ("echo -e 'a\\nb\\na' | grep -c a", "2\n", 0),

@@ -211,8 +211,10 @@ def _expansion(script: str, i: int, word: Word, quoted: bool) -> int:
 class Command:
     words: list[Word]
     assignments: list[tuple[str, Word]] = field(default_factory=list)
-    stdout: str = "pipe"  # "pipe" (to the next command or the result), "null" or "stderr"
-    stderr: str = "stderr"  # "stderr", "null" or "stdout"
+    # Where fd 1 and fd 2 end up: "out" (the pipe, or the script's stdout), "err" (the script's
+    # stderr) or "null". Redirections apply left to right, so 2>&1 copies fd 1 as it is then.
+    stdout: str = "out"
+    stderr: str = "err"
 
 
 @dataclass
@@ -304,15 +306,15 @@ def _redirect(tokens: list[Token], i: int, cmd: Command) -> int:
         raise ShellSyntaxError("this redirection")
     where = target.text
     if op == ">&" and where in ("1", "2"):
-        dest = "stdout" if where == "1" else "stderr"
+        dest = cmd.stdout if where == "1" else cmd.stderr  # a copy of that descriptor as it is now
     elif op in (">", ">>") and where == "/dev/null":
         dest = "null"
     elif op in (">", ">>") and where in ("/dev/stderr", "/dev/stdout"):
-        dest = where[5:]
+        dest = "out" if where == "/dev/stdout" else "err"
     else:
         raise ShellSyntaxError(f"redirection to {where} (writing files)")
     if fd == 1:
-        cmd.stdout = "pipe" if dest == "stdout" else dest
+        cmd.stdout = dest
     else:
         cmd.stderr = dest
     return i + 2
@@ -375,16 +377,10 @@ class Shell:
         for index, command in enumerate(pipeline.commands):
             stdin = data if index else ""
             res = self._simple(command, stdin)
-            out, err = res.stdout, res.stderr
-            streams = {"stdout": out, "stderr": err}
-            dest_out = "null" if command.stdout == "null" else ("stderr" if command.stdout == "stderr" else "pipe")
-            to_pipe, to_err = "", ""
-            for source, dest in (("stdout", dest_out), ("stderr", command.stderr)):
-                if dest in ("pipe", "stdout"):
-                    to_pipe += streams[source]
-                elif dest == "stderr":
-                    to_err += streams[source]
-            data, errors, code = to_pipe, errors + to_err, res.code
+            to = {"out": "", "err": "", "null": ""}
+            to[command.stdout] += res.stdout
+            to[command.stderr] += res.stderr
+            data, errors, code = to["out"], errors + to["err"], res.code
         if pipeline.negated:
             code = 0 if code else 1
         self.status = code
