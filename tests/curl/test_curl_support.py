@@ -53,6 +53,7 @@ def test_each_refused_option_is_refused_with_exit_2_by_name(name: str) -> None:
         ["-d", "@body.json", "http://h/"],  # man page -d: "@" reads a file
         ["--data-urlencode", "n@file", "http://h/"],
         ["-H", "@headers.txt", "http://h/"],
+        ["-w", "@format.txt", "http://h/"],  # man page -w: "@filename" reads the format from a file
         ["http://h/{a,b}"],  # man page: URL globbing, unless -g
         ["http://h/a/../b"],  # curl squashes dot segments unless --path-as-is
         ["http://user:pw@h/"],  # credentials in the URL become an Authorization header

@@ -205,7 +205,7 @@ def check(opts: CurlOptions) -> None:
 def _refusal(token: Token) -> tuple[str, str] | None:
     if token.name == "url":
         return None
-    option = f"--{token.name}"
+    option = f"--{token.name}" if token.toggle else f"--no-{token.name}"
     if token.arg.startswith("--expand-"):
         return f"--expand-{token.name}", "variable expansion is not simulated"
     entry = TABLE.get(token.name)
@@ -214,7 +214,7 @@ def _refusal(token: Token) -> tuple[str, str] | None:
     if entry.status is Status.REFUSED:
         return option, entry.reason
     value = token.value or ""
-    if token.name in ("data", "data-ascii", "data-binary", "json", "header") and value.startswith("@"):
+    if token.name in ("data", "data-ascii", "data-binary", "json", "header", "write-out") and value.startswith("@"):
         return option, "reading it from a file (@file) is not simulated"
     if token.name == "data-urlencode" and ("@" in value.split("=", 1)[0]):
         return option, "reading it from a file (name@file) is not simulated"
