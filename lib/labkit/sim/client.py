@@ -1,5 +1,7 @@
 """curl inside a simulated pod: DNS, interception by the sidecar (or not), TLS checks, redirects,
-time limits, and output exactly as real curl prints it."""
+time limits, HTTP forward proxies (absolute-form requests and CONNECT tunnels), and output exactly
+as real curl prints it. Options the simulator does not model are refused (``labkit.curl.support``);
+the request itself is built by ``labkit.curl.request``, the one owner of curl's request rules."""
 
 from __future__ import annotations
 
