@@ -90,6 +90,13 @@ def test_shell_semantics(lab: Lab, script: str, stdout: str, code: int) -> None:
     assert (r.stdout, r.exit_code) == (stdout, code), r.stderr
 
 
+def test_programs_by_their_full_path(lab: Lab) -> None:
+    # kubectl exec POD -- /bin/sh -c ...: busybox installs sh in /bin, the curl image curl in /usr/bin.
+    r = run(lab, "/bin/sh", "-c", "/usr/bin/curl -s -o /dev/null -w '%{http_code}' http://httpbin.org/get")
+    assert (r.exit_code, r.stdout) == (0, "200")
+    assert run(lab, "/opt/tool").exit_code == 127
+
+
 def test_curl_exit_code_and_http_code_through_a_pipeline(lab: Lab) -> None:
     r = sh(lab, 'curl -sS -o /dev/null -w "%{http_code}\\n" http://httpbin.org/status/418 | grep 418')
     # httpbin /status/418 answers 418; curl -w %{http_code} prints it (man page, -w).

@@ -398,7 +398,7 @@ class Shell:
         """Run one program (or shell builtin) by name; ``env`` holds ``VAR=value`` given before it,
         which only curl reads (its proxy variables, as in istio.io's external-proxy task)."""
         env = env or {}
-        name, args = argv[0], argv[1:]
+        name, args = _program(argv[0]), argv[1:]
         if name == "exit":
             self.exited = True
             code = int(args[0]) if args and args[0].isdigit() else self.status
@@ -470,6 +470,16 @@ class Shell:
         return Io("", f"sh: {what}: not modelled by the offline simulator; {KIND_CLUSTER}\n", 2)
 
 
+#: Where busybox installs its applets and the curl image its curl.
+_BIN_DIRS = {"/bin", "/sbin", "/usr/bin", "/usr/sbin", "/usr/local/bin", "/usr/local/sbin"}
+
+
+def _program(word: str) -> str:
+    """``/bin/sh`` and ``/usr/bin/curl`` are the same programs as ``sh`` and ``curl``."""
+    directory, _, base = word.rpartition("/")
+    return base if directory in _BIN_DIRS else word
+
+
 def not_found(name: str, by: str = "sh") -> Io:
     """A program the simulated pod does not have: exit 127, as a shell reports it."""
     have = ", ".join(PROGRAMS)
@@ -483,6 +493,6 @@ def execute(pod: Pod, argv: list[str]) -> ExecResult:
     if not argv:
         return ExecResult("", "error: you must specify at least one command for the container\n", 1, 0.0)
     shell = Shell(pod)
-    known = argv[0] in PROGRAMS or argv[0] in TOOLS
+    known = _program(argv[0]) in PROGRAMS or _program(argv[0]) in TOOLS
     result = shell.run(list(argv)) if known else not_found(argv[0], by="exec")
     return ExecResult(result.stdout, result.stderr, result.code, round(pod.now() - start, 3))
