@@ -29,7 +29,7 @@ class UnknownChoice(LabkitError, ValueError):
         close = difflib.get_close_matches(value, list(choices), n=1, cutoff=0.5)
         guess = f"did you mean {close[0]!r}? " if close else ""
         super().__init__(
-            f"{what} {value!r} is not one of {', '.join(map(repr, choices))}",
+            f"{what} {value!r} is not one of {', '.join(choices)}",
             hint=f"{guess}{fix}".strip() or f"use one of {', '.join(map(repr, choices))}",
         )
 

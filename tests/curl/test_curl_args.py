@@ -47,7 +47,12 @@ PARSES = [
     (["-H", "X-Empty;", URL], {"headers": [("X-Empty", "")]}),
     (["-d", "a=1", URL], {"data": "a=1", "effective_method": "POST"}),
     (["-d", "a=1", "--data", "b=2", URL], {"data": "a=1&b=2"}),
-    (["--data-urlencode", "q=a b&c", URL], {"data": "q=a%20b%26c"}),
+    # curl 7.88 on loopback sends "q=a+b%26c": a space becomes "+" (man page: --data-urlencode).
+    (["--data-urlencode", "q=a b&c", URL], {"data": "q=a+b%26c"}),
+    # -G with -I is a HEAD with the data as a query, in any option order (curl 7.88 on loopback: exit 0).
+    (["-d", "q=1", "-I", "-G", URL], {"head": True, "get": True, "effective_method": "HEAD"}),
+    # -X is sent as written, not upper-cased (curl 7.88 on loopback sends "post /x HTTP/1.1").
+    (["-X", "post", "-d", "a=b", URL], {"effective_method": "post"}),
     (["--json", '{"a":1}', URL], {"data": '{"a":1}', "json": True, "effective_method": "POST"}),
     (["-G", "-d", "q=1", URL], {"get": True, "effective_method": "GET"}),
     (["-A", "lab/1", URL], {"user_agent": "lab/1"}),
@@ -67,7 +72,7 @@ PARSES = [
     (["--retry", "3", URL], {"url": URL, "extras": [("retry", "3")]}),
     (
         ["--compressed", "-x", "http://proxy:3128", URL],
-        {"extras": [("compressed", None), ("proxy", "http://proxy:3128")]},
+        {"extras": [("compressed", None)], "proxy": "http://proxy:3128"},
     ),
     (["-N", URL], {"extras": [("no-buffer", None)]}),
     (["httpbin.org"], {"url": "httpbin.org"}),
@@ -162,7 +167,9 @@ def test_several_transfers_are_refused(argv: list[str]) -> None:
     with pytest.raises(CurlUnsupported) as info:
         parse_args(argv)
     assert info.value.exit_code == 2
-    assert info.value.stderr.startswith("labkit: ")
+    # issue 10: a curl option the simulator does not model is refused by name ("option --X: not
+    # modelled by the offline simulator"); several URLs are a labkit limit, not an option.
+    assert info.value.stderr.startswith(("labkit: ", "curl: option --next: not modelled by the offline simulator"))
 
 
 def test_tokens_keep_their_command_line_word() -> None:

@@ -177,12 +177,14 @@ def test_verbose_request_headers_follow_user_choices() -> None:
         parse_args(["-sv", "-A", "lab", "-H", "Accept:", "-H", "Host: other", "-d", "a=1", "http://h/"]), transfer
     )
     requests = [line for line in out.stderr.split("\n") if line.startswith("> ")]
+    # Order as curl 7.88 writes it on loopback: a custom Host in first place, Content-Length before
+    # the form Content-Type; "-H 'Accept:'" drops curl's Accept (man page: -H).
     assert requests == [
         "> POST / HTTP/2\r",
         "> Host: other\r",
         "> User-Agent: lab\r",
-        "> Content-Type: application/x-www-form-urlencoded\r",
         "> Content-Length: 3\r",
+        "> Content-Type: application/x-www-form-urlencoded\r",
         "> \r",
     ]
 
@@ -198,3 +200,14 @@ def test_version_prints_and_exits_zero() -> None:
     out = render(parse_args(["--version"]), Transfer([], None, 0.0))
     assert (out.stdout, out.exit_code) == (VERSION_TEXT, 0)
     assert out.stdout.startswith(f"curl {CURL_VERSION} ")
+
+
+def test_verbose_shows_the_uploaded_body_after_the_headers() -> None:
+    transfer = Transfer([Exchange("http://h/", OK_H2, BODY, "1.2.3.4", 80)], None, 0.1)
+    out = render(parse_args(["-sv", "-d", "a=1", "http://h/"]), transfer)
+    after = out.stderr.split("> \r\n", 1)[1]
+    # curl 7.88 on loopback writes "} [3 bytes data]" right after the request headers when it sends
+    # a body; curl 8 then reports "* upload completely sent off: 3 bytes" (seen in curl 8.14 -v output).
+    assert after.startswith("} [3 bytes data]\n* upload completely sent off: 3 bytes\n")
+    get = render(parse_args(["-sv", "http://h/"]), transfer)
+    assert "> \r\n* Request completely sent off\n" in get.stderr

@@ -186,4 +186,5 @@ def test_a_script_other_than_the_wrapper_is_refused_like_any_program() -> None:
     sim = SimBackend()
     argv = ["sh", "-c", remote.SCRIPT.replace("curl", "wget"), "sh", "@tmp", "http://x"]
     result = execute.run(sim, "default", client(sim), "sleep", argv)
-    assert result.exit_code == 127 and "only curl runs in simulated pods" in result.stderr
+    # issue 10, part 3: syntax the simulated shell does not model (here $(mktemp)) is refused by name.
+    assert result.exit_code == 2 and "not modelled by the offline simulator" in result.stderr

@@ -73,16 +73,21 @@ class CurlOptions:
     #: Valid curl options labkit does not act on, as (long name, value); "no-x" when switched off.
     extras: list[tuple[str, str | None]] = field(default_factory=list)
 
+    referer: str | None = None  # -e/--referer
+    empty_headers: set[str] = field(default_factory=set)  # lower-case names given as "-H 'Name;'"
+    proxy: str | None = None  # -x/--proxy, as written
+    proxytunnel: bool = False  # -p: CONNECT through the proxy even for http:// URLs
+    noproxy: str | None = None  # --noproxy: hosts reached directly, overriding NO_PROXY
+    connect_to: list[str] = field(default_factory=list)  # --connect-to HOST1:PORT1:HOST2:PORT2
+    #: Every option as curl read it, in order, for the simulator's modelled-or-refused check.
+    tokens: list[Token] = field(default_factory=list)
+
     @property
     def effective_method(self) -> str:
-        """The request method curl uses for the first request."""
-        if self.method:
-            return self.method
-        if self.head:
-            return "HEAD"
-        if self.data is not None and not self.get:
-            return "POST"
-        return "GET"
+        """The request method curl uses for the first request (``request.method`` owns the rule)."""
+        from .request import method
+
+        return method(self)
 
     @property
     def show_progress(self) -> bool:
@@ -218,6 +223,7 @@ class _Builder:
         self.resolve_raw: list[str] = []
 
     def apply(self, tok: Token) -> None:
+        self.opts.tokens.append(tok)
         handler = _HANDLERS.get(tok.name)
         if handler is not None:
             handler(self, tok)
@@ -230,8 +236,12 @@ class _Builder:
 
     def finish(self) -> CurlOptions:
         opts = self.opts
+        if opts.head and opts.data is not None and not opts.get:
+            raise _method_conflict(opts)  # curl checks once all options are read: -G may come last
         if self.next_used:
-            raise CurlUnsupported("--next (several transfers in one curl call) is not supported")
+            from .support import not_modelled
+
+            raise not_modelled("--next", "several transfers in one curl call are not simulated")
         if len(self.urls) > 1:
             raise CurlUnsupported(f"one URL per curl call, got {len(self.urls)}: {' '.join(self.urls)}")
         for entry in self.resolve_raw:
@@ -319,12 +329,6 @@ def _url(b: _Builder, tok: Token) -> None:
     b.urls.append(tok.value or "")
 
 
-def _head(b: _Builder, tok: Token) -> None:
-    b.opts.head = tok.toggle
-    if tok.toggle and b.opts.data is not None:
-        raise _method_conflict(b.opts)
-
-
 def _method_conflict(opts: CurlOptions) -> CurlUsageError:
     """-I together with -d: curl warns (unless -s) and stops with exit 2."""
     return CurlUsageError(
@@ -342,6 +346,7 @@ def _header(b: _Builder, tok: Token) -> None:
     name, sep, value = raw.partition(":")
     if not sep and name.endswith(";"):
         name = name[:-1]  # "Name;" sends the header with an empty value
+        b.opts.empty_headers.add(name.strip().lower())
     b.opts.headers.append((name.strip(), value.strip()))
 
 
@@ -355,18 +360,24 @@ def _data(b: _Builder, tok: Token) -> None:
         opts.data = value if opts.data is None else opts.data + value
     else:
         opts.data = value if opts.data is None else f"{opts.data}&{value}"
-    if opts.head:
-        raise _method_conflict(opts)
 
 
 def _urlencode(value: str) -> str:
-    """--data-urlencode: "content", "=content" or "name=content"; only content is encoded."""
+    """--data-urlencode: "content", "=content" or "name=content"; only content is encoded.
+
+    curl escapes all but unreserved characters and writes a space as "+" (curl 7.88 sends
+    ``n=a+b%26c`` for ``--data-urlencode 'n=a b&c'``).
+    """
     if value.startswith("@") or re.match(r"^[^=@]+@", value):
-        return value  # "@file" and "name@file" read a file; not modelled
+        return value  # "@file" and "name@file" read a file; the simulator refuses them
+
+    def encode(text: str) -> str:
+        return quote(text, safe="").replace("%20", "+")
+
     name, sep, content = value.partition("=")
     if not sep:
-        return quote(value, safe="")
-    return f"{name}={quote(content, safe='')}" if name else quote(content, safe="")
+        return encode(value)
+    return f"{name}={encode(content)}" if name else encode(content)
 
 
 def _http_version(version: str) -> Handler:
@@ -381,6 +392,14 @@ def _resolve(b: _Builder, tok: Token) -> None:
     b.resolve_raw.append(tok.value or "")  # curl checks entries when the transfer starts
 
 
+def _connect_to(b: _Builder, tok: Token) -> None:
+    b.opts.connect_to.append(tok.value or "")
+
+
+def _out_null(b: _Builder, tok: Token) -> None:
+    b.opts.output = "/dev/null" if tok.toggle else None  # --out-null: discard the body, like -o /dev/null
+
+
 def _progress_meter(b: _Builder, tok: Token) -> None:
     b.opts.no_progress_meter = not tok.toggle
 
@@ -388,7 +407,7 @@ def _progress_meter(b: _Builder, tok: Token) -> None:
 _HANDLERS: dict[str, Handler] = {
     "url": _url,
     "request": _string("method"),
-    "head": _head,
+    "head": _flag("head"),
     "show-headers": _flag("include"),
     "silent": _flag("silent"),
     "show-error": _flag("show_error"),
@@ -410,6 +429,12 @@ _HANDLERS: dict[str, Handler] = {
     "fail": _flag("fail"),
     "fail-with-body": _flag("fail_with_body"),
     "get": _flag("get"),
+    "referer": _string("referer"),
+    "proxy": _string("proxy"),
+    "proxytunnel": _flag("proxytunnel"),
+    "noproxy": _string("noproxy"),
+    "connect-to": _connect_to,
+    "out-null": _out_null,
     "progress-meter": _progress_meter,
     "http1.0": _http_version("1.0"),
     "http1.1": _http_version("1.1"),

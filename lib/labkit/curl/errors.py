@@ -53,3 +53,12 @@ class CurlUnsupported(CurlUsageError):
             stderr=f"labkit: {message}\n",
             hint="Call curl once per URL.",
         )
+
+
+class NotModelled(CurlUnsupported):
+    """Valid curl the offline simulator does not reproduce: exit 2, naming the option, like a bad option."""
+
+    def __init__(self, option: str, why: str, instead: str) -> None:
+        line = f"curl: option {option}: not modelled by the offline simulator ({why}); {instead}"
+        CurlUsageError.__init__(self, line, exit_code=2, hint=f"Leave out {option}, or {instead}.")
+        self.option = option

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..result import HttpResponse
-from . import progress
+from . import progress, request
 from .args import CurlOptions
 from .headers import format_block
 from .info import info_text
@@ -34,6 +34,10 @@ class Exchange:
     remote_port: int = 0
     local_ip: str = ""  # the pod's address and source port, shown by -v and %{local_ip}
     local_port: int = 0
+    #: The proxy's answer to CONNECT when the request went through a tunnel: curl writes its header
+    #: block before the response's with -i and -D, and reports its status as %{http_connect}.
+    connect: HttpResponse | None = None
+    via_proxy: bool = False  # sent to an HTTP proxy (remote_ip is then the proxy's), for %{proxy_used}
 
 
 @dataclass
@@ -56,6 +60,8 @@ class Transfer:
     exchanges: list[Exchange]
     failure: Failure | None = None
     elapsed: float = 0.0
+    #: A CONNECT the proxy answered with something other than 2xx (curl exits 56 after it).
+    refused_connect: HttpResponse | None = None
 
 
 @dataclass
@@ -136,14 +142,14 @@ def render(opts: CurlOptions, transfer: Transfer) -> Rendered:
 
     if opts.show_progress:
         err(progress.start())
-    method = opts.effective_method
-    upload = _size(opts.data) if opts.data is not None and not opts.get else 0
+    method = request.method(opts)
+    upload = _size(request.body(opts))
     body_out = ""
     count = len(exchanges)
 
     for index, ex in enumerate(exchanges):
         last = index == count - 1
-        block = format_block(ex.response)
+        block = _blocks(ex)
         sinks.write(dump_sink, block)
         if opts.headers_in_output:
             sinks.write(body_sink, block)
@@ -164,8 +170,13 @@ def render(opts: CurlOptions, transfer: Transfer) -> Rendered:
         if verbose and not last:
             next_url = resolve_location(ex.url, ex.response.header("location") or "")
             err(verbose.follow(next_url, received > 0))
-        method = _next_method(method, ex.response.status)
+        method = request.next_method(method, ex.response.status)
 
+    if transfer.refused_connect is not None:
+        block = format_block(transfer.refused_connect)
+        sinks.write(dump_sink, block)
+        if opts.headers_in_output:
+            sinks.write(body_sink, block)
     if not exchanges:
         if verbose and failure:
             code, message, ip = failure.exit_code, failure.message, failure.remote_ip
@@ -202,13 +213,9 @@ def _keeps_body(opts: CurlOptions, failure: Failure | None) -> bool:
     return failure.exit_code != 47
 
 
-def _next_method(method: str, status: int) -> str:
-    """curl switches a followed POST to GET after 301/302/303, like browsers do."""
-    if status == 303 and method != "HEAD":
-        return "GET"
-    if status in (301, 302) and method == "POST":
-        return "GET"
-    return method
+def _blocks(ex: Exchange) -> str:
+    """The header blocks of one exchange: the proxy's CONNECT answer first, when there was one."""
+    return (format_block(ex.connect) if ex.connect else "") + format_block(ex.response)
 
 
 def _writeout_data(opts: CurlOptions, transfer: Transfer, failure: Failure | None, exit_code: int) -> WriteOutData:
@@ -222,15 +229,15 @@ def _writeout_data(opts: CurlOptions, transfer: Transfer, failure: Failure | Non
     redirect_url = ""
     if response and response.status in _REDIRECTS and response.header("location") and not opts.follow:
         redirect_url = resolve_location(last.url, response.header("location") or "")
-    method = opts.effective_method
+    method = request.method(opts)
     for ex in exchanges[:-1]:
-        method = _next_method(method, ex.response.status)
+        method = request.next_method(method, ex.response.status)
     https = effective.scheme == "https"
     connected = bool(exchanges)
     values = {
         "http_code": status,
         "response_code": status,
-        "http_connect": "000",
+        "http_connect": _connect_code(transfer),
         "http_version": response.http_version if response else "0",
         "exitcode": str(exit_code),
         "errormsg": failure.message if failure else "",
@@ -251,14 +258,14 @@ def _writeout_data(opts: CurlOptions, transfer: Transfer, failure: Failure | Non
         "scheme": effective.scheme,
         "size_download": str(received),
         "size_delivered": str(received),
-        "size_header": str(sum(_size(format_block(ex.response)) for ex in exchanges)),
-        "size_upload": str(_size(opts.data) if opts.data is not None and not opts.get else 0),
+        "size_header": str(_size("".join(_blocks(ex) for ex in exchanges)) + _refused_size(transfer)),
+        "size_upload": str(_size(request.body(opts))),
         "size_request": "0",
         "speed_download": str(int(received / total) if total > 0 else 0),
         "speed_upload": "0",
         "ssl_verify_result": "0",
         "proxy_ssl_verify_result": "0",
-        "proxy_used": "0",
+        "proxy_used": "1" if last is not None and last.via_proxy else "0",
         "filename_effective": opts.output or "",
         "conn_id": "0" if connected else "-1",
         "xfer_id": "0",
@@ -275,6 +282,18 @@ def _writeout_data(opts: CurlOptions, transfer: Transfer, failure: Failure | Non
         responses=[ex.response for ex in exchanges],
         failed=failure is not None,
     )
+
+
+def _connect_code(transfer: Transfer) -> str:
+    """%{http_connect}: the status of the last CONNECT, 000 when none was sent."""
+    if transfer.refused_connect is not None:
+        return f"{transfer.refused_connect.status:03d}"
+    connects = [ex.connect for ex in transfer.exchanges if ex.connect is not None]
+    return f"{connects[-1].status:03d}" if connects else "000"
+
+
+def _refused_size(transfer: Transfer) -> int:
+    return _size(format_block(transfer.refused_connect)) if transfer.refused_connect else 0
 
 
 def _url_parts(prefix: str, url: Url) -> dict[str, str]:

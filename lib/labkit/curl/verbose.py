@@ -10,6 +10,7 @@ import ipaddress
 from dataclasses import dataclass
 
 from ..result import HttpResponse
+from . import request
 from .args import CurlOptions
 from .headers import header_lines
 from .urls import Url, parse_url
@@ -49,33 +50,6 @@ def _lines(prefix: str, lines: list[str], crlf: bool = False) -> str:
     return "".join(f"{prefix}{line}{end}" for line in lines)
 
 
-def request_headers(opts: CurlOptions, url: Url) -> list[tuple[str, str]]:
-    """The headers curl sends: its defaults, then -H lines replacing or removing them in place."""
-    headers = [
-        ("Host", url.authority),
-        ("User-Agent", opts.user_agent if opts.user_agent is not None else f"curl/{CURL_VERSION}"),
-        ("Accept", "application/json" if opts.json else "*/*"),
-    ]
-    if opts.data is not None and not opts.get:
-        kind = "application/json" if opts.json else "application/x-www-form-urlencoded"
-        headers += [("Content-Type", kind), ("Content-Length", str(len(opts.data.encode())))]
-    for name, value in opts.headers:
-        index = next((i for i, (k, _) in enumerate(headers) if k.lower() == name.lower()), None)
-        if index is None:
-            headers.append((name, value))
-        elif value:
-            headers[index] = (headers[index][0], value)
-        else:
-            del headers[index]  # "-H 'Accept:'" drops curl's own header
-    return [(k, v) for k, v in headers if v]
-
-
-def request_target(opts: CurlOptions, url: Url) -> str:
-    if opts.get and opts.data is not None:
-        return url.path + ("&" if "?" in url.path else "?") + opts.data
-    return url.path
-
-
 def _http_version_label(opts: CurlOptions, response: HttpResponse | None) -> str:
     if response is not None and not response.http_version.startswith("1"):
         return f"HTTP/{response.http_version}"
@@ -91,6 +65,7 @@ class VerboseWriter:
         self.conn_no = -1
         self.stream = -1
         self.resolve_announced = False
+        self.sent = 0  # requests written so far: -G data and the body belong to the first one
 
     # -- connection setup
     def _dns_cache(self) -> str:
@@ -166,8 +141,9 @@ class VerboseWriter:
     # -- request and response
     def request(self, url: Url, method: str, response: HttpResponse | None) -> str:
         version = _http_version_label(self.opts, response)
-        headers = request_headers(self.opts, url)
-        target = request_target(self.opts, url)
+        sent = request.build(self.opts, url, hop_method=None if self.sent == 0 else method)
+        self.sent += 1
+        headers, target = list(sent.headers), sent.target
         out = ""
         if version == "HTTP/2":
             self.stream += 2
@@ -176,7 +152,12 @@ class VerboseWriter:
             pseudo += [f":path: {target}"] + [f"{k.lower()}: {v}" for k, v in headers if k != "Host"]
             out += _lines("* ", [f"{tag} OPENED stream for {url}"] + [f"{tag} [{p}]" for p in pseudo])
         lines = [f"{method} {target} {version}"] + [f"{k}: {v}" for k, v in headers] + [""]
-        return out + _lines("> ", lines, crlf=True) + _lines("* ", ["Request completely sent off"])
+        out += _lines("> ", lines, crlf=True)
+        if not sent.body:
+            return out + _lines("* ", ["Request completely sent off"])
+        # curl 7.88 on loopback shows the body as "} [3 bytes data]"; curl 8 then reports the upload.
+        size = len(sent.body.encode())
+        return out + f"}} [{size} bytes data]\n" + _lines("* ", [f"upload completely sent off: {size} bytes"])
 
     def response(self, response: HttpResponse, body_bytes: int) -> str:
         out = _lines("< ", [*header_lines(response), ""], crlf=True)

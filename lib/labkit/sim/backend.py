@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import shlex
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
@@ -14,6 +13,7 @@ from ..errors import LabkitError, NotReady
 from ..manifests import Ref
 from ..patch import merge_patch
 from ..result import CurlResult
+from . import shell, squid
 from .client import SimCurl
 from .cluster import is_ready
 from .mesh import Mesh
@@ -91,13 +91,40 @@ class SimBackend:
         return None
 
     def exec(self, namespace: str, pod: str, container: str, argv: list[str], timeout: float) -> ExecResult:
+        """Run argv in the container: curl, busybox time, sleep, sh -c with pipelines (``sim.shell``)."""
         problem = self._container_check(namespace, pod, container)
         if problem:
             return ExecResult("", f"error: {problem}\n", 1, 0.0)
-        if argv and argv[0] == "curl":
-            r = self._curl.run(namespace, pod, container, argv[1:])
-            return ExecResult(r.stdout, r.stderr, r.exit_code, r.elapsed)
-        return ExecResult("", f"sim: {shlex.join(argv)}: only curl runs in simulated pods\n", 127, 0.0)
+        obj = self.mesh.store.raw("", "Pod", namespace, pod)
+        assert obj is not None
+
+        def curl(args: list[str], extra_env: dict[str, str]) -> tuple[str, str, int]:
+            r = self._curl.run(namespace, pod, container, args, extra_env)
+            return r.stdout, r.stderr, r.exit_code
+
+        spec = next(c for c in obj["spec"]["containers"] if c["name"] == container)
+        env = {"HOSTNAME": pod, "HOME": "/root", "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
+        env.update({e["name"]: e["value"] for e in spec.get("env") or [] if isinstance(e.get("value"), str)})
+        context = shell.Pod(
+            curl=curl,
+            now=self.now,
+            sleep=self.sleep,
+            read=lambda path: self._pod_file(obj, container, path),
+            env=env,
+        )
+        return shell.execute(context, list(argv))
+
+    def _pod_file(self, pod: dict[str, Any], container: str, path: str) -> bytes | None:
+        """A file the container can read: what curl wrote there (-o, -D), Squid's access log, and
+        mounted Secrets and ConfigMaps."""
+        meta = pod["metadata"]
+        for found in (
+            self._curl.written(meta["namespace"], meta["name"], container, path),
+            squid.access_log_file(self.mesh, pod, container, path),
+        ):
+            if found is not None:
+                return found
+        return self.mesh.cluster.pod_file(pod, container, path)
 
     def curl(self, namespace: str, pod: str, container: str, args: list[str], timeout: float) -> CurlResult:
         problem = self._container_check(namespace, pod, container)

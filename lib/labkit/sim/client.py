@@ -1,19 +1,28 @@
 """curl inside a simulated pod: DNS, interception by the sidecar (or not), TLS checks, redirects,
-time limits, and output exactly as real curl prints it."""
+time limits, HTTP forward proxies (absolute-form requests and CONNECT tunnels), and output exactly
+as real curl prints it. Options the simulator does not model are refused (``labkit.curl.support``);
+the request itself is built by ``labkit.curl.request``, the one owner of curl's request rules."""
 
 from __future__ import annotations
 
 import ipaddress
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
+from ..curl import request as curl_request
+from ..curl import support
 from ..curl.args import CurlOptions, parse_args
 from ..curl.errors import CurlUsageError
+from ..curl.proxy import ProxyChoice, choose
 from ..curl.render import Exchange, Failure, Transfer, render
-from ..curl.urls import parse_url, resolve_location
+from ..curl.urls import Url, parse_url, resolve_location
 from ..curl.verbose import CURL_VERSION
 from ..result import CurlResult, HttpResponse
 from ..trace import Hop, Trace
-from . import pki
+from . import pki, tunnel
+from .capture import outbound_capture
 from .cluster import SIDECAR, proxy_role
 from .mesh import Mesh
 from .messages import CERT_NAME, CERT_UNTRUSTED, DNS, REFUSED, RESET, TIMEOUT, TLS_FAILED, Connection, Outcome, Request
@@ -23,18 +32,37 @@ from .tls import PUBLIC_ROOT, ClientTls, Identity
 USER_AGENT = f"curl/{CURL_VERSION}"
 KERNEL_CONNECT_TIMEOUT = 130.0  # Linux gives up on a SYN after about 130 s
 DNS_TIMEOUT = 10.0  # resolv.conf: timeout 5, attempts 2
-INCLUDE_RANGES = "traffic.sidecar.istio.io/includeOutboundIPRanges"
-EXCLUDE_RANGES = "traffic.sidecar.istio.io/excludeOutboundIPRanges"
+
+
+@dataclass
+class _Attempt:
+    """One request of a curl run: the exchange, or why it failed, and the time it took."""
+
+    exchange: Exchange | None
+    failure: Failure | None
+    spent: float
+    refused_connect: HttpResponse | None = None  # the proxy's non-2xx answer to CONNECT
 
 
 class SimCurl:
     def __init__(self, mesh: Mesh) -> None:
         self.mesh = mesh
+        #: Files curl wrote with -o and -D, per container, so later commands there can read them.
+        self._written: dict[tuple[str, str, str], dict[str, bytes]] = {}
 
-    def run(self, namespace: str, pod_name: str, container: str, args: list[str]) -> CurlResult:
+    def written(self, namespace: str, pod: str, container: str, path: str) -> bytes | None:
+        return self._written.get((namespace, pod, container), {}).get(path)
+
+    def run(
+        self, namespace: str, pod_name: str, container: str, args: list[str], env: Mapping[str, str] | None = None
+    ) -> CurlResult:
+        """Run curl in the container. ``env`` adds to the container's environment (``VAR=value curl``
+        in a shell): curl reads its proxy settings from there."""
         argv = ["curl", *args]
         try:
             opts = parse_args(list(args))
+            if not opts.info:
+                support.check(opts)  # an option the simulator doesn't model is refused, never ignored
         except CurlUsageError as exc:
             return exc.as_result(list(args), simulated=True)
         pod = self.mesh.store.raw("", "Pod", namespace, pod_name)
@@ -46,19 +74,23 @@ class SimCurl:
         exchanges: list[Exchange] = []
         traces: list[Trace] = []
         failure: Failure | None = None
+        refused_connect: HttpResponse | None = None
         elapsed = 0.0
         url = opts.url
+        method: str | None = None  # None for the first request; then the method after a redirect
         redirects = 0
         while True:
-            trace = Trace(request=f"{self._method(opts)} {url}")
+            trace = Trace(request=f"{method or curl_request.method(opts)} {url}")
             traces.append(trace)
             try:
-                exchange, failure, spent = self._one(pod, container, opts, url, trace, elapsed)
-            except CurlUsageError as exc:  # a URL curl rejects when it starts the transfer (exit 3)
+                attempt = self._one(pod, container, opts, url, method, trace, elapsed, env or {})
+            except CurlUsageError as exc:  # a URL or proxy curl rejects when it starts the transfer
                 return exc.as_result(list(args), simulated=True)
-            elapsed += spent
+            elapsed += attempt.spent
+            failure, refused_connect = attempt.failure, attempt.refused_connect
             if failure is not None:
                 break
+            exchange = attempt.exchange
             assert exchange is not None
             exchanges.append(exchange)
             location = exchange.response.header("location")
@@ -68,10 +100,13 @@ class SimCurl:
                 failure = Failure(47, f"Maximum ({opts.max_redirs}) redirects followed")
                 break
             redirects += 1
+            method = curl_request.next_method(method or curl_request.method(opts), exchange.response.status)
             url = resolve_location(url, location)
         self.mesh.clock.sleep(elapsed)
-        transfer = Transfer(exchanges, failure, elapsed)
+        transfer = Transfer(exchanges, failure, elapsed, refused_connect)
         out = render(opts, transfer)
+        files = self._written.setdefault((namespace, pod_name, container), {})
+        files.update({path: text.encode() for path, text in out.files.items()})
         return CurlResult(
             argv=argv,
             exit_code=out.exit_code,
@@ -84,59 +119,166 @@ class SimCurl:
             traces=traces,
         )
 
-    @staticmethod
-    def _method(opts: CurlOptions) -> str:
-        if opts.method:
-            return opts.method.upper()
-        if opts.head:
-            return "HEAD"
-        return "POST" if opts.data is not None else "GET"
-
     def _one(
-        self, pod: dict[str, Any], container: str, opts: CurlOptions, url: str, trace: Trace, spent_before: float
-    ) -> tuple[Exchange | None, Failure | None, float]:
-        """One request/response. Returns the exchange or the failure, and the time it took."""
+        self,
+        pod: dict[str, Any],
+        container: str,
+        opts: CurlOptions,
+        url: str,
+        method: str | None,
+        trace: Trace,
+        spent_before: float,
+        env: Mapping[str, str],
+    ) -> _Attempt:
+        """One request/response, directly or through a proxy."""
         u = parse_url(url)
         ns = pod["metadata"]["namespace"]
         hop = trace.hop(f"curl in {ns}/{pod['metadata']['name']} ({container})")
+        proxy = choose(opts, u, {**_container_env(pod, container), **env})
+        if proxy is not None and opts.connect_to:
+            raise support.not_modelled("--connect-to", "--connect-to together with a proxy is not simulated")
+        if proxy is not None:
+            return self._via_proxy(pod, container, opts, url, method, proxy, trace, hop, spent_before)
         limit, connect_limit = _limits(opts, spent_before)
-        ip, dns_time, dns_failure = self._resolve(pod, opts, u.host, u.port, hop)
+        host, port = _connect_to(opts, u.host, u.port, hop)
+        ip, dns_time, dns_failure = self._resolve(pod, opts, host, port, hop)
         if dns_failure is not None:
-            failure = self._timed(dns_failure, dns_time, connect_limit, u.host, u.port, "Resolving")
-            return None, failure, min(dns_time, connect_limit)
+            failure = self._timed(dns_failure, dns_time, connect_limit, host, port, "Resolving")
+            return _Attempt(None, failure, min(dns_time, connect_limit))
         assert ip is not None
-        request = self._request(opts, u)
+        request = _request(curl_request.build(opts, u, hop_method=method), u.scheme)
         tls = self._client_tls(pod, container, opts, u.host) if u.scheme == "https" else None
         if isinstance(tls, Failure):
-            return None, tls, 0.0
-        conn = Connection(pod["status"]["podIP"], ip, u.port, tls, request, 40000 + len(trace.hops))
-        if self._intercepted(pod, ip, hop):
-            sidecar = self.mesh.proxy(pod)
-            assert isinstance(sidecar, Sidecar)
-            outcome = sidecar.outbound(conn, trace)
-        else:
-            outcome = self.mesh.network.connect(conn, trace, "app")
+            return _Attempt(None, tls, 0.0)
+        conn = Connection(pod["status"]["podIP"], ip, port, tls, request, 40000 + len(trace.hops))
+        outcome = self._send(pod, ip, conn, trace, hop)
         elapsed = dns_time + outcome.elapsed
         if outcome.failure is not None:
-            failure = self._failure(outcome, opts, u.host, u.port, connect_limit, tls is not None)
-            took = connect_limit if failure.exit_code == 28 else elapsed
-            if outcome.failure == TIMEOUT and failure.exit_code == 7:
-                took = KERNEL_CONNECT_TIMEOUT
-            return None, failure, took
+            return self._connect_failure(outcome, opts, host, port, connect_limit, tls is not None, elapsed)
+        return self._answered(opts, u, url, tls, outcome, elapsed, limit, ip, port, hop, request.method)
+
+    def _send(self, pod: dict[str, Any], ip: str, conn: Connection, trace: Trace, hop: Hop) -> Outcome:
+        if self._intercepted(pod, ip, conn.dst_port, hop):
+            sidecar = self.mesh.proxy(pod)
+            assert isinstance(sidecar, Sidecar)
+            return sidecar.outbound(conn, trace)
+        return self.mesh.network.connect(conn, trace, "app")
+
+    def _connect_failure(
+        self, outcome: Outcome, opts: CurlOptions, host: str, port: int, limit: float, tls: bool, elapsed: float
+    ) -> _Attempt:
+        failure = self._failure(outcome, opts, host, port, limit, tls)
+        took = limit if failure.exit_code == 28 else elapsed
+        if outcome.failure == TIMEOUT and failure.exit_code == 7:
+            took = KERNEL_CONNECT_TIMEOUT
+        return _Attempt(None, failure, took)
+
+    def _answered(
+        self,
+        opts: CurlOptions,
+        u: Url,
+        url: str,
+        tls: ClientTls | None,
+        outcome: Outcome,
+        elapsed: float,
+        limit: float,
+        ip: str,
+        port: int,
+        hop: Hop,
+        method: str,
+        connect: HttpResponse | None = None,
+        via_proxy: bool = False,
+    ) -> _Attempt:
+        """A reply arrived: curl checks the server certificate and its own time limit, then keeps it."""
         if tls is not None and tls.verify:
             bad = _verify(tls, outcome, u.host)
             if bad is not None:
                 hop.outcome = f"curl rejects the server certificate: {bad.message}"
-                return None, bad, elapsed
+                return _Attempt(None, bad, elapsed)
         if elapsed > limit:
             ms = int(limit * 1000)
             hop.outcome = f"curl gives up after {limit:g}s (-m)"
-            return None, Failure(28, f"Operation timed out after {ms} milliseconds with 0 bytes received"), limit
+            return _Attempt(
+                None, Failure(28, f"Operation timed out after {ms} milliseconds with 0 bytes received"), limit
+            )
         reply = outcome.reply
         assert reply is not None
         response = HttpResponse(reply.http_version, reply.status, reply.reason, reply.headers)
-        body = "" if request.method == "HEAD" else reply.body
-        return Exchange(url, response, body, ip, u.port), None, elapsed
+        body = "" if method == "HEAD" else reply.body
+        return _Attempt(Exchange(url, response, body, ip, port, connect=connect, via_proxy=via_proxy), None, elapsed)
+
+    # -- through a forward proxy -----------------------------------------------------------------
+    def _via_proxy(
+        self,
+        pod: dict[str, Any],
+        container: str,
+        opts: CurlOptions,
+        url: str,
+        method: str | None,
+        proxy: ProxyChoice,
+        trace: Trace,
+        hop: Hop,
+        spent_before: float,
+    ) -> _Attempt:
+        """curl talks to the proxy: absolute-form HTTP, or CONNECT and then the request in the tunnel.
+
+        Exit codes from curl's man page (EXIT CODES) and curl 7.88 on loopback: 5 for a proxy name
+        that does not resolve, 7 when it refuses, 56 for a CONNECT answered with anything but 2xx
+        ("CONNECT tunnel failed, response 403") or closed ("Proxy CONNECT aborted").
+        """
+        u = parse_url(url)
+        limit, connect_limit = _limits(opts, spent_before)
+        hop.step("proxy", f"{proxy.host}:{proxy.port} (from {proxy.source})")
+        ip, dns_time, dns_failure = self._resolve(pod, opts, proxy.host, proxy.port, hop)
+        if dns_failure is not None:
+            failure = self._timed(dns_failure, dns_time, connect_limit, proxy.host, proxy.port, "Resolving")
+            if failure.exit_code == 6:
+                failure = Failure(5, f"Could not resolve proxy: {proxy.host}")
+            return _Attempt(None, failure, min(dns_time, connect_limit))
+        assert ip is not None
+        src_port = 40000 + len(trace.hops)
+        pod_ip = pod["status"]["podIP"]
+        tunnelled = u.scheme == "https" or opts.proxytunnel
+        if not tunnelled:
+            request = _request(curl_request.build(opts, u, via_proxy=True, hop_method=method), u.scheme)
+            conn = Connection(pod_ip, ip, proxy.port, None, request, src_port)
+            outcome = self._send(pod, ip, conn, trace, hop)
+            elapsed = dns_time + outcome.elapsed
+            if outcome.failure is not None:
+                return self._connect_failure(outcome, opts, proxy.host, proxy.port, connect_limit, False, elapsed)
+            return self._answered(
+                opts, u, url, None, outcome, elapsed, limit, ip, proxy.port, hop, request.method, via_proxy=True
+            )
+        tls = self._client_tls(pod, container, opts, u.host) if u.scheme == "https" else None
+        if isinstance(tls, Failure):
+            return _Attempt(None, tls, 0.0)
+        inner = _request(curl_request.build(opts, u, hop_method=method), u.scheme)
+        connect = _request(curl_request.connect(opts, u), "http")
+        hop.step("CONNECT", f"{connect.path}, then {'TLS' if tls else 'HTTP'} inside the tunnel")
+        # The proxy resolves the target itself, so the tunnelled connection names no address.
+        inside = Connection(pod_ip, "", u.port, tls, inner, src_port)
+        conn = Connection(pod_ip, ip, proxy.port, None, connect, src_port, tunnel=inside)
+        outcome = self._send(pod, ip, conn, trace, hop)
+        elapsed = dns_time + outcome.elapsed
+        answer = tunnel.connect_answer(outcome)
+        if answer is None:
+            if outcome.failure in (REFUSED, TIMEOUT):
+                return self._connect_failure(outcome, opts, proxy.host, proxy.port, connect_limit, False, elapsed)
+            if outcome.reply is not None:  # the proxy answered the CONNECT itself: no tunnel
+                r = outcome.reply
+                hop.outcome = f"the proxy answers CONNECT with {r.status}: curl gives up (exit 56)"
+                refused = HttpResponse(r.http_version, r.status, r.reason, r.headers)
+                failure = Failure(56, f"CONNECT tunnel failed, response {r.status}")
+                return _Attempt(None, failure, elapsed, refused)
+            hop.outcome = "the connection closed before the proxy answered CONNECT"
+            return _Attempt(None, Failure(56, "Proxy CONNECT aborted"), elapsed)
+        status, reason = answer
+        established = HttpResponse("1.1", status, reason, ())
+        if outcome.failure is not None:
+            return self._connect_failure(outcome, opts, u.host, u.port, connect_limit, tls is not None, elapsed)
+        return self._answered(
+            opts, u, url, tls, outcome, elapsed, limit, ip, proxy.port, hop, inner.method, established, True
+        )
 
     def _resolve(
         self, pod: dict[str, Any], opts: CurlOptions, host: str, port: int, hop: Hop
@@ -176,33 +318,14 @@ class SimCurl:
         hop.step("DNS", f"{host} → {ip}")
         return ip, 0.002, None
 
-    def _intercepted(self, pod: dict[str, Any], ip: str, hop: Hop) -> bool:
-        """iptables sends outbound traffic to the sidecar unless the IP ranges exclude it."""
+    def _intercepted(self, pod: dict[str, Any], ip: str, port: int, hop: Hop) -> bool:
+        """iptables sends outbound traffic to the sidecar unless the pod's annotations exempt it."""
         if proxy_role(pod) != SIDECAR:
             hop.step("interception", "no sidecar in this pod: traffic goes straight out")
             return False
-        annotations = pod["metadata"].get("annotations") or {}
-        address = ipaddress.ip_address(ip)
-        include = annotations.get(INCLUDE_RANGES, "*")
-        exclude = [r.strip() for r in annotations.get(EXCLUDE_RANGES, "").split(",") if r.strip()]
-        if any(address in ipaddress.ip_network(r, strict=False) for r in exclude):
-            hop.step("interception", f"{ip} is in {EXCLUDE_RANGES}: the sidecar is bypassed")
-            return False
-        if include.strip() != "*":
-            ranges = [r.strip() for r in include.split(",") if r.strip()]
-            if not any(address in ipaddress.ip_network(r, strict=False) for r in ranges):
-                hop.step("interception", f"{ip} is outside {INCLUDE_RANGES}={include}: the sidecar is bypassed")
-                return False
-        hop.step("interception", f"iptables redirects {ip} to the sidecar")
-        return True
-
-    def _request(self, opts: CurlOptions, u: Any) -> Request:
-        authority = u.host if not u.explicit_port else f"{u.host}:{u.port}"
-        headers = [("Host", authority), ("User-Agent", opts.user_agent or USER_AGENT), ("Accept", "*/*")]
-        overrides = {name.lower() for name, _ in opts.headers}
-        headers = [h for h in headers if h[0].lower() not in overrides] + list(opts.headers)
-        host_header = next((v for k, v in headers if k.lower() == "host"), authority)
-        return Request(self._method(opts), host_header, u.path, tuple(headers), u.scheme)
+        decision = outbound_capture(pod, ip, port)
+        hop.step("interception", decision.reason)
+        return decision.yes
 
     def _client_tls(self, pod: dict[str, Any], container: str, opts: CurlOptions, host: str) -> ClientTls | Failure:
         roots: frozenset[str] = frozenset({PUBLIC_ROOT})
@@ -258,6 +381,43 @@ class SimCurl:
             return Failure(6, f"Could not resolve host: {host}")
         ms = int(natural * 1000)
         return Failure(7, f"Failed to connect to {host} port {port} after {ms} ms: Couldn't connect to server")
+
+
+def _request(sent: curl_request.SentRequest, scheme: str) -> Request:
+    """The request as the simulated network carries it: what curl wrote on the wire."""
+    return Request(sent.method, sent.authority, sent.target, sent.headers, scheme, sent.body)
+
+
+def _container_env(pod: dict[str, Any], container: str) -> dict[str, str]:
+    """Literal environment variables of the container (curl reads its proxy settings from them)."""
+    spec = next((c for c in pod["spec"].get("containers", []) if c["name"] == container), {})
+    return {e["name"]: e["value"] for e in spec.get("env") or [] if isinstance(e.get("value"), str)}
+
+
+def _connect_to(opts: CurlOptions, host: str, port: int, hop: Hop) -> tuple[str, int]:
+    """--connect-to HOST1:PORT1:HOST2:PORT2: connect elsewhere, keeping Host, SNI and the certificate
+    check for the URL's host (man page). Empty parts match any host or port, or keep the original;
+    the first entry that matches wins."""
+    for entry in opts.connect_to:
+        parts = _split_connect_to(entry)
+        if parts is None:
+            continue
+        h1, p1, h2, p2 = parts
+        if (h1 and h1.lower() != host.lower()) or (p1 and int(p1) != port):
+            continue
+        target = (h2 or host, int(p2) if p2 else port)
+        hop.step("--connect-to", f"{host}:{port} → {target[0]}:{target[1]}")
+        return target
+    return host, port
+
+
+def _split_connect_to(entry: str) -> tuple[str, str, str, str] | None:
+    """HOST1:PORT1:HOST2:PORT2, where a host may be an [IPv6] literal."""
+    match = re.fullmatch(r"(\[[^]]*\]|[^:]*):(\d*):(\[[^]]*\]|[^:]*):(\d*)", entry)
+    if match is None:
+        return None
+    h1, p1, h2, p2 = match.groups()
+    return h1.strip("[]"), p1, h2.strip("[]"), p2
 
 
 def _limits(opts: CurlOptions, spent: float) -> tuple[float, float]:

@@ -19,6 +19,7 @@ from .pki import Pki
 from .registry import build
 from .scope import Scope
 from .sidecar import Sidecar
+from .squid import SquidServer, is_squid
 from .store import Key, ObjectStore
 from .topology import ISTIO_VERSION, SimOptions, initial_objects
 from .world import World
@@ -37,6 +38,7 @@ class Mesh:
         self._proxies: dict[str, Sidecar | Gateway] = {}
         self.apps = Apps()
         self.apps.register(is_nginx, NginxServer(self))
+        self.apps.register(is_squid, SquidServer(self))
         self.credentials = Credentials(self)
         self.pki = Pki()
         self._logs: dict[tuple[str, str, str], list[tuple[float, str]]] = {}
