@@ -85,11 +85,6 @@ def test_a_crl_in_the_secret_is_refused_by_name(lab: Lab, tmp_path: Path) -> Non
     assert "ca.crl (a certificate revocation list) is not modelled by the offline simulator" in str(r.explain())
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the gateway's upstream check (proxy.py verify_server) still compares legacy root names, which "
-    "v1 certificates can't match; passes once it calls pki.verify_peer",
-)
 def test_istio_io_v1_certificates_at_the_gateway(lab: Lab, tmp_path: Path) -> None:
     # The task's own certificates, made by its openssl commands: the gateway verifies nginx's v1 certificate
     # against example.com.crt and presents the v1 client certificate, which nginx accepts.

@@ -12,13 +12,14 @@ from typing import Any
 from ..manifests import selector_matches
 from ..schema.istio import Destination
 from ..trace import Trace
+from . import pki
 from .config import ProxyView, qualify_gateway
 from .httproute import Upstream, route_request
 from .messages import RESET, TLS_FAILED, Connection, Outcome, Request
 from .proxy import PROXY_LATENCY, ClusterRef, Proxy, RequestContext, mesh_identity
 from .registry import fqdn, host_matches, protocol_from_port_name
 from .routing import Source, choose_http_route, choose_tls_route
-from .tls import MESH_ROOT
+from .tls import MESH_TRUST, Identity
 
 
 class Gateway(Proxy):
@@ -63,7 +64,7 @@ class Gateway(Proxy):
                     return Outcome.failed(TLS_FAILED, hop.outcome, PROXY_LATENCY)
                 gateway, server = chosen
                 mode = _server_tls_mode(server)
-                if mode == "ISTIO_MUTUAL" and (tls.client_identity is None or tls.client_identity.root != MESH_ROOT):
+                if mode == "ISTIO_MUTUAL" and not self._mesh_peer(tls.client_identity):
                     hop.step("TLS", "ISTIO_MUTUAL server, but the client presented no mesh certificate")
                     hop.outcome = "TLS handshake fails"
                     return Outcome.failed(TLS_FAILED, hop.outcome, PROXY_LATENCY)
@@ -79,6 +80,12 @@ class Gateway(Proxy):
             out.server_identity = mesh_identity(self.pod) if terminated else None
             return out
         return self._passthrough(ctx, conn, gateway)
+
+    def _mesh_peer(self, identity: Identity | None) -> bool:
+        """An ISTIO_MUTUAL server accepts only a workload certificate from the mesh CA."""
+        if identity is None:
+            return False
+        return pki.verify_peer(identity, MESH_TRUST, self.mesh.clock.datetime()) is None
 
     def _service_port(self, target: int) -> int:
         """Gateway servers name the Service port (80), while traffic arrives on the pod port (8080)."""

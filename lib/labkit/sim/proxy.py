@@ -8,6 +8,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from ..trace import Hop, Trace
+from . import pki
 from .accesslog import LogEntry
 from .config import ProxyView, TlsSettings
 from .messages import TLS_FAILED, Connection, Outcome, Reply, Request
@@ -194,10 +195,11 @@ class Proxy:
             return out
         ident = out.server_identity
         problem = ""
-        if ident.root not in tls.trusted_roots:
-            problem = f"certificate of {ident.subject} is not signed by a trusted CA"
-        elif subject_alt_names and not any(name in ident.names for name in subject_alt_names):
-            problem = f"certificate SANs {', '.join(ident.names)} match none of subjectAltNames {subject_alt_names}"
+        rejected = pki.verify_peer(
+            ident, tls.trust, self.mesh.clock.datetime(), subject_alt_names=subject_alt_names or ()
+        )
+        if rejected is not None:
+            problem = f"certificate of {ident.subject}: {rejected.reason} ({rejected.check} check)"
         if problem:
             hop.step("upstream TLS", problem)
             failed = Outcome.failed(TLS_FAILED, "CERTIFICATE_VERIFY_FAILED", out.elapsed)
