@@ -9,6 +9,7 @@ import ipaddress
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from ..curl import request as curl_request
@@ -27,7 +28,7 @@ from .cluster import SIDECAR, proxy_role
 from .mesh import Mesh
 from .messages import CERT_NAME, CERT_UNTRUSTED, DNS, REFUSED, RESET, TIMEOUT, TLS_FAILED, Connection, Outcome, Request
 from .sidecar import Sidecar
-from .tls import PUBLIC_ROOT, ClientTls, Identity
+from .tls import PUBLIC_TRUST, ClientTls, Identity, TrustStore
 
 USER_AGENT = f"curl/{CURL_VERSION}"
 KERNEL_CONNECT_TIMEOUT = 130.0  # Linux gives up on a SYN after about 130 s
@@ -191,7 +192,7 @@ class SimCurl:
     ) -> _Attempt:
         """A reply arrived: curl checks the server certificate and its own time limit, then keeps it."""
         if tls is not None and tls.verify:
-            bad = _verify(tls, outcome, u.host)
+            bad = _verify(tls, outcome, u.host, self.mesh.clock.datetime())
             if bad is not None:
                 hop.outcome = f"curl rejects the server certificate: {bad.message}"
                 return _Attempt(None, bad, elapsed)
@@ -328,12 +329,12 @@ class SimCurl:
         return decision.yes
 
     def _client_tls(self, pod: dict[str, Any], container: str, opts: CurlOptions, host: str) -> ClientTls | Failure:
-        roots: frozenset[str] = frozenset({PUBLIC_ROOT})
+        roots: TrustStore = PUBLIC_TRUST
         if opts.cacert:
             data = self.mesh.cluster.pod_file(pod, container, opts.cacert)
             if data is None:
                 return Failure(77, f"error setting certificate file: {opts.cacert}")
-            roots = frozenset(pki.ca_id(c) for c in pki.load_certs(data))
+            roots = pki.trust_store(data)
         identity: Identity | None = None
         if opts.cert:
             data = self.mesh.cluster.pod_file(pod, container, opts.cert)
@@ -343,7 +344,7 @@ class SimCurl:
                 return Failure(58, f"could not load PEM client certificate from {opts.cert}")
             if not key:
                 return Failure(58, f"unable to set private key file: '{opts.key}' type PEM")
-            identity = pki.identity(certs[0])
+            identity = pki.identity(certs[0], certs[1:])  # the intermediates are sent too
         try:
             ipaddress.ip_address(host)
             sni = None
@@ -427,12 +428,15 @@ def _limits(opts: CurlOptions, spent: float) -> tuple[float, float]:
     return total, connect
 
 
-def _verify(tls: ClientTls, out: Outcome, host: str) -> Failure | None:
+def _verify(tls: ClientTls, out: Outcome, host: str, now: datetime) -> Failure | None:
+    """curl's checks of the server certificate: the chain (OpenSSL's verify), then the host name
+    (also for IP addresses, against IP SANs). Messages and exit code 60 as curl reports them."""
     ident = out.server_identity
     if ident is None:
         return None
-    if ident.root not in tls.trusted_roots:
-        return Failure(60, "SSL certificate problem: unable to get local issuer certificate")
-    if tls.sni and not ident.covers(host):
-        return Failure(60, f"SSL: no alternative certificate subject name matches target host name '{host}'")
-    return None
+    rejected = pki.verify_peer(ident, tls.trust, now, hostname=host)
+    if rejected is None:
+        return None
+    if rejected.check == "chain":
+        return Failure(60, f"SSL certificate problem: {rejected.reason}")
+    return Failure(60, rejected.reason)
