@@ -112,3 +112,17 @@ def test_reset_leaves_a_live_run_alone(plane: DataPlane) -> None:
     result = reset()
     assert any(plane.run_id in line for line in result.kept)
     assert netns.exists(plane.fabric.name) and plane.run.path.exists()
+
+
+def test_labkit_reset_backend_envoy_removes_a_crashed_run(
+    needs_envoy: object, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from labkit.cli import main
+
+    proc, report = start_child("wait")
+    proc.kill()
+    proc.wait(TIMEOUT)
+    assert main(["reset", "--backend", "envoy"]) == 0
+    out = capsys.readouterr().out
+    assert f"lk-{report['run_id']}-fabric" in out and "clean" in out
+    assert_clean(report)

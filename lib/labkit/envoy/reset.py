@@ -13,6 +13,7 @@ import signal
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from . import names, netns, rundir
 
@@ -85,3 +86,21 @@ def reset(*, base: Path | None = None, force: bool = False) -> ResetReport:
     report.remaining += [f"network namespace {ns}" for ns in leftovers if netns.exists(ns)]
     report.remaining += [f"state directory {r.path}" for r in stale_dirs if r.path.exists()]
     return report
+
+
+def print_reset(console: Any, *, force: bool = False) -> int:
+    """``labkit reset --backend envoy``: reset, show what was found and done; exit 0 when clean."""
+    report = reset(force=force)
+    console.print(f"labkit reset · envoy backend (network namespaces lk-*, state in {rundir.state_base()})")
+    for line in report.found:
+        console.print(f"  found: {line}", style="yellow")
+    for line in report.actions:
+        console.print(f"  {line}", style="dim")
+    for line in report.kept:
+        console.print(f"  left alone: {line}", style="dim")
+    if report.remaining:
+        for line in report.remaining:
+            console.print(f"  still there: {line}", style="red")
+        return 1
+    console.print("clean: no envoy-backend leftovers.", style="green")
+    return 0
