@@ -14,6 +14,10 @@ from .xds import XdsFiles
 ADMIN_PORT = 15000
 
 
+def node_id(kind: str, ip: str, pod: str, namespace: str) -> str:
+    return f"{kind}~{ip}~{pod}.{namespace}~{namespace}.svc.cluster.local"
+
+
 def bootstrap(
     xds: XdsFiles,
     *,
@@ -25,7 +29,7 @@ def bootstrap(
 ) -> dict[str, Any]:
     return {
         "node": {
-            "id": f"{kind}~{ip}~{pod}.{namespace}~{namespace}.svc.cluster.local",
+            "id": node_id(kind, ip, pod, namespace),
             "cluster": cluster or f"{pod}.{namespace}",
         },
         "admin": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": ADMIN_PORT}}},

@@ -148,7 +148,7 @@ class DataPlane:
             proxy_dir = self.run.subdir(f"pods/{namespace}.{name}/proxy", owner_uid=PROXY_UID)
             pod.proxy = EnvoyProxy(
                 envoy=self.tools.envoy, run=self.run, ns=ns, directory=proxy_dir, kind=proxy,
-                pod=name, namespace=namespace, ip=ip,
+                pod=name, namespace=namespace, ip=ip, view=view,
             )  # fmt: skip
             pod.proxy.start()
         self.pods[key] = pod

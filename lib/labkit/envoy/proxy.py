@@ -18,7 +18,8 @@ from typing import Any, Literal
 
 from ..errors import LabkitError, NotReady
 from . import netns
-from .bootstrap import ADMIN_PORT, bootstrap
+from .bootstrap import ADMIN_PORT, bootstrap, node_id
+from .podview import PodView
 from .preflight import PROXY_UID
 from .rundir import RunDir
 from .xds import XdsFiles
@@ -45,8 +46,10 @@ class EnvoyProxy:
         pod: str,
         namespace: str,
         ip: str,
+        view: PodView | None = None,
     ) -> None:
         self.envoy = envoy
+        self.view = view
         self.run = run
         self.ns = ns
         self.directory = directory
@@ -72,6 +75,9 @@ class EnvoyProxy:
             "--drain-time-s", "1",
         ]  # fmt: skip
         as_proxy = ["setpriv", f"--reuid={PROXY_UID}", f"--regid={PROXY_UID}", "--clear-groups", "--"]
+        if self.view is not None:
+            # Envoy resolves STRICT_DNS clusters through the pod's /etc/hosts and resolv.conf, like the pod.
+            return self.view.wrap(self.ns, [*as_proxy, *envoy])
         return netns.enter_argv(self.ns, [*as_proxy, *envoy])
 
     def start(self, timeout: float = 15.0) -> None:
@@ -90,7 +96,7 @@ class EnvoyProxy:
                 self.argv(), stdin=subprocess.DEVNULL, stdout=out, stderr=err, start_new_session=True
             )
         self.run.record(self.process.pid, f"envoy {self.kind} {self.pod}.{self.namespace}")
-        self._wait(self.ready, timeout, "become ready (GET /ready answering LIVE)")
+        self._wait(self.ready, timeout, "become ready (GET /server_info answering LIVE with its node id)")
         self.start_seconds = time.monotonic() - began
 
     # -- admin API
@@ -107,11 +113,17 @@ class EnvoyProxy:
             conn.close()
 
     def ready(self) -> bool:
+        """Envoy answers LIVE, and it is this proxy answering (its node id), not another one on the port."""
         try:
-            status, body = self.admin("/ready", timeout=1.0)
-        except OSError:
+            status, body = self.admin("/server_info", timeout=1.0)
+            info = json.loads(body) if status == 200 else {}
+        except (OSError, ValueError):
             return False
-        return status == 200 and body.strip() == "LIVE"
+        return info.get("state") == "LIVE" and info.get("node", {}).get("id") == self.node_id
+
+    @property
+    def node_id(self) -> str:
+        return node_id(self.kind, self.ip, self.pod, self.namespace)
 
     def config_dump(self) -> dict[str, Any]:
         status, body = self.admin("/config_dump")
