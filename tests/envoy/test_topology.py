@@ -13,6 +13,7 @@ from pathlib import Path
 from labkit.envoy import DataPlane, netns
 from labkit.envoy.fabric import POD_CIDR
 from labkit.envoy.preflight import CA_BUNDLE, Tools
+from labkit.envoy.worldview import servers
 
 
 def host_state(tools: Tools) -> dict[str, str]:
@@ -54,15 +55,17 @@ def test_every_interface_sits_in_a_project_namespace(plane: DataPlane) -> None:
     addr = netns.run(pod.ns, ["ip", "-o", "-4", "addr", "show", "dev", "eth0"])
     assert f"{pod.ip}/16" in addr and pod.ip.startswith(POD_CIDR.split(".0.0/")[0] + ".")
     internet = netns.run(plane.internet_ns, ["ip", "-o", "-4", "addr", "show", "dev", "eth0"])
-    for host in plane.world.hosts.values():
-        assert f"{host.ip}/32" in internet
+    for server in servers(plane.world):
+        assert f"{server.ip}/32" in internet
 
 
 def test_pods_resolve_the_world_s_hosts_and_trust_the_lab_ca(plane: DataPlane) -> None:
     pod = plane.add_pod("client", proxy=None, capture=None)
-    for host in plane.world.hosts.values():
-        r = pod.run(["getent", "hosts", host.name])
-        assert r.stdout.split()[0] == host.ip, r
+    names = [name for server in servers(plane.world) for name in server.names]
+    assert "httpbin.org" in names
+    for name in names:
+        r = pod.run(["getent", "hosts", name])
+        assert r.stdout.split()[0] == plane.world.resolve(name), r
     # A name the lab does not know fails to resolve (curl exit 6, "Couldn't resolve host name": curl(1)).
     r = pod.curl("-sS", "http://unknown.example/", timeout=20)
     assert r.returncode == 6, r

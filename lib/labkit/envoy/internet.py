@@ -1,10 +1,10 @@
 """The internet namespace: real servers at the world's addresses, answering as the world says.
 
-Every host of the simulator's ``World`` gets its addresses in the internet namespace and a listener on
-port 80 (plain HTTP) and 443 (TLS with a certificate from the lab CA) when the world says it answers
-there. What each request gets back comes from the world's own behaviour (``ExternalHost.accept``), so
-the simulator and the real data plane answer alike. One forked process serves every host; it inherits
-the world object as it is, with no need to serialise handlers.
+Every server of the simulator's ``World`` gets its address in the internet namespace and a listener on
+each of its ports, with TLS (a certificate from a lab CA, for the names the world gives it) where the
+world says so. What each request gets back comes from the world's own behaviour
+(``ExternalHost.accept``), so the simulator and the real data plane answer alike. One forked process
+serves every host; it inherits the world object as it is, with no need to serialise handlers.
 """
 
 from __future__ import annotations
@@ -18,40 +18,28 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
-from ..errors import LabkitError, NotReady
+from ..errors import NotReady
 from ..sim.messages import TLS_FAILED, Connection, Outcome, Request
 from ..sim.tls import ClientTls
-from ..sim.world import ExternalHost, World
 from . import httpwire, netns
 from .rundir import RunDir
+from .worldview import Port, Server
 
 TLS_RECORD_HANDSHAKE = 0x16  # the first byte of a TLS ClientHello
 
 
-class InternetError(LabkitError):
-    """The world asks for something the real internet namespace does not serve."""
+@dataclass(frozen=True)
+class ServerCert:
+    cert: Path
+    key: Path
 
 
-def listeners(world: World) -> list[tuple[ExternalHost, int]]:
-    out = []
-    for host in world.hosts.values():
-        if host.extra_ports:
-            raise InternetError(
-                f"world host {host.name} has extra_ports {sorted(host.extra_ports)}; the envoy backend serves "
-                "only ports 80 and 443",
-                hint="Leave extra_ports empty, or add the port to labkit.envoy.internet.",
-            )
-        if host.plain is not None:
-            out.append((host, 80))
-        if host.secure is not None:
-            out.append((host, 443))
-    return out
-
-
-def answer(host: ExternalHost, conn: Connection) -> Outcome:
+def answer(host: Any, conn: Connection) -> Outcome:
     """The world's answer to one connection: the one place that calls into the world's behaviour."""
     return host.accept(conn)
 
@@ -71,35 +59,41 @@ def _request(raw: httpwire.RawRequest, scheme: str) -> Request:
     )
 
 
-class _Server:
-    """The child process: accept loops per (address, port), one thread per connection."""
+class _Servers:
+    """The child process: one accept loop per (address, port), one thread per connection."""
 
-    def __init__(self, world: World, cert: Path, key: Path) -> None:
-        self.world = world
-        self.tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        self.tls.load_cert_chain(cert, key)
-        self.tls.set_alpn_protocols(["http/1.1"])
+    def __init__(self, servers: list[Server], certs: dict[str, ServerCert]) -> None:
+        self.servers = servers
+        self.contexts: dict[str, ssl.SSLContext] = {}
         self._sni: dict[int, str] = {}
-        self.tls.sni_callback = self._remember_sni
+        for server in servers:
+            if any(p.tls for p in server.ports):
+                ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+                ctx.load_cert_chain(certs[server.name].cert, certs[server.name].key)
+                # HTTP/2 is not served: only HTTP/1.1 is offered in ALPN (curl then speaks HTTP/1.1).
+                ctx.set_alpn_protocols(["http/1.1"])
+                ctx.sni_callback = self._remember_sni
+                self.contexts[server.name] = ctx
 
-    def _remember_sni(self, sslsock: ssl.SSLSocket, name: str | None, _ctx: ssl.SSLContext) -> None:
+    def _remember_sni(self, sslsock: ssl.SSLObject | ssl.SSLSocket, name: str | None, _ctx: ssl.SSLContext) -> None:
         if name:
             self._sni[id(sslsock)] = name
 
-    def serve(self, pairs: list[tuple[ExternalHost, int]]) -> None:
-        for host, port in pairs:
-            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.bind((host.ip, port))
-            sock.listen(128)
-            threading.Thread(target=self._accept_loop, args=(sock, host, port), daemon=True).start()
+    def serve(self) -> None:
+        for server in self.servers:
+            for port in server.ports:
+                sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                sock.bind((server.ip, port.number))
+                sock.listen(128)
+                threading.Thread(target=self._accept_loop, args=(sock, server, port), daemon=True).start()
 
-    def _accept_loop(self, sock: socket.socket, host: ExternalHost, port: int) -> None:
+    def _accept_loop(self, sock: socket.socket, server: Server, port: Port) -> None:
         while True:
             client, peer = sock.accept()
-            threading.Thread(target=self._handle, args=(client, peer, host, port), daemon=True).start()
+            threading.Thread(target=self._handle, args=(client, peer, server, port), daemon=True).start()
 
-    def _handle(self, client: socket.socket, peer: tuple[str, int], host: ExternalHost, port: int) -> None:
+    def _handle(self, client: socket.socket, peer: tuple[str, int], server: Server, port: Port) -> None:
         try:
             with client:
                 client.settimeout(60)
@@ -107,27 +101,26 @@ class _Server:
                 if not first:
                     return
                 speaks_tls = first[0] == TLS_RECORD_HANDSHAKE
-                base = Connection(src_ip=peer[0], dst_ip=host.ip, dst_port=port, src_port=peer[1])
-                if speaks_tls and port == 443:
-                    with self.tls.wrap_socket(client, server_side=True) as tls_sock:
+                base = Connection(src_ip=peer[0], dst_ip=server.ip, dst_port=port.number, src_port=peer[1])
+                if speaks_tls and port.tls:
+                    with self.contexts[server.name].wrap_socket(client, server_side=True) as tls_sock:
                         sni = self._sni.pop(id(tls_sock), None)
                         alpn = tls_sock.selected_alpn_protocol()
                         tls = ClientTls(sni=sni, alpn=(alpn,) if alpn else ())
-                        self._exchange(tls_sock, base, host, tls, "https")
+                        self._exchange(tls_sock, base, server.host, tls, "https")
                 elif speaks_tls:
                     # A ClientHello on a plain port: the world decides; an HTTP server answers in plain text.
                     base.tls = ClientTls(sni=None)
-                    out = answer(host, base)
+                    out = answer(server.host, base)
                     if out.failure == TLS_FAILED:
                         client.sendall(httpwire.bad_request())
                 else:
-                    self._exchange(client, base, host, None, "http")
+                    # Plain HTTP, also on a TLS port: the world answers that (400, as nginx does).
+                    self._exchange(client, base, server.host, None, "http")
         except (OSError, ssl.SSLError, httpwire.BadRequest, ValueError):
             return
 
-    def _exchange(
-        self, sock: socket.socket, base: Connection, host: ExternalHost, tls: ClientTls | None, scheme: str
-    ) -> None:
+    def _exchange(self, sock: socket.socket, base: Connection, host: Any, tls: ClientTls | None, scheme: str) -> None:
         reader = httpwire.Reader(sock)
         while True:
             try:
@@ -160,18 +153,16 @@ class _Server:
 class Internet:
     """The internet namespace's server process."""
 
-    def __init__(self, world: World, ns: str, run: RunDir, cert: Path, key: Path) -> None:
-        self.world = world
+    def __init__(self, servers: list[Server], certs: dict[str, ServerCert], ns: str, run: RunDir) -> None:
+        self.servers = servers
+        self.certs = certs
         self.ns = ns
         self.run = run
-        self.cert = cert
-        self.key = key
         self.pid: int | None = None
         self.log_path = run.path / "internet.log"
-        self.pairs = listeners(world)
 
     def addresses(self) -> list[str]:
-        return sorted({host.ip for host in self.world.hosts.values()})
+        return sorted({server.ip for server in self.servers})
 
     def start(self, timeout: float = 10.0) -> None:
         log_fd = os.open(self.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
@@ -185,11 +176,11 @@ class Internet:
 
     def _wait_listening(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
-        pending = list(self.pairs)
+        pending = [(server, port.number) for server in self.servers for port in server.ports]
         while pending:
-            host, port = pending[0]
+            server, port = pending[0]
             try:
-                netns.connect_in(self.ns, host.ip, port, timeout=0.5).close()
+                netns.connect_in(self.ns, server.ip, port, timeout=0.5).close()
                 pending.pop(0)
                 continue
             except OSError:
@@ -197,11 +188,9 @@ class Internet:
             done, _status = os.waitpid(self.pid, os.WNOHANG) if self.pid else (0, 0)
             if done:
                 self.pid = None
-                raise InternetError(
-                    f"the internet servers exited at start; see {self.log_path}:\n{_tail(self.log_path)}"
-                )
+                raise NotReady(f"the internet servers exited at start; see {self.log_path}:\n{_tail(self.log_path)}")
             if time.monotonic() > deadline:
-                raise NotReady(f"{host.name}:{port} is not listening after {timeout:g} s:\n{_tail(self.log_path)}")
+                raise NotReady(f"{server.name}:{port} is not listening after {timeout:g} s:\n{_tail(self.log_path)}")
             time.sleep(0.02)
 
     def stop(self, grace: float = 3.0) -> None:
@@ -245,8 +234,7 @@ def _child(internet: Internet, log_fd: int) -> None:  # pragma: no cover - runs 
         os.dup2(devnull, 0)
         os.setsid()
         netns.enter_current_process(internet.ns)
-        server = _Server(internet.world, internet.cert, internet.key)
-        server.serve(internet.pairs)
+        _Servers(internet.servers, internet.certs).serve()
         _block_forever()
     except BaseException as exc:
         print(f"internet servers failed: {exc!r}", file=sys.stderr, flush=True)

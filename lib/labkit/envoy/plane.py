@@ -21,10 +21,10 @@ from ..certs import generate_lab_pki
 from ..errors import LabkitError
 from ..sim.world import World
 from . import capture as capture_rules
-from . import exits, names, netns, preflight
+from . import exits, names, netns, preflight, worldview
 from .capture import ISTIO_DEFAULT, CaptureConfig
 from .fabric import POD_CIDR, Fabric
-from .internet import Internet
+from .internet import Internet, ServerCert
 from .podview import PodView
 from .preflight import PROXY_UID
 from .proxy import EnvoyProxy
@@ -81,7 +81,8 @@ class DataPlane:
         self._next_host = _FIRST_POD_HOST
         self._lock = threading.Lock()
         self._closed = False
-        self.ca_pem = b""
+        self.ca_pem = b""  # every lab CA the pods trust
+        self.hosts: list[tuple[str, str]] = []  # (name, address) of every server, for the pods' /etc/hosts
 
     @classmethod
     def start(cls, world: World | None = None, *, base: Path | None = None) -> DataPlane:
@@ -98,17 +99,35 @@ class DataPlane:
         return plane
 
     def _build(self) -> None:
+        servers = worldview.servers(self.world)  # refuses what it can't serve before anything is made
         self._namespaces.append(self.fabric.name)
         self.fabric.create()
-        pki = generate_lab_pki(self.run.path / "pki", server_names=sorted(self.world.hosts))
-        self.ca_pem = pki.ca_cert.read_bytes()
+        certs = self._server_certs(servers)
         self._namespaces.append(self.internet_ns)
         netns.create(self.internet_ns)
-        internet = Internet(self.world, self.internet_ns, self.run, pki.server_cert, pki.server_key)
+        internet = Internet(servers, certs, self.internet_ns, self.run)
         self.fabric.attach(self.internet_ns, [f"{ip}/32" for ip in internet.addresses()])
         netns.sh(["ip", "-n", self.internet_ns, "route", "add", POD_CIDR, "dev", "eth0"])
         self.internet = internet
+        self.hosts = [(name, server.ip) for server in servers for name in server.names]
         internet.start()
+
+    def _server_certs(self, servers: list[worldview.Server]) -> dict[str, ServerCert]:
+        """A certificate per TLS server, each for the names the world gives it, from its own lab CA.
+
+        Pods trust every one of those CAs (their CA bundle is the concatenation), as a container's bundle
+        trusts the public web's CAs; a server never presents a name it doesn't have.
+        """
+        certs: dict[str, ServerCert] = {}
+        bundle = []
+        for server in servers:
+            if not any(p.tls for p in server.ports):
+                continue
+            pki = generate_lab_pki(self.run.path / "pki" / server.name, server_names=server.certificate)
+            certs[server.name] = ServerCert(pki.server_cert, pki.server_key)
+            bundle.append(pki.ca_cert.read_bytes())
+        self.ca_pem = b"".join(bundle)
+        return certs
 
     # -- pods
 
@@ -138,7 +157,7 @@ class DataPlane:
         netns.create(ns)
         self.fabric.attach(ns, [f"{ip}/{_POD_PREFIX}"])
         directory = self.run.subdir(f"pods/{namespace}.{name}", mode=0o755)
-        entries = [(h.name, h.ip) for h in self.world.hosts.values()] + list(extra_hosts)
+        entries = [*self.hosts, *extra_hosts]
         view = PodView.write(directory, name, ip, entries, self.ca_pem)
         pod = Pod(name, namespace, ns, ip, view, self.tools)
         if capture is not None:
