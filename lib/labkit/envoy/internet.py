@@ -24,9 +24,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ..errors import NotReady
-from ..sim.messages import TLS_FAILED, Connection, Outcome, Request
+from ..sim.messages import TLS_FAILED, Connection, Outcome, Reply, Request
 from ..sim.tls import ClientTls
-from . import httpwire, netns
+from . import h2wire, httpwire, netns
 from .rundir import RunDir
 from .worldview import Port, Server
 
@@ -64,16 +64,18 @@ class _Servers:
 
     def __init__(self, servers: list[Server], certs: dict[str, ServerCert]) -> None:
         self.servers = servers
-        self.contexts: dict[str, ssl.SSLContext] = {}
+        self.contexts: dict[tuple[str, int], ssl.SSLContext] = {}
         self._sni: dict[int, str] = {}
         for server in servers:
-            if any(p.tls for p in server.ports):
+            for port in server.ports:
+                if not port.tls:
+                    continue
                 ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
                 ctx.load_cert_chain(certs[server.name].cert, certs[server.name].key)
-                # HTTP/2 is not served: only HTTP/1.1 is offered in ALPN (curl then speaks HTTP/1.1).
-                ctx.set_alpn_protocols(["http/1.1"])
+                # ALPN: h2 only where the world says the port negotiates HTTP/2.
+                ctx.set_alpn_protocols(["h2", "http/1.1"] if port.http2 else ["http/1.1"])
                 ctx.sni_callback = self._remember_sni
-                self.contexts[server.name] = ctx
+                self.contexts[(server.name, port.number)] = ctx
 
     def _remember_sni(self, sslsock: ssl.SSLObject | ssl.SSLSocket, name: str | None, _ctx: ssl.SSLContext) -> None:
         if name:
@@ -103,11 +105,14 @@ class _Servers:
                 speaks_tls = first[0] == TLS_RECORD_HANDSHAKE
                 base = Connection(src_ip=peer[0], dst_ip=server.ip, dst_port=port.number, src_port=peer[1])
                 if speaks_tls and port.tls:
-                    with self.contexts[server.name].wrap_socket(client, server_side=True) as tls_sock:
+                    with self.contexts[(server.name, port.number)].wrap_socket(client, server_side=True) as tls_sock:
                         sni = self._sni.pop(id(tls_sock), None)
                         alpn = tls_sock.selected_alpn_protocol()
                         tls = ClientTls(sni=sni, alpn=(alpn,) if alpn else ())
-                        self._exchange(tls_sock, base, server.host, tls, "https")
+                        if alpn == "h2":
+                            h2wire.serve(tls_sock, lambda req: self._reply(base, server.host, tls, req))
+                        else:
+                            self._exchange(tls_sock, base, server.host, tls, "https")
                 elif speaks_tls:
                     # A ClientHello on a plain port: the world decides; an HTTP server answers in plain text.
                     base.tls = ClientTls(sni=None)
@@ -120,6 +125,14 @@ class _Servers:
         except (OSError, ssl.SSLError, httpwire.BadRequest, ValueError):
             return
 
+    @staticmethod
+    def _reply(base: Connection, host: Any, tls: ClientTls | None, request: Request) -> Reply | None:
+        conn = Connection(
+            src_ip=base.src_ip, dst_ip=base.dst_ip, dst_port=base.dst_port, src_port=base.src_port,
+            tls=tls, request=request,
+        )  # fmt: skip
+        return answer(host, conn).reply
+
     def _exchange(self, sock: socket.socket, base: Connection, host: Any, tls: ClientTls | None, scheme: str) -> None:
         reader = httpwire.Reader(sock)
         while True:
@@ -130,14 +143,9 @@ class _Servers:
                 return
             if raw is None:
                 return
-            conn = Connection(
-                src_ip=base.src_ip, dst_ip=base.dst_ip, dst_port=base.dst_port, src_port=base.src_port,
-                tls=tls, request=_request(raw, scheme),
-            )  # fmt: skip
-            out = answer(host, conn)
-            if out.reply is None:
+            reply = self._reply(base, host, tls, _request(raw, scheme))
+            if reply is None:
                 return  # the world says the connection fails: close it
-            reply = out.reply
             if reply.delay:
                 time.sleep(reply.delay)  # real time: /delay/5 takes five seconds
             sock.sendall(
