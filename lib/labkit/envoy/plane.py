@@ -50,6 +50,7 @@ class Pod:
         self.tools = tools
         self.proxy: EnvoyProxy | None = None
         self.capture: CaptureConfig | None = None
+        self.extra_hosts: list[tuple[str, str]] = []
 
     def run(
         self, argv: Sequence[str], *, timeout: float = 60, input: str | None = None
@@ -157,12 +158,17 @@ class DataPlane:
         netns.create(ns)
         self.fabric.attach(ns, [f"{ip}/{_POD_PREFIX}"])
         directory = self.run.subdir(f"pods/{namespace}.{name}", mode=0o755)
-        entries = [*self.hosts, *extra_hosts]
+        extra = list(extra_hosts)
+        entries = [*self.hosts, *extra]
         view = PodView.write(directory, name, ip, entries, self.ca_pem)
         pod = Pod(name, namespace, ns, ip, view, self.tools)
+        pod.extra_hosts = extra
         if capture is not None:
             capture_rules.apply(ns, capture, self.tools.iptables_restore)
             pod.capture = capture
+        if proxy == "router":
+            # Istio's gateway pods set this sysctl so Envoy (uid 1337) may bind 80 and 443; it is per namespace.
+            netns.run(ns, ["sh", "-c", "echo 0 > /proc/sys/net/ipv4/ip_unprivileged_port_start"])
         if proxy is not None:
             proxy_dir = self.run.subdir(f"pods/{namespace}.{name}/proxy", owner_uid=PROXY_UID)
             pod.proxy = EnvoyProxy(
@@ -175,6 +181,12 @@ class DataPlane:
 
     def add_gateway(self, name: str = "istio-egressgateway", namespace: str = "istio-system") -> Pod:
         return self.add_pod(name, namespace, proxy="router", capture=None)
+
+    def add_host(self, name: str, ip: str) -> None:
+        """Make ``name`` resolve to ``ip`` in every pod, present and future (a Service name, for example)."""
+        self.hosts.append((name, ip))
+        for pod in self.pods.values():
+            pod.view.write_hosts([*self.hosts, *pod.extra_hosts])
 
     def pod(self, name: str, namespace: str = "default") -> Pod:
         return self.pods[f"{namespace}/{name}"]

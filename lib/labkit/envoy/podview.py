@@ -30,20 +30,27 @@ class PodView:
     hosts: Path
     resolv_conf: Path
     ca_bundle: Path
+    hostname: str
+    own_ip: str
 
     @classmethod
     def write(
         cls, directory: Path, hostname: str, own_ip: str, entries: Iterable[tuple[str, str]], ca_pem: bytes
     ) -> PodView:
-        lines = ["127.0.0.1\tlocalhost", "::1\tlocalhost ip6-localhost ip6-loopback", f"{own_ip}\t{hostname}"]
-        lines += [f"{ip}\t{name}" for name, ip in entries]
-        view = cls(directory / "hosts", directory / "resolv.conf", directory / "ca-certificates.crt")
-        view.hosts.write_text("\n".join(lines) + "\n")
+        view = cls(directory / "hosts", directory / "resolv.conf", directory / "ca-certificates.crt", hostname, own_ip)
+        view.write_hosts(entries)
         view.resolv_conf.write_text(RESOLV_CONF)
         view.ca_bundle.write_bytes(ca_pem)
         for f in (view.hosts, view.resolv_conf, view.ca_bundle):
             f.chmod(0o644)
         return view
+
+    def write_hosts(self, entries: Iterable[tuple[str, str]]) -> None:
+        """(Re)write the hosts file in place: a running Envoy's bind mount holds this very inode."""
+        lines = ["127.0.0.1\tlocalhost", "::1\tlocalhost ip6-localhost ip6-loopback", f"{self.own_ip}\t{self.hostname}"]
+        lines += [f"{ip}\t{name}" for name, ip in entries]
+        with open(self.hosts, "w") as fh:
+            fh.write("\n".join(lines) + "\n")
 
     def wrap(self, ns: str, argv: Sequence[str]) -> list[str]:
         """``argv`` run in namespace ``ns`` with this view mounted over the host's files."""
