@@ -175,7 +175,11 @@ class DataPlane:
                 envoy=self.tools.envoy, run=self.run, ns=ns, directory=proxy_dir, kind=proxy,
                 pod=name, namespace=namespace, ip=ip, view=view,
             )  # fmt: skip
-            pod.proxy.start()
+            try:
+                pod.proxy.start()
+            except BaseException:
+                pod.proxy.stop()  # a proxy that never became ready must not outlive the error
+                raise
         self.pods[key] = pod
         return pod
 

@@ -179,6 +179,16 @@ def run() -> Report:
             "" if bundle else f"{_APT} ca-certificates",
         )
     )
+    for etc in ("/etc/hosts", "/etc/resolv.conf"):
+        there = Path(etc).is_file()
+        add(
+            Check(
+                etc,
+                there,
+                "present" if there else "missing (each pod's own copy is bind-mounted over it)",
+                "" if there else f"create {etc} (an empty file will do)",
+            )
+        )
     envoy_check, envoy = _envoy_check()
     add(envoy_check)
     iptables: str | None = None
