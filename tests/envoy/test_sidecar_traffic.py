@@ -34,7 +34,10 @@ def test_registry_only_https_to_an_unknown_host_fails_with_exit_35(sleep: Pod) -
     # The connection went to the BlackHoleCluster of the virtualOutbound catch-all chain (Istio blog
     # "Monitoring Blocked and Passthrough External Service Traffic": blocked traffic is BlackHoleCluster).
     assert sleep.proxy is not None
-    assert "BlackHoleCluster" in sleep.proxy.wait_access_log("BlackHoleCluster")
+    line = sleep.proxy.wait_access_log("BlackHoleCluster")
+    # Envoy access-log docs, response flags: UH is "no healthy upstream hosts in upstream cluster", which
+    # is all the BlackHoleCluster (no endpoints) can give.
+    assert " UH " in line, line
 
 
 def test_registry_only_http_to_an_unknown_host_gets_502_from_block_all(sleep: Pod) -> None:
@@ -51,8 +54,11 @@ def test_registry_only_http_to_an_unknown_host_gets_502_from_block_all(sleep: Po
 def test_allow_any_passes_https_and_http_through_the_passthrough_cluster(sleep: Pod) -> None:
     configure(sleep, "ALLOW_ANY")
     r = sleep.curl("-sSI", "https://www.baidu.com", timeout=30)
-    # egress-control, "Envoy passthrough to external services": 200 under ALLOW_ANY.
+    # egress-control, "Envoy passthrough to external services": 200 under ALLOW_ANY, "HTTP/1.1 200 OK"
+    # from www.baidu.com and "HTTP/2 200" from edition.cnn.com (TLS passes through the sidecar untouched).
     assert (r.returncode, r.stdout.splitlines()[0]) == (0, "HTTP/1.1 200 OK"), r.stderr
+    r = sleep.curl("-sSI", "https://edition.cnn.com", timeout=30)
+    assert (r.returncode, r.stdout.splitlines()[0].strip()) == (0, "HTTP/2 200"), r.stderr
     r = sleep.curl("-sS", "-o", "/dev/null", "-w", "%{http_code}", "http://httpbin.org/headers", timeout=30)
     assert (r.returncode, r.stdout) == (0, "200"), r.stderr
     assert sleep.proxy is not None
@@ -99,3 +105,49 @@ def test_excluded_ip_range_and_port_bypass_the_sidecar(plane: DataPlane) -> None
     # Not excluded: the same pods' plain HTTP still meets the sidecar's block_all.
     r = by_port.curl("-sS", "-o", "/dev/null", "-w", "%{http_code}", "http://httpbin.org/get", timeout=30)
     assert r.stdout == "502"
+
+
+def test_a_route_timeout_answers_504_after_three_seconds(sleep: Pod) -> None:
+    # egress-control, "Manage traffic to external services": with a ServiceEntry for httpbin.org and a
+    # 3 s timeout, `curl http://httpbin.org/delay/5` gets 504 (Gateway Timeout) after about 3 seconds.
+    # The cluster and route are written in istiod's shapes for that ServiceEntry (outbound|80||httpbin.org,
+    # STRICT_DNS) and VirtualService (virtual host httpbin.org:80, route timeout 3s).
+    assert sleep.proxy is not None
+    xds = sleep.proxy.xds
+    cluster = "outbound|80||httpbin.org"
+    routes = minimal_xds.routes("REGISTRY_ONLY")
+    routes[0]["virtual_hosts"].insert(
+        0,
+        {
+            "name": "httpbin.org:80",
+            "domains": ["httpbin.org", "httpbin.org:80"],
+            "routes": [{"match": {"prefix": "/"}, "route": {"cluster": cluster, "timeout": "3s"}}],
+        },
+    )
+    clusters = [
+        *minimal_xds.clusters(),
+        {
+            "name": cluster,
+            "type": "STRICT_DNS",
+            "connect_timeout": "10s",
+            "dns_lookup_family": "V4_ONLY",
+            "load_assignment": {
+                "cluster_name": cluster,
+                "endpoints": [
+                    {
+                        "lb_endpoints": [
+                            {"endpoint": {"address": {"socket_address": {"address": "httpbin.org", "port_value": 80}}}}
+                        ]
+                    }
+                ],
+            },
+        },
+    ]
+    version = xds.apply(listeners=minimal_xds.listeners(xds, "REGISTRY_ONLY"), clusters=clusters, routes=routes)
+    sleep.proxy.wait_applied(version, ("listeners", "clusters", "routes"))
+    r = sleep.curl("-sS", "-o", "/dev/null", "-w", "%{http_code} %{time_total}", "http://httpbin.org/delay/5")
+    code, seconds = r.stdout.split()
+    assert code == "504", r.stderr
+    assert 2.9 <= float(seconds) < 4.5
+    # Envoy access-log docs: UT is "upstream request timeout".
+    assert " UT " in sleep.proxy.wait_access_log(f" {cluster} ")
