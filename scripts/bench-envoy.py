@@ -45,6 +45,12 @@ def latencies(pod: Pod, url: str, count: int) -> list[float]:
     return out
 
 
+def _rss_mib(pid: int) -> float:
+    status = Path(f"/proc/{pid}/status").read_text()
+    kib = next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:"))
+    return kib / 1024
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--proxies", type=int, default=5, help=f"sidecars to start (at most {MAX_PROXIES})")
@@ -68,6 +74,8 @@ def main() -> int:
             sidecars.append(pod)
         direct = plane.add_pod("outside", proxy=None, capture=None)
         print(f"Envoy start-to-ready:        {summary(starts)}")
+        rss = [_rss_mib(pod.proxy.process.pid) for pod in sidecars if pod.proxy and pod.proxy.process]
+        print(f"Envoy resident memory:       median {statistics.median(rss):7.1f} MiB per proxy (n={len(rss)})")
         print(f"config change accepted:      {summary(applies)}")
         client = sidecars[0]
         for label, url in (("HTTP ", "http://httpbin.org/get"), ("HTTPS", "https://www.baidu.com/")):

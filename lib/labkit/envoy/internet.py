@@ -238,6 +238,10 @@ def _child(internet: Internet, log_fd: int) -> None:  # pragma: no cover - runs 
             signal.signal(sig, signal.SIG_DFL)
         os.dup2(log_fd, 1)
         os.dup2(log_fd, 2)
+        # A notebook kernel's sys.stdout/stderr are its own stream objects (with threads the fork did not
+        # copy): write to the log file directly instead.
+        sys.stdout = open(1, "w", closefd=False)  # noqa: SIM115 - lives as long as the process
+        sys.stderr = open(2, "w", closefd=False)  # noqa: SIM115
         devnull = os.open(os.devnull, os.O_RDONLY)
         os.dup2(devnull, 0)
         os.setsid()
