@@ -98,3 +98,17 @@ def test_a_garbled_request_line_is_refused() -> None:
     a.sendall(b"\x16\x03\x01 garbage\r\n\r\n")
     with pytest.raises(httpwire.BadRequest):
         httpwire.read_request(httpwire.Reader(b))
+
+
+def test_access_log_lines_parse_into_the_simulator_s_entries() -> None:
+    from labkit.envoy.accesslog import parse
+    from labkit.sim.accesslog import LogEntry
+
+    entry = LogEntry(
+        start_time="2026-01-01T09:00:00.000Z", method="GET", path="/headers", protocol="HTTP/1.1",
+        response_code=502, details="direct_response", user_agent="curl/7.88.1 (x86_64) libcurl",
+        authority="httpbin.org", route_name="block_all",
+    )  # fmt: skip
+    assert parse(entry.format()) == entry
+    with pytest.raises(ValueError, match="not an access-log line"):
+        parse("GET /headers 200")

@@ -12,6 +12,7 @@ import minimal_xds
 import pytest
 
 from labkit.envoy import CaptureConfig, DataPlane, Pod
+from labkit.envoy.accesslog import parse
 
 
 @pytest.fixture
@@ -67,8 +68,11 @@ def test_allow_any_passes_https_and_http_through_the_passthrough_cluster(sleep: 
     # unknown hosts goes through PassthroughCluster; the upstream is the original destination.
     assert " PassthroughCluster " in line and '"203.0.113.20:80"' in line, line
     assert line.rstrip().endswith(" allow_any"), line
-    tcp = sleep.proxy.wait_access_log('"203.0.113.40:443" PassthroughCluster')
-    assert '"- - -" 0' in tcp, tcp  # a TCP proxy line: no HTTP method, path or protocol
+    tcp = parse(sleep.proxy.wait_access_log('"203.0.113.40:443" PassthroughCluster'))
+    # A TCP proxy line: no HTTP method, path, protocol or status ("- - -" 0).
+    assert (tcp.method, tcp.path, tcp.protocol, tcp.response_code) == ("-", "-", "-", 0)
+    assert (tcp.upstream_cluster, tcp.upstream_host) == ("PassthroughCluster", "203.0.113.40:443")
+    assert tcp.bytes_received > 0 and tcp.bytes_sent > 0  # the TLS handshake and reply went through
 
 
 def test_a_changed_config_file_takes_effect_without_a_restart(sleep: Pod) -> None:

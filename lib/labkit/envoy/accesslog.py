@@ -2,12 +2,16 @@
 
 The format string is Istio's ``EnvoyTextLogFormat`` (pilot/pkg/model/telemetry_logging.go); a translator
 puts ``stdout_access_log()`` on every HttpConnectionManager and TcpProxy it writes, so the real proxy's
-log lines carry the same fields, in the same order, as a mesh's.
+log lines carry the same fields, in the same order, as a mesh's. ``parse`` reads a real line back into
+the simulator's ``LogEntry``, so the two backends' log lines compare field by field.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
+
+from ..sim.accesslog import LogEntry
 
 ISTIO_TEXT_FORMAT = (
     '[%START_TIME%] "%REQ(:METHOD)% %REQ(X-ENVOY-ORIGINAL-PATH?:PATH)% %PROTOCOL%" '
@@ -32,3 +36,29 @@ def stdout_access_log() -> list[dict[str, Any]]:
             },
         }
     ]
+
+
+_LINE = re.compile(
+    r'\[(?P<start>[^\]]*)\] "(?P<method>\S+) (?P<path>\S+) (?P<protocol>\S+)" (?P<code>\d+) (?P<flags>\S+) '
+    r'(?P<details>\S+) (?P<termination>\S+) "(?P<transport>[^"]*)" (?P<rx>\d+) (?P<tx>\d+) (?P<duration>\d+) '
+    r'(?P<service_time>\S+) "(?P<xff>[^"]*)" "(?P<ua>[^"]*)" "(?P<rid>[^"]*)" "(?P<authority>[^"]*)" '
+    r'"(?P<upstream_host>[^"]*)" (?P<cluster>\S+) (?P<upstream_local>\S+) (?P<downstream_local>\S+) '
+    r"(?P<downstream_remote>\S+) (?P<sni>\S+) (?P<route>\S+)"
+)
+
+
+def parse(line: str) -> LogEntry:
+    """One line in Istio's text format; ValueError names a line that is not in that format."""
+    m = _LINE.fullmatch(line.rstrip("\n"))
+    if m is None:
+        raise ValueError(f"not an access-log line in Istio's text format: {line!r}")
+    g = m.groupdict()
+    return LogEntry(
+        start_time=g["start"], method=g["method"], path=g["path"], protocol=g["protocol"],
+        response_code=int(g["code"]), flags=g["flags"], details=g["details"], termination=g["termination"],
+        transport_failure=g["transport"], bytes_received=int(g["rx"]), bytes_sent=int(g["tx"]),
+        duration_ms=int(g["duration"]), upstream_service_time=g["service_time"], forwarded_for=g["xff"],
+        user_agent=g["ua"], request_id=g["rid"], authority=g["authority"], upstream_host=g["upstream_host"],
+        upstream_cluster=g["cluster"], upstream_local=g["upstream_local"], downstream_local=g["downstream_local"],
+        downstream_remote=g["downstream_remote"], server_name=g["sni"], route_name=g["route"],
+    )  # fmt: skip
