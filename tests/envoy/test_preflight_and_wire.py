@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+from types import SimpleNamespace
 
 import pytest
 
@@ -52,14 +53,16 @@ def test_the_world_s_servers_with_their_ports_names_and_certificates() -> None:
     assert "httpbin.org" in httpbin.certificate and "httpbin.org" in httpbin.names
 
 
-def test_world_hosts_with_ports_the_servers_do_not_serve_are_refused() -> None:
-    world = World()
-    hosts = world.hosts
-    if not isinstance(hosts, dict):
-        pytest.skip("this World describes its ports as data: every port is served")
-    hosts["httpbin.org"].extra_ports[8080] = "http"
+def test_handler_world_hosts_with_ports_the_servers_do_not_serve_are_refused() -> None:
+    # The handler-shaped World (plain and secure handlers) serves 80 and 443 only; anything else is refused.
+    host = SimpleNamespace(
+        name="api.example", ip="203.0.113.90", plain=lambda *a: None, secure=None, extra_ports={8080: "http"}
+    )
     with pytest.raises(WorldShapeError, match="extra_ports"):
-        servers(world)
+        servers(SimpleNamespace(hosts={"api.example": host}))
+    host.extra_ports = {}
+    (server,) = servers(SimpleNamespace(hosts={"api.example": host}))
+    assert [(p.number, p.tls) for p in server.ports] == [(80, False)]
 
 
 def _pair() -> tuple[socket.socket, socket.socket]:
