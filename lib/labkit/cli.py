@@ -65,7 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
         "cluster is as the labs expect to find it.",
     )
     # kube by default: "auto" would fall back to the simulator, where there is never anything to reset.
-    p_reset.add_argument("--backend", choices=BACKENDS, default="kube", help="default: kube")
+    p_reset.add_argument(
+        "--backend", choices=(*BACKENDS, "envoy"), default="kube", help="default: kube (envoy: leftovers)"
+    )
     p_reset.add_argument(
         "--timeout",
         type=float,
@@ -166,6 +168,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_reset(args: argparse.Namespace) -> int:
+    if args.backend == "envoy":
+        from .envoy.reset import print_reset
+
+        return print_reset(_console())
     from .connect import make_backend
     from .snapshot import reset
 
