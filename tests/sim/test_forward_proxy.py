@@ -170,9 +170,11 @@ def test_unresolvable_target_gets_503_from_squid(lab: Lab) -> None:
 def test_lowercase_http_proxy_variable_is_used_for_http(lab: Lab) -> None:
     ip = deploy_squid(lab)
     # curl man page, ENVIRONMENT: http_proxy (lower case only) for http:// URLs.
-    r = external_exec(lab, "sh", "-c", f"http_proxy=http://{ip}:3128 curl -s 'http://httpbin.org/headers?show_env=1' | grep -c Via")
+    script = f"http_proxy=http://{ip}:3128 curl -s 'http://httpbin.org/headers?show_env=1' | grep -c Via"
+    r = external_exec(lab, "sh", "-c", script)
     assert (r.exit_code, r.stdout) == (0, "1\n")
-    r = external_exec(lab, "sh", "-c", f"HTTP_PROXY=http://{ip}:3128 curl -s 'http://httpbin.org/headers?show_env=1' | grep -c Via")
+    script = f"HTTP_PROXY=http://{ip}:3128 curl -s 'http://httpbin.org/headers?show_env=1' | grep -c Via"
+    r = external_exec(lab, "sh", "-c", script)
     assert (r.exit_code, r.stdout) == (1, "0\n")
 
 
