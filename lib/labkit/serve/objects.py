@@ -22,7 +22,7 @@ import yaml
 from .. import schema
 from ..errors import Problem
 from ..manifests import Ref
-from ..sim import SimBackend
+from ..sim import SimBackend, coverage
 from . import fields, patches, protobuf, status
 from .present import complete, list_item, served
 from .resources import ISTIO, RESOURCES, Resource
@@ -336,7 +336,8 @@ class Objects:
             else:
                 meta.pop("generation", None)
         meta.pop("resourceVersion", None)
-        problems = schema.problems(_validation_view(new, self.mesh.store), 1)
+        checked = _validation_view(new, self.mesh.store)
+        problems = schema.problems(checked, 1) or coverage.problems(checked, 1)  # and Istio fields the sim ignores
         if problems:
             raise status.invalid(r, meta.get("name", ""), problems)
         if dry_run:

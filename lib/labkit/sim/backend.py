@@ -14,6 +14,7 @@ from ..errors import LabkitError, NotReady
 from ..manifests import Ref
 from ..patch import merge_patch
 from ..result import CurlResult
+from . import coverage
 from .client import SimCurl
 from .cluster import is_ready
 from .mesh import Mesh
@@ -43,6 +44,7 @@ class SimBackend:
     # -- objects
     def apply(self, docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
         schema.validate(docs)  # the simulated API server is as strict as the real one
+        coverage.validate(docs)  # and refuses Istio fields the simulator would silently ignore
         ordered = sorted(docs, key=lambda d: d.get("kind") != "Namespace")
         for doc in ordered:
             ns = doc["metadata"].get("namespace")
