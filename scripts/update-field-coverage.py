@@ -98,7 +98,7 @@ def derive_containers(entries: dict[str, dict[str, Any]]) -> None:
             children.setdefault(parent, []).append(path)
     for parent in sorted(children, key=lambda p: -p.count(".")):
         below = [entries[c] for c in sorted(children[parent])]
-        limits = {k: v for k, v in entries[parent].items() if k in ("values", "max_items")}
+        limits = {k: v for k, v in entries[parent].items() if k in ("values", "max_items", "pattern")}
         modelled = [e for e in below if e["status"] == coverage.MODELLED]
         if modelled:
             entry = {"status": coverage.MODELLED, "test": modelled[0]["test"]}

@@ -234,6 +234,14 @@ def test_a_value_outside_what_is_modelled_is_refused_with_the_value() -> None:
     )
 
 
+def test_a_string_outside_the_modelled_pattern_is_refused_with_its_index() -> None:
+    se = copy.deepcopy(SERVICE_ENTRY)
+    se["spec"]["hosts"] = ["en.wikipedia.org", "*.wikipedia.org"]
+    [problem] = coverage.problems(se, 1)
+    assert problem.path == "spec.hosts"
+    assert "not modelled by the offline simulator: spec.hosts[1] '*.wikipedia.org'" in problem.message
+
+
 def test_a_route_with_more_destinations_than_modelled_is_refused() -> None:
     vs = copy.deepcopy(MIRRORING_VS)
     del vs["spec"]["http"][0]["mirror"]

@@ -10,6 +10,7 @@ refused by name: a silently ignored field would give a confident wrong answer.
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,17 +44,24 @@ class Entry:
     reason: str = ""  # for no-effect-offline: why a single client can't observe it here
     values: tuple[Any, ...] = ()  # when set, the classification holds only for these values
     max_items: int | None = None  # when set, the classification holds only for lists this long at most
+    pattern: str = ""  # when set, the classification holds only for strings (or list items) matching it
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "values", tuple(self.values))
 
-    def outside(self, value: Any) -> str:
-        """Why ``value`` falls outside what this entry's classification covers; empty when it is inside."""
+    def outside(self, value: Any, at: str) -> str:
+        """What of ``value`` (set at path ``at``) falls outside this classification; empty when none does."""
         if self.values and not isinstance(value, (list, dict)) and value not in self.values:
             allowed = ", ".join(map(str, self.values))
-            return f"{value!r} (only {allowed} {'is' if len(self.values) == 1 else 'are'})"
+            return f"{at} {value!r} (only {allowed} {'is' if len(self.values) == 1 else 'are'})"
         if self.max_items is not None and isinstance(value, list) and len(value) > self.max_items:
-            return f"with {len(value)} items (only {self.max_items} {'is' if self.max_items == 1 else 'are'})"
+            return f"{at} with {len(value)} items (only {self.max_items} {'is' if self.max_items == 1 else 'are'})"
+        if self.pattern:
+            items = list(enumerate(value)) if isinstance(value, list) else [(None, value)]
+            for i, item in items:
+                if isinstance(item, str) and not re.fullmatch(self.pattern, item):
+                    where = at if i is None else f"{at}[{i}]"
+                    return f"{where} {item!r} (only values matching {self.pattern} are)"
         return ""
 
 
@@ -177,9 +185,7 @@ def problems(doc: Mapping[str, Any], index: int, table: Table | None = None) -> 
         if any(at.startswith(r) and at[len(r) : len(r) + 1] in (".", "[") for r in refused):
             continue
         entry = fields.get(field)
-        what = at if entry is None or entry.status == NOT_MODELLED else ""
-        if entry is not None and not what and (outside := entry.outside(value)):
-            what = f"{at} {outside}"
+        what = at if entry is None or entry.status == NOT_MODELLED else entry.outside(value, at)
         if what:
             refused.append(at)
             found.append(Problem(document, at, f"not modelled by the offline simulator: {what}; {WHAT_TO_DO}"))
