@@ -28,8 +28,11 @@ HEADER = """\
 #   modelled           the simulator acts on it as Istio does; `test` names the pytest node that proves it
 #   no-effect-offline  accepted; a single client can't observe its effect here (`reason` says why)
 #   not-modelled       a document that sets it is refused by name on the simulator
-# Paths: `[]` is a list item, `{}` a map value. Edit classifications by hand; add or drop paths with
-# scripts/update-field-coverage.py, which keeps what is here.
+# `values`, `max_items` or `pattern` narrow a classification to those values, list lengths or strings;
+# anything outside them is refused like a not-modelled field.
+# Paths: `[]` is a list item, `{}` a map value. Edit leaf fields by hand, then run
+# scripts/update-field-coverage.py: it adds and drops paths as the CRDs change, keeps what is here, and
+# gives each field that holds others the best status among them.
 """
 
 

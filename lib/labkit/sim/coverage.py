@@ -2,9 +2,10 @@
 
 ``coverage.yaml`` beside this module lists every ``spec`` field path of the networking kinds the simulator
 reads (``spec.http[].fault.abort.httpStatus``; ``[]`` is a list item, ``{}`` a map value), each marked
-``modelled`` (with the test that proves it), ``no-effect-offline`` (with the reason) or ``not-modelled``.
-A document that sets a ``not-modelled`` field, or is of an Istio kind the simulator does not model, is
-refused by name: a silently ignored field would give a confident wrong answer.
+``modelled`` (with the test that proves it), ``no-effect-offline`` (with the reason) or ``not-modelled``;
+``values``, ``max_items`` or ``pattern`` can narrow an entry to what the simulator really handles.
+A document that sets a ``not-modelled`` field (or a value outside its entry), or is of an Istio kind the
+simulator does not model, is refused by name: a silently ignored field would give a confident wrong answer.
 """
 
 from __future__ import annotations
