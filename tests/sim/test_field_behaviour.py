@@ -186,3 +186,30 @@ def test_destination_rule_tls_for_every_port_and_for_a_subset(lab: Lab) -> None:
     lab.driver.sleep(2)
     # Traffic not routed to the subset gets no TLS: plain HTTP reaches port 443 and the origination is gone.
     assert lab.curl(url, "-sSL", "-o", "/dev/null", "-D", "-").statuses != [200]
+
+
+def test_http_match_on_source_labels(lab: Lab) -> None:
+    """HTTPMatchRequest ``sourceLabels``: the route applies only to requests from workloads with those labels
+    (istio.io, VirtualService reference: HTTPMatchRequest.sourceLabels)."""
+    lab.deploy_client(name="other")
+    httpbin_routes(lab, {"match": [{"sourceLabels": {"app": "other"}}], "redirect": {"uri": "/ip"}})
+    r = lab.curl("http://httpbin.org/get", "-sS", "-o", "/dev/null", "-D", "-", client="other")
+    assert (r.responses[0].status, r.responses[0].header("location")) == (301, "http://httpbin.org/ip")
+    assert first_hop(lab, "/get") == (200, None), "the sleep client's labels don't match"
+
+
+def test_an_http_route_name_is_the_route_name_in_the_access_log(lab: Lab) -> None:
+    """HTTPRoute ``name`` is logged in the access logs for requests matching the route (istio.io, VirtualService
+    reference: HTTPRoute.name); Istio's default access log format ends with %ROUTE_NAME% (istio.io, Envoy access
+    logs task: default format)."""
+    httpbin_routes(
+        lab,
+        {
+            "name": "to-httpbin-get",
+            "match": [{"uri": {"exact": "/get"}}],
+            "route": [{"destination": {"host": "httpbin.org"}}],
+        },
+    )
+    assert first_hop(lab, "/get") == (200, None)
+    line = [x for x in lab.logs() if '"GET /get ' in x]
+    assert line and line[-1].endswith(" to-httpbin-get"), line
