@@ -118,11 +118,12 @@ def test_http_match_on_the_uri_exact_prefix_and_regex(lab: Lab) -> None:
 def test_http_match_on_method_and_headers(lab: Lab) -> None:
     """HTTPMatchRequest ``method`` and ``headers`` (StringMatch exact, prefix, regex on a header's value), as in
     istio.io's request-routing task, which routes the user "jason" by the header end-user (istio.io, VirtualService
-    reference: HTTPMatchRequest). ``redirectCode`` and ``scheme`` set the redirect's status and Location scheme
-    (VirtualService reference: HTTPRedirect)."""
+    reference: HTTPMatchRequest). ``redirectCode``, ``scheme`` and ``authority`` set the redirect's status and the
+    Location's scheme and host (VirtualService reference: HTTPRedirect)."""
     httpbin_routes(
         lab,
         {"match": [{"method": {"exact": "DELETE"}}], "redirect": {"uri": "/anything", "redirectCode": 302}},
+        {"match": [{"method": {"exact": "PUT"}}], "redirect": {"authority": "edition.cnn.com"}},
         {"match": [{"headers": {"end-user": {"exact": "jason"}}}], "redirect": {"uri": "/headers", "scheme": "https"}},
         {
             "match": [{"headers": {"x-team": {"prefix": "blue-"}, "x-build": {"regex": "[0-9]+"}}}],
@@ -130,6 +131,8 @@ def test_http_match_on_method_and_headers(lab: Lab) -> None:
         },
     )
     assert first_hop(lab, "/get", "-X", "DELETE") == (302, "http://httpbin.org/anything")
+    # Without ``uri`` the redirect keeps the request's path (HTTPRedirect: authority replaces only the host).
+    assert first_hop(lab, "/get", "-X", "PUT") == (301, "http://edition.cnn.com/get")
     assert first_hop(lab, "/get", "-H", "end-user: jason") == (301, "https://httpbin.org/headers")
     assert first_hop(lab, "/get", "-H", "end-user: bob") == (200, None)
     assert first_hop(lab, "/get", "-H", "x-team: blue-1", "-H", "x-build: 42") == (301, "http://httpbin.org/ip")
