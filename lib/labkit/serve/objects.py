@@ -21,7 +21,7 @@ from typing import Any
 from .. import schema, yamlsafe
 from ..errors import Problem
 from ..manifests import Ref
-from ..sim import SimBackend
+from ..sim import SimBackend, coverage
 from . import fields, limits, patches, protobuf, status
 from .present import complete, list_item, served
 from .resources import ISTIO, RESOURCES, Resource
@@ -355,7 +355,9 @@ class Objects:
 
     def _validate(self, r: Resource, new: dict[str, Any]) -> None:
         """Refuse, as 422 Invalid, an object the API server would not store."""
-        problems = limits.problems(new) or schema.problems(_validation_view(new, self.mesh.store), 1)
+        checked = _validation_view(new, self.mesh.store)
+        # ... and Istio fields the simulator does not model, refused by name (sim.coverage)
+        problems = limits.problems(new) or schema.problems(checked, 1) or coverage.problems(checked, 1)
         if problems:
             raise status.invalid(r, new["metadata"].get("name", ""), problems)
 

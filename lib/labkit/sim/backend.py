@@ -13,7 +13,7 @@ from ..errors import LabkitError, NotReady
 from ..manifests import Ref
 from ..patch import merge_patch
 from ..result import CurlResult
-from . import shell, squid
+from . import coverage, shell, squid
 from .client import SimCurl
 from .cluster import is_ready
 from .mesh import Mesh
@@ -43,10 +43,12 @@ class SimBackend:
     # -- objects
     def apply(self, docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
         schema.validate(docs)  # the simulated API server is as strict as the real one
+        coverage.validate(docs)  # and refuses Istio fields the simulator would silently ignore
         ordered = sorted(docs, key=lambda d: d.get("kind") != "Namespace")
+        created = {d["metadata"]["name"] for d in ordered if d.get("kind") == "Namespace"}
         for doc in ordered:
             ns = doc["metadata"].get("namespace")
-            if ns and self.mesh.store.raw("", "Namespace", None, ns) is None:
+            if ns and ns not in created and self.mesh.store.raw("", "Namespace", None, ns) is None:
                 raise LabkitError(f'namespaces "{ns}" not found', hint=f"create namespace {ns} first")
         return [self.mesh.put(copy.deepcopy(doc)) for doc in ordered]
 

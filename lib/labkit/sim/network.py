@@ -6,7 +6,7 @@ of the outside world. A Service's cluster IP is not in it: connections to it go 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from ..trace import Trace
@@ -80,7 +80,7 @@ class Network:
             pod = endpoints[0]
             dst_ip = pod["status"]["podIP"]
             port = _target_port(spec_port, pod)
-            conn = Connection(conn.src_ip, dst_ip, port, conn.tls, conn.request, conn.src_port)
+            conn = replace(conn, dst_ip=dst_ip, dst_port=port)  # everything else, a tunnel too, goes along
         verdict = self.allowed(conn.src_ip, dst_ip, port)
         if not verdict.allowed:
             hop = trace.hop(f"network ({origin} → {dst_ip}:{port})")
