@@ -126,3 +126,31 @@ def lab_docs(name: str) -> list[dict]:
     from labkit import manifests
 
     return manifests.load(lab_file(LAB, name), PARAMS)
+
+
+@pytest.mark.parametrize(("sni", "status"), [(NGINX, 200), ("wrong.example.com", 503), (None, 503)])
+def test_the_sidecar_sends_the_destination_rules_sni_and_the_gateway_picks_its_server_by_it(
+    lab: Lab, pki: certs.LabPki, sni: str | None, status: int
+) -> None:
+    """istio.io egress-gateway-tls-origination sets ``sni`` in the DestinationRule for the gateway:
+    the gateway's ISTIO_MUTUAL server for my-nginx is chosen by SNI (Gateway reference, Server.hosts:
+    "...TCP services using TLS with SNI"; istiod sets the filter chain's server_names from the hosts).
+    Without it, or with another name, no server matches and the handshake fails: 503 at the sidecar."""
+    docs = lab_docs("mtls-origination-nginx.yaml")
+    for doc in docs:
+        if doc["kind"] == "DestinationRule":
+            tls = doc["spec"]["subsets"][0]["trafficPolicy"]["portLevelSettings"][0]["tls"]
+            if sni is None:
+                tls.pop("sni")
+            else:
+                tls["sni"] = sni
+    nginx(lab, pki)
+    lab.apply(docs)
+    lab.apply(lab_file(LAB, "destinationrule-mtls-nginx.yaml"), namespace="istio-system", **PARAMS)
+    lab.apply(
+        certs.secret_manifest(
+            "client-credential", "istio-system", cert=pki.client_cert, key=pki.client_key, ca=pki.ca_cert
+        )
+    )
+    lab.driver.sleep(2)
+    assert lab.curl(f"http://{NGINX}", "-sS").status == status

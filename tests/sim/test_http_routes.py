@@ -225,3 +225,71 @@ def test_per_try_timeout_retries_then_answers_504(lab: Lab) -> None:
     assert r.status == 504 and r.body == "upstream request timeout"
     assert 2.0 <= r.elapsed < 3.0  # two tries of one second each
     assert flags(last_log(lab)) == "UT,URX"
+
+
+@pytest.mark.parametrize(
+    ("match", "curl_args", "hit"),
+    [
+        ("{authority: {exact: httpbin.org}}", (), True),
+        ("{authority: {prefix: other}}", (), False),
+        ("{scheme: {exact: http}}", (), True),
+        ("{queryParams: {user: {exact: jason}}}", ("?user=jason",), True),
+        ("{queryParams: {user: {regex: 'j.*'}}}", ("?user=bob",), False),
+        ("{withoutHeaders: {end-user: {exact: jason}}}", ("-H", "end-user: jason"), False),
+        ("{withoutHeaders: {end-user: {exact: jason}}}", (), True),
+        ("{uri: {exact: /GET}, ignoreUriCase: true}", (), True),
+        ("{uri: {exact: /GET}}", (), False),
+        ("{method: {prefix: G}}", (), True),
+        ("{method: {regex: 'P.*'}}", (), False),
+        ("{sourceNamespace: default}", (), True),
+        ("{sourceNamespace: other}", (), False),
+    ],
+)
+def test_each_match_condition(lab: Lab, match: str, curl_args: tuple, hit: bool) -> None:
+    setup(
+        lab,
+        f"  - match: [{match}]\n"
+        "    directResponse: {status: 200, body: {string: hit}}\n"
+        "  - directResponse: {status: 200, body: {string: miss}}",
+    )
+    query = next((a for a in curl_args if a.startswith("?")), "")
+    args = [a for a in curl_args if not a.startswith("?")]
+    assert lab.curl(f"http://httpbin.org/get{query}", "-sS", *args).body == ("hit" if hit else "miss")
+
+
+def test_rewrite_authority_and_regex(lab: Lab) -> None:
+    setup(
+        lab,
+        "  - match: [{uri: {prefix: /v1}}]\n"
+        "    rewrite: {authority: httpbin.org, uriRegexRewrite: {match: '^/v1/(.*)$', rewrite: '/anything/\\\\1'}}\n"
+        "    route: [{destination: {host: httpbin.org}}]",
+    )
+    r = lab.curl("http://httpbin.org/v1/items", "-sS", "-H", "Host: httpbin.org")
+    assert json.loads(r.body)["url"] == "http://httpbin.org/anything/items"
+
+
+def test_destination_headers_and_every_header_operation(lab: Lab) -> None:
+    setup(
+        lab,
+        "  - headers:\n"
+        "      request: {add: {x-route: added}}\n"
+        "      response: {set: {x-answer: set}, remove: [access-control-allow-origin]}\n"
+        "    route:\n"
+        "    - destination: {host: httpbin.org}\n"
+        "      headers: {request: {set: {x-destination: chosen}}, response: {add: {x-destination: chosen}}}",
+    )
+    r = lab.curl("http://httpbin.org/headers", "-sS", "-D", "-")
+    echoed = json.loads(r.body)["headers"]
+    assert echoed["X-Route"] == "added" and echoed["X-Destination"] == "chosen"
+    response = r.responses[0]
+    assert response.header("x-answer") == "set" and response.header("x-destination") == "chosen"
+    assert response.header("access-control-allow-origin") is None
+
+
+def test_redirect_port_scheme_and_code(lab: Lab) -> None:
+    setup(lab, "  - redirect: {scheme: https, port: 8443, redirectCode: 302}")
+    r = lab.curl("http://httpbin.org/get", "-sS", "-D", "-")
+    assert r.status == 302 and r.responses[0].header("location") == "https://httpbin.org:8443/get"
+    setup(lab, "  - redirect: {scheme: https, derivePort: FROM_PROTOCOL_DEFAULT}")
+    r = lab.curl("http://httpbin.org:80/get", "-sS", "-D", "-")
+    assert r.responses[0].header("location") == "https://httpbin.org/get"

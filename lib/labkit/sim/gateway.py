@@ -55,11 +55,22 @@ class Gateway(Proxy):
                 None,
             )
             if chosen is None:
+                # A TLS-terminating server's filter chain matches the SNI against its hosts (a "*" host
+                # matches any): istiod's gateway listener builder sets server_names from Server.hosts.
                 chosen = next(
-                    ((g, s) for g, s in servers if _server_tls_mode(s) in ("ISTIO_MUTUAL", "SIMPLE", "MUTUAL")), None
+                    (
+                        (g, s)
+                        for g, s in servers
+                        if _server_tls_mode(s) in ("ISTIO_MUTUAL", "SIMPLE", "MUTUAL")
+                        and any(_host_ok(h, sni) for h in s.get("hosts", []))
+                    ),
+                    None,
                 )
                 if chosen is None:
-                    hop.step("filter chain", f"no server accepts TLS with SNI {sni or '(none)'}")
+                    hosts = sorted({h for _, s in servers for h in s.get("hosts", [])})
+                    hop.step(
+                        "filter chain", f"no server accepts TLS with SNI {sni or '(none)'} (server hosts: {hosts})"
+                    )
                     hop.outcome = "the gateway closes the connection"
                     return Outcome.failed(TLS_FAILED, hop.outcome, PROXY_LATENCY)
                 gateway, server = chosen
