@@ -9,7 +9,7 @@ from typing import Any
 
 from labkit import labinfo
 from labkit.manifests import load
-from labkit.paths import LABS
+from labkit.paths import LABS, world_file
 from labkit.schema import crd, problems
 
 #: Plausible values for template placeholders, chosen by words in the placeholder's name or its YAML key.
@@ -30,7 +30,11 @@ DEFAULT_VALUE = "example"
 
 def lab_files() -> list[Path]:
     # lab.yaml in each lab is its metadata (labkit.labinfo), not a manifest.
-    return sorted(p for p in LABS.rglob("*.yaml") if p.name != labinfo.FILENAME) if LABS.is_dir() else []
+    # lab.yaml files and the simulated outside world (labs/common/world.yaml) are data, not manifests.
+    data = {world_file()}
+    if not LABS.is_dir():
+        return []
+    return sorted(p for p in LABS.rglob("*.yaml") if p.name != labinfo.FILENAME and p not in data)
 
 
 def placeholders(text: str) -> dict[str, str]:

@@ -208,12 +208,27 @@ def test_attempts_0_turns_retries_off(lab: Lab) -> None:
     assert r.status == 503 and flags(last_log(lab)) == "-"
 
 
-def test_the_default_retry_policy_retries_503(lab: Lab) -> None:
+def test_the_default_retry_policy_does_not_retry_an_upstream_503(lab: Lab) -> None:
+    # Istio 1.27's DefaultPolicy retries connect failures, refused streams, unavailable and cancelled,
+    # with no retriable status codes: an answer from the upstream comes back as it is, without URX.
     setup(lab, "  - route: [{destination: {host: httpbin.org}}]")
     assert lab.curl("http://httpbin.org/status/503", "-sS").status == 503
-    assert flags(last_log(lab)) == "URX"
-    assert lab.curl("http://httpbin.org/status/500", "-sS").status == 500  # 500 is not retried by default
     assert flags(last_log(lab)) == "-"
+
+
+def test_retries_without_attempts_are_no_retries(lab: Lab) -> None:
+    # Istio's retry ConvertPolicy: attempts 0 (unset) gives the route no retry policy at all.
+    setup(lab, "  - retries: {retryOn: 5xx}\n" + ROUTE)
+    assert lab.curl("http://httpbin.org/status/500", "-sS").status == 500
+    assert flags(last_log(lab)) == "-"
+
+
+def test_a_fault_without_percentage_never_fires(lab: Lab) -> None:
+    # VirtualService reference, HTTPFaultInjection.Abort.percentage: "If not specified, no request will
+    # be aborted"; the same for Delay.
+    setup(lab, "  - fault: {abort: {httpStatus: 418}, delay: {fixedDelay: 5s}}\n" + ROUTE)
+    r = lab.curl("http://httpbin.org/get", "-sS")
+    assert r.status == 200 and r.elapsed < 5
 
 
 def test_per_try_timeout_retries_then_answers_504(lab: Lab) -> None:
@@ -261,7 +276,7 @@ def test_rewrite_authority_and_regex(lab: Lab) -> None:
     setup(
         lab,
         "  - match: [{uri: {prefix: /v1}}]\n"
-        "    rewrite: {authority: httpbin.org, uriRegexRewrite: {match: '^/v1/(.*)$', rewrite: '/anything/\\\\1'}}\n"
+        "    rewrite: {authority: httpbin.org, uriRegexRewrite: {match: '^/v1/(.*)$', rewrite: '/anything/\\1'}}\n"
         "    route: [{destination: {host: httpbin.org}}]",
     )
     r = lab.curl("http://httpbin.org/v1/items", "-sS", "-H", "Host: httpbin.org")
@@ -293,3 +308,11 @@ def test_redirect_port_scheme_and_code(lab: Lab) -> None:
     setup(lab, "  - redirect: {scheme: https, derivePort: FROM_PROTOCOL_DEFAULT}")
     r = lab.curl("http://httpbin.org:80/get", "-sS", "-D", "-")
     assert r.responses[0].header("location") == "https://httpbin.org/get"
+
+
+def test_the_sidecar_writes_its_own_server_header(lab: Lab) -> None:
+    # Envoy HttpConnectionManager reference: server_header_transformation defaults to OVERWRITE and
+    # server_name, when unset (as istiod leaves it on a sidecar's outbound listeners), is "envoy".
+    setup(lab, ROUTE.replace("    route", "  - route"))
+    r = lab.curl("http://httpbin.org/get", "-sSI")
+    assert r.responses[0].header("server") == "envoy"

@@ -170,7 +170,8 @@ class Gateway(Proxy):
         def missing(dest: Destination) -> str:
             return self.missing_cluster(view, cluster_of(dest))
 
-        return route_request(req, choice, Upstream(send, missing, self.mesh.rng, ex.local, ex.log), hop)
+        upstream = Upstream(send, missing, self.mesh.rng, ex.local, ex.log, server_name="istio-envoy")
+        return route_request(req, choice, upstream, hop)
 
     def _passthrough(self, ctx: RequestContext, conn: Connection, gateway: dict) -> Outcome:
         view, hop = ctx.view, ctx.hop

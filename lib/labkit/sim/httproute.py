@@ -19,10 +19,11 @@ from .messages import Outcome, Reply, Request
 from .routing import HttpRouteChoice, parse_duration
 
 #: Istio's retry policy for routes whose VirtualService sets none (pilot/pkg/networking/core/route/retry,
-#: ``DefaultPolicy``): 2 retries on connect failures, refused streams and 503.
+#: ``DefaultPolicy``, Istio 1.27): 2 retries on connect failures, refused streams, unavailable and
+#: cancelled; it lists no retriable status codes, so an upstream 503 is not retried.
 DEFAULT_RETRY_ON = "connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes"
 DEFAULT_ATTEMPTS = 2
-DEFAULT_RETRIABLE_CODES = frozenset({503})
+DEFAULT_RETRIABLE_CODES: frozenset[int] = frozenset()
 #: Envoy's default retry back-off base interval (config.route.v3.RetryPolicy.retry_back_off).
 RETRY_BACKOFF = 0.025
 #: Upstream failures as Envoy names them: response flag and response code details.
@@ -60,6 +61,8 @@ class RetryPolicy:
     def of(cls, retries: HTTPRetry | None) -> RetryPolicy:
         if retries is None:
             return cls(DEFAULT_ATTEMPTS, None, frozenset(DEFAULT_RETRY_ON.split(",")), DEFAULT_RETRIABLE_CODES)
+        if not retries.attempts:  # Istio's ConvertPolicy: no attempts (unset or 0) means no retry policy
+            return NO_RETRIES
         conditions = [c.strip() for c in (retries.retryOn or DEFAULT_RETRY_ON).split(",") if c.strip()]
         # Istio's HTTPRetry reference: retryOn may list HTTP status codes; they become retriable status codes.
         codes = {int(c) for c in conditions if c.isdigit()}
@@ -67,7 +70,7 @@ class RetryPolicy:
         if codes:
             names.add("retriable-status-codes")
         return cls(
-            retries.attempts if retries.attempts is not None else DEFAULT_ATTEMPTS,
+            retries.attempts,
             parse_duration(retries.perTryTimeout),
             frozenset(names),
             frozenset(codes) if retries.retryOn else DEFAULT_RETRIABLE_CODES,
@@ -114,14 +117,19 @@ class Upstream:
     local: Callable[..., Outcome]  # HttpExchange.local
     log: Callable[..., None]  # HttpExchange.log
     default_retries: bool = True  # the PassthroughCluster route has no retry policy
+    #: The HTTP connection manager overwrites the response's ``server`` header with its server_name
+    #: (Envoy's default server_header_transformation, OVERWRITE): "envoy" on a sidecar, where istiod
+    #: sets no name, and "istio-envoy" on a gateway.
+    server_name: str = "envoy"
     notes: list[str] = field(default_factory=list)
 
 
 def _applies(percentage: float | None, rng: random.Random) -> bool:
-    """Fault percentages (Istio Percent, 0-100); unset means every request."""
-    if percentage is None or percentage >= 100:
-        return True
-    return percentage > 0 and rng.random() * 100 < percentage
+    """Fault percentages (Istio Percent, 0-100). VirtualService reference, Abort/Delay ``percentage``:
+    "If not specified, no request will be aborted" (delayed): unset means never."""
+    if percentage is None or percentage <= 0:
+        return False
+    return percentage >= 100 or rng.random() * 100 < percentage
 
 
 def apply_header_ops(headers: tuple[tuple[str, str], ...], ops: HeaderOperations | None) -> tuple[tuple[str, str], ...]:
@@ -316,8 +324,9 @@ def _send_with_retries(
     headers = reply.headers
     for ops in _response_ops(route, dest):
         headers = apply_header_ops(headers, ops)
+    headers = tuple((k, v) for k, v in headers if k.lower() != "server")
     reply = replace(reply, headers=headers, http_version="1.1").with_headers(
-        ("x-envoy-upstream-service-time", str(int(spent * 1000)))
+        ("x-envoy-upstream-service-time", str(int(spent * 1000))), ("server", up.server_name)
     )
     hop.outcome = f"{reply.status} {reply.reason} from {cluster}"
     up.log(reply, flags=format_flags(flags), cluster=cluster, upstream=upstream, route=name, duration=total)

@@ -44,8 +44,9 @@ class HttpRouteChoice:
 
     @property
     def name(self) -> str:
-        """The route's name in Envoy's config and the access log: the http route's ``name`` if set."""
-        return self.route.name or f"{self.vs['metadata']['name']}.{self.index}"
+        """The route's name in Envoy's config and the access log: the http route's ``name``; istiod
+        leaves other routes unnamed, so %ROUTE_NAME% logs "-" for them."""
+        return self.route.name or "-"
 
 
 def string_match(match: StringMatch | dict[str, str] | None, value: str | None, ignore_case: bool = False) -> bool:
