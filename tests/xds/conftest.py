@@ -62,9 +62,11 @@ def lab01_registry_only(lab: Lab, pki: certs.LabPki) -> None:
     lab.apply(lab_file("01-external-access", "serviceentry-http.yaml"), name="httpbin-ext", host="httpbin.org")
     lab.apply(lab_file("01-external-access", "serviceentry-https.yaml"), name="https-ext", host="www.google.com")
     lab.apply(
-        lab_file("01-external-access", "virtualservice-timeout.yaml"), name="httpbin-ext", host="httpbin.org",
+        lab_file("01-external-access", "virtualservice-timeout.yaml"),
+        name="httpbin-ext",
+        host="httpbin.org",
         timeout="3s",
-    )  # fmt: skip
+    )
 
 
 def lab01_allow_any(lab: Lab, pki: certs.LabPki) -> None:
@@ -96,14 +98,19 @@ def _lab03(lab: Lab, *files: str) -> None:
 
 
 def lab03_http(lab: Lab, pki: certs.LabPki) -> None:
-    _lab03(lab, "serviceentry-http.yaml", "gateway-http.yaml", "destinationrule-gateway.yaml", "virtualservice-http.yaml")
+    _lab03(
+        lab, "serviceentry-http.yaml", "gateway-http.yaml", "destinationrule-gateway.yaml", "virtualservice-http.yaml"
+    )
 
 
 def lab03_http_mesh_only(lab: Lab, pki: certs.LabPki) -> None:
     _lab03(
-        lab, "serviceentry-http.yaml", "gateway-http.yaml", "destinationrule-gateway.yaml",
+        lab,
+        "serviceentry-http.yaml",
+        "gateway-http.yaml",
+        "destinationrule-gateway.yaml",
         "virtualservice-http-mesh-only.yaml",
-    )  # fmt: skip
+    )
 
 
 def lab03_tls(lab: Lab, pki: certs.LabPki) -> None:
@@ -139,8 +146,11 @@ def lab05_mutual(lab: Lab, pki: certs.LabPki) -> None:
         namespace="mesh-external",
     )
     lab.apply(lab_file(lab05, "nginx.yaml"), namespace="mesh-external")
-    lab.apply(certs.secret_manifest("client-credential", "istio-system", cert=pki.client_cert, key=pki.client_key,
-                                    ca=pki.ca_cert))  # fmt: skip
+    lab.apply(
+        certs.secret_manifest(
+            "client-credential", "istio-system", cert=pki.client_cert, key=pki.client_key, ca=pki.ca_cert
+        )
+    )
     lab.apply(lab_file(lab05, "mtls-origination-nginx.yaml"), **LAB05)
     lab.apply(lab_file(lab05, "destinationrule-mtls-nginx.yaml"), namespace="istio-system", **LAB05)
 
@@ -182,8 +192,9 @@ def file_material(pki: certs.LabPki) -> Callable[[str], Material]:
     def material(name: str) -> Material:
         if is_validation(name):
             return Material(trusted_ca={"filename": str(pki.ca_cert)})
-        return Material(certificate_chain={"filename": str(pki.server_cert)},
-                        private_key={"filename": str(pki.server_key)})  # fmt: skip
+        return Material(
+            certificate_chain={"filename": str(pki.server_cert)}, private_key={"filename": str(pki.server_key)}
+        )
 
     return material
 
@@ -195,5 +206,8 @@ def envoy_validate(config: EnvoyConfig, pki: certs.LabPki, directory: Path) -> s
     path.write_text(json.dumps(static_bootstrap(config, file_material(pki)), indent=1))
     return subprocess.run(
         [str(ENVOY), "--mode", "validate", "-c", str(path), "-l", "warning"],
-        capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
