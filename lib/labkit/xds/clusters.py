@@ -129,14 +129,17 @@ def outbound_cluster(
     cluster["lb_policy"] = "CLUSTER_PROVIDED" if discovery == "ORIGINAL_DST" else _lb_policy(policy, ref)
     if discovery in ("STRICT_DNS", "LOGICAL_DNS"):
         cluster.update(dns_lookup_family="V4_ONLY", dns_refresh_rate=DNS_REFRESH_RATE, respect_dns_ttl=True)
-    pods = endpoints(svc) if svc.is_kubernetes else []
+    labels = _subset_labels(dr, subset)
+    pods = [(w, i) for w, i in endpoints(svc) if _selects(labels, w.labels)] if svc.is_kubernetes else []
     if discovery != "ORIGINAL_DST":
-        cluster["load_assignment"] = load_assignment(ref.name, svc, port, pods)
+        cluster["load_assignment"] = load_assignment(ref.name, svc, port, pods, labels)
     cluster["circuit_breakers"] = CIRCUIT_BREAKERS
     cluster["metadata"] = _metadata(svc, port, subset, dr)
     http2 = port.protocol in HTTP2
-    auto_mtls = _auto_mtls_sans(pods) if svc.is_kubernetes else None
-    tls = upstream_tls(view.tls_for(svc.hostname, port.number, subset or None, namespace), ref, http2, auto_mtls)
+    identities = sorted({identity for _, identity in pods})
+    auto_mtls = identities if _runs_sidecars(pods) else None
+    settings = view.tls_for(svc.hostname, port.number, subset or None, namespace)
+    tls = upstream_tls(settings, ref, http2, auto_mtls, identities)
     if tls.transport_socket is not None:
         cluster["transport_socket"] = tls.transport_socket
     if tls.transport_socket_matches is not None:
@@ -213,8 +216,22 @@ def _target_port(svc: MeshService, port: Port, workload: Workload | None = None)
     return port.target_port or port.number
 
 
-def load_assignment(name: str, svc: MeshService, port: Port, pods: list[tuple[Workload, str]]) -> Obj:
-    """The endpoints: a Service's pods, a ServiceEntry's ``endpoints``, else its host name (DNS)."""
+def _subset_labels(dr: dict[str, Any] | None, subset: str) -> dict[str, str]:
+    if not subset or dr is None:
+        return {}
+    found = next((s for s in dr["spec"].get("subsets") or [] if s.get("name") == subset), {})
+    return dict(found.get("labels") or {})
+
+
+def _selects(labels: dict[str, str], have: dict[str, str]) -> bool:
+    return all(have.get(k) == v for k, v in labels.items())
+
+
+def load_assignment(
+    name: str, svc: MeshService, port: Port, pods: list[tuple[Workload, str]], subset_labels: dict[str, str]
+) -> Obj:
+    """The endpoints: a Service's pods, a ServiceEntry's ``endpoints``, else its host name (DNS); a
+    subset keeps those whose labels its ``labels`` select (buildSubsetCluster)."""
     lb_endpoints = []
     if svc.is_kubernetes:
         for pod, _ in pods:
@@ -227,7 +244,7 @@ def load_assignment(name: str, svc: MeshService, port: Port, pods: list[tuple[Wo
                 ep["metadata"] = {"filter_metadata": {"envoy.transport_socket_match": {"tlsMode": mode}}}
             lb_endpoints.append(ep)
     elif svc.endpoints:
-        for raw in svc.endpoints:
+        for raw in (e for e in svc.endpoints if _selects(subset_labels, e.get("labels") or {})):
             number = (raw.get("ports") or {}).get(port.name) or _target_port(svc, port)
             lb_endpoints.append({"endpoint": {"address": address(raw["address"], number)}, "load_balancing_weight": 1})
     elif svc.resolution in ("DNS", "DNS_ROUND_ROBIN"):
@@ -238,11 +255,9 @@ def load_assignment(name: str, svc: MeshService, port: Port, pods: list[tuple[Wo
     return {"cluster_name": name, "endpoints": endpoints}
 
 
-def _auto_mtls_sans(pods: list[tuple[Workload, str]]) -> list[str] | None:
-    """Auto mTLS applies when the endpoints run a sidecar (tlsMode=istio); SANs are their identities."""
-    if not any(p.labels.get("security.istio.io/tlsMode") == "istio" for p, _ in pods):
-        return None
-    return sorted({identity for _, identity in pods})
+def _runs_sidecars(pods: list[tuple[Workload, str]]) -> bool:
+    """Auto mTLS applies when the endpoints run a sidecar (their tlsMode label is ``istio``)."""
+    return any(p.labels.get("security.istio.io/tlsMode") == "istio" for p, _ in pods)
 
 
 def _metadata(svc: MeshService, port: Port, subset: str, dr: dict[str, Any] | None) -> Obj:

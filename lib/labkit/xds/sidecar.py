@@ -338,17 +338,19 @@ def route_config(inp: SidecarInput, port: int) -> Obj:
 
 
 def _virtual_hosts(inp: SidecarInput, listener: ListenerView, port: int) -> list[Obj]:
-    """BuildSidecarVirtualHostWrapper: services a VirtualService routes get its routes (for each HTTP
-    port they have); the other services on this port get the default route."""
+    """BuildSidecarOutboundVirtualHosts: the listener's services that have this port (any protocol);
+    a VirtualService with routes here gives its services with an HTTP port here its routes, and its
+    hosts that are no such service a virtual host of their own (when it has such services, or on
+    port 80); every other service with an HTTP port here gets the default route."""
     ctx = RouteContext(port, frozenset({MESH_GATEWAY}), inp.labels, inp.namespace)
-    services = listener.services
+    services = [s for s in listener.services if s.port(port) is not None]
     claimed: set[str] = set()
     out: list[Obj] = []
     names: set[str] = set()
     used_domains: set[str] = set()
 
-    def add(vhost: Obj | None) -> None:
-        if vhost is not None and vhost["name"] not in names:
+    def add(vhost: Obj) -> None:
+        if vhost["name"] not in names:  # istiod drops a duplicate virtual host name
             names.add(vhost["name"])
             vhost["domains"] = [d for d in vhost["domains"] if d not in used_domains]
             used_domains.update(vhost["domains"])
@@ -361,13 +363,10 @@ def _virtual_hosts(inp: SidecarInput, listener: ListenerView, port: int) -> list
         )
         if not routes:
             continue
-        hosts = [fqdn(h, vs["metadata"]["namespace"]) for h in vs["spec"].get("hosts") or []]
-        matched = [s for s in services if any(subset_of(s.hostname, h) for h in hosts)]
-        plain = [h for h in hosts if not any(subset_of(s.hostname, h) for s in services)]
-        http_matched = [s for s in matched if any(p.is_http for p in s.ports)]
-        claimed.update(s.hostname for s in http_matched)
-        on_port = [s for s in http_matched if _http_port(s, port)]
-        if on_port or (not http_matched and port == 80):
+        plain, matched = _separate_hosts(vs, services, claimed)
+        on_port = [s for s in matched if _http_port(s, port)]
+        claimed.update(s.hostname for s in on_port)
+        if on_port or port == 80:
             for h in plain:
                 add(
                     {
@@ -384,6 +383,28 @@ def _virtual_hosts(inp: SidecarInput, listener: ListenerView, port: int) -> list
             cluster = f"outbound|{port}||{svc.hostname}"
             add(_service_vhost(inp, svc, port, [default_route(cluster, f"{svc.hostname}:{port}/*")]))
     return out
+
+
+def _separate_hosts(
+    vs: dict[str, Any], services: list[MeshService], claimed: set[str]
+) -> tuple[list[str], list[MeshService]]:
+    """separateVSHostsAndServices: a VirtualService's hosts that are services on this port (a wildcard
+    host takes the services it covers that no earlier VirtualService took), and the other hosts."""
+    by_name = {s.hostname.lower(): s for s in services}
+    plain: list[str] = []
+    matched: list[MeshService] = []
+    for host in (fqdn(h, vs["metadata"]["namespace"]).lower() for h in vs["spec"].get("hosts") or []):
+        if not host.startswith("*"):
+            if host in by_name:
+                matched.append(by_name[host])
+            else:
+                plain.append(host)
+            continue
+        covered = [s for s in services if subset_of(s.hostname, host)]
+        matched += [s for s in covered if s.hostname not in claimed and s not in matched]
+        if not covered:
+            plain.append(host)
+    return plain, matched
 
 
 def _http_port(svc: MeshService, port: int) -> bool:

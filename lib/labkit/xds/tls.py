@@ -97,10 +97,15 @@ def istio_mutual(cluster: ClusterRef, sni: str | None, sans: list[str], http2: b
 
 
 def upstream_tls(
-    settings: TlsSettings | None, cluster: ClusterRef, http2: bool, auto_mtls_sans: list[str] | None
+    settings: TlsSettings | None,
+    cluster: ClusterRef,
+    http2: bool,
+    auto_mtls_sans: list[str] | None,
+    service_accounts: list[str] | None = None,
 ) -> UpstreamTls:
     """The cluster's TLS from its DestinationRule settings; without any, Istio's auto mTLS when the
-    endpoints run a sidecar (``auto_mtls_sans`` is their identities, None when they do not)."""
+    endpoints run a sidecar (``auto_mtls_sans`` is their identities, None when they do not).
+    ISTIO_MUTUAL without subjectAltNames checks the destination's service accounts."""
     if settings is None or settings.mode == "DISABLE":
         if settings is None and auto_mtls_sans is not None:
             socket, secrets = istio_mutual(cluster, None, auto_mtls_sans, http2)
@@ -111,7 +116,9 @@ def upstream_tls(
     if unknown:
         raise TranslationError(f"{settings.source}: {', '.join(unknown)} is not translated to Envoy config by labkit")
     if settings.mode == "ISTIO_MUTUAL":
-        socket, secrets = istio_mutual(cluster, tls.get("sni"), list(tls.get("subjectAltNames") or []), http2)
+        sans = tls.get("subjectAltNames")
+        sans = list(sans) if sans is not None else list(service_accounts or [])
+        socket, secrets = istio_mutual(cluster, tls.get("sni"), sans, http2)
         return UpstreamTls(transport_socket=socket, secrets=secrets)
     if settings.mode not in ("SIMPLE", "MUTUAL"):
         raise TranslationError(f"{settings.source}: TLS mode {settings.mode} is not translated")
