@@ -146,14 +146,20 @@ def outbound_listeners(inp: SidecarInput) -> list[Obj]:
 
 
 def address_listener(inp: SidecarInput, ip: str, port: int, svc: MeshService) -> Obj:
-    """A TCP listener on one address: everything to ``ip:port`` goes to the service's cluster."""
-    cluster = tcp_destination(inp, svc, port)
+    """A listener on one address: a ``mesh`` VirtualService's tls routes by SNI first, then everything
+    else to ``ip:port`` to the service's cluster."""
+    claimed: set[str] = set()
+    chains: list[Obj] = []
+    if svc.port(port) is not None and svc.port(port).is_tls:  # type: ignore[union-attr]
+        for vs in inp.view.virtual_services_for(svc.hostname, MESH_GATEWAY):
+            chains += tls_route_chains(inp, vs, port, frozenset({MESH_GATEWAY}), claimed)
+    chains.append({"filters": [tcp_proxy(tcp_destination(inp, svc, port), inp.access_log)]})
     return _listener(
         listener_name(ip, port),
         address(ip, port),
-        [{"filters": [tcp_proxy(cluster, inp.access_log)]}],
+        chains,
         inp,
-        needs_tls_inspector=False,
+        needs_tls_inspector=bool(claimed),
         needs_http_inspector=False,
         default_chain=False,
     )

@@ -36,6 +36,7 @@ def translate(
     """The Envoy config for ``pod``'s proxy. ``view`` is what it sees (Mesh.view_for); ``endpoints``
     gives a Service's ready pods; ``gateway_ports`` maps a gateway Service's ports to targetPorts."""
     _refuse_unmodelled_mesh(view.mesh)
+    _refuse_unmodelled_sidecar(view)
     namespace = pod["metadata"]["namespace"]
     labels = dict(pod["metadata"].get("labels") or {})
     log = access_logs(view.mesh)
@@ -63,6 +64,24 @@ def translate(
         out.listeners = outbound_listeners(side)
         out.routes = [route_config(side, port) for port in http_ports(side)]
     return out
+
+
+#: Sidecar resource fields the translator builds (the Scope reads them); the rest are refused.
+SIDECAR_FIELDS = {"workloadSelector", "egress", "outboundTrafficPolicy"}
+EGRESS_FIELDS = {"hosts", "port"}
+
+
+def _refuse_unmodelled_sidecar(view: ProxyView) -> None:
+    choice = view.scope.sidecar
+    spec = (choice.sidecar or {}).get("spec") or {}
+    where = f"Sidecar {choice.name}"
+    for key in sorted(set(spec) - SIDECAR_FIELDS):
+        raise TranslationError(f"{where}: spec.{key} is not translated to Envoy config by labkit")
+    for i, egress in enumerate(spec.get("egress") or []):
+        for key in sorted(set(egress) - EGRESS_FIELDS):
+            raise TranslationError(f"{where}: spec.egress[{i}].{key} is not translated to Envoy config by labkit")
+        if str((egress.get("port") or {}).get("protocol", "")).upper() == "HTTP_PROXY":
+            raise TranslationError(f"{where}: spec.egress[{i}].port.protocol HTTP_PROXY is not translated by labkit")
 
 
 def _refuse_unmodelled_mesh(mesh: dict[str, Any]) -> None:
