@@ -106,6 +106,8 @@ def test_access_log_is_istios_default_text_format(lab: Lab) -> None:
     log = hcm(listener["filter_chains"][0])["access_log"][0]["typed_config"]
     assert log["path"] == "/dev/stdout"
     text = log["log_format"]["text_format_source"]["inline_string"]
+    # core/accesslog.go listenerAccessLogFilter: the listener's own log only for NR (no filter chain).
+    assert listener["access_log"][0]["filter"] == {"response_flag_filter": {"flags": ["NR"]}}
     assert text.startswith('[%START_TIME%] "%REQ(:METHOD)% %REQ(X-ENVOY-ORIGINAL-PATH?:PATH)% %PROTOCOL%"')
     assert text.endswith(
         "%UPSTREAM_CLUSTER_RAW% %UPSTREAM_LOCAL_ADDRESS% %DOWNSTREAM_LOCAL_ADDRESS% "

@@ -39,3 +39,9 @@ def access_logs(mesh: dict[str, Any]) -> list[Obj]:
             },
         }
     ]
+
+
+def listener_access_logs(mesh: dict[str, Any]) -> list[Obj]:
+    """The listener-level log (core/accesslog.go listenerAccessLogFilter): only connections no filter
+    chain took (response flag NR); everything else is logged by the HCM or tcp_proxy."""
+    return [{**log, "filter": {"response_flag_filter": {"flags": ["NR"]}}} for log in access_logs(mesh)]

@@ -97,6 +97,7 @@ class GatewayInput:
     namespace: str
     labels: dict[str, str]
     access_log: list[Obj]
+    listener_log: list[Obj]
     view: Any  # ProxyView: the services the gateway has clusters for
 
 
@@ -158,7 +159,7 @@ def _listener(inp: GatewayInput, port: int, group: list[Server]) -> Obj:
     if any("server_names" in (c.get("filter_chain_match") or {}) for c in chains):
         out["listener_filters"] = [typed("envoy.filters.listener.tls_inspector", TLS_INSPECTOR)]
     out["traffic_direction"] = "OUTBOUND"
-    out["access_log"] = inp.access_log
+    out["access_log"] = inp.listener_log
     return out
 
 

@@ -57,6 +57,7 @@ class SidecarInput:
     namespace: str
     labels: dict[str, str]
     access_log: list[Obj]
+    listener_log: list[Obj]
 
     @property
     def catch_all_cluster(self) -> str:
@@ -88,7 +89,7 @@ def virtual_outbound(inp: SidecarInput) -> Obj:
         ],
         "use_original_dst": True,
         "traffic_direction": "OUTBOUND",
-        "access_log": inp.access_log,
+        "access_log": inp.listener_log,
     }
 
 
@@ -315,7 +316,7 @@ def _listener(
             "name": PASSTHROUGH_FILTER_CHAIN,
         }
     out["bind_to_port"] = False
-    out["access_log"] = inp.access_log
+    out["access_log"] = inp.listener_log
     return out
 
 

@@ -8,7 +8,7 @@ from ..manifests import selector_matches
 from ..sim.cluster import proxy_role
 from ..sim.config import ProxyView
 from ..sim.registry import MeshService
-from .accesslog import access_logs
+from .accesslog import access_logs, listener_access_logs
 from .clusters import Endpoints, Workload, outbound_clusters
 from .config import EnvoyConfig
 from .errors import TranslationError
@@ -39,7 +39,7 @@ def translate(
     _refuse_unmodelled_sidecar(view)
     namespace = pod["metadata"]["namespace"]
     labels = dict(pod["metadata"].get("labels") or {})
-    log = access_logs(view.mesh)
+    log, listener_log = access_logs(view.mesh), listener_access_logs(view.mesh)
     gateway = view.scope.is_gateway
     out = EnvoyConfig(node_id(pod, gateway))
     built = outbound_clusters(view, namespace, endpoints)
@@ -51,6 +51,7 @@ def translate(
             namespace,
             labels,
             log,
+            listener_log,
             view,
         )
         out.listeners = gateway_listeners(inp)
@@ -60,7 +61,7 @@ def translate(
                 _, names = server_tls(server.spec, server.where)
                 out.secrets += [n for n in names if n not in out.secrets]
     else:
-        side = SidecarInput(view, namespace, labels, log)
+        side = SidecarInput(view, namespace, labels, log, listener_log)
         out.listeners = outbound_listeners(side)
         out.routes = [route_config(side, port) for port in http_ports(side)]
     return out
