@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ..manifests import selector_matches
 from ..sim.cluster import proxy_role
 from ..sim.config import ProxyView
+from ..sim.gateway import gateway_service_ports
 from ..sim.registry import MeshService
 from .accesslog import access_logs, listener_access_logs
 from .clusters import Endpoints, Workload, outbound_clusters
@@ -116,18 +116,12 @@ def mesh_endpoints(mesh: Mesh) -> Endpoints:
 
 
 def gateway_target_ports(mesh: Mesh, pod: Pod) -> dict[int, int]:
-    """Port → targetPort of the Services in the gateway's namespace that select its pod (resolvePorts
-    with the legacy label selector: the first match wins)."""
+    """Service port → targetPort for the gateway pod (resolvePorts with the legacy label selector:
+    the first Service port with that number wins; a named targetPort keeps the port)."""
     out: dict[int, int] = {}
-    labels = pod["metadata"].get("labels") or {}
-    for svc in mesh.cluster.services():
-        selector = svc["spec"].get("selector") or {}
-        if svc["metadata"]["namespace"] != pod["metadata"]["namespace"] or not selector:
-            continue
-        if selector_matches(selector, labels):
-            for p in svc["spec"].get("ports") or []:
-                target = p.get("targetPort", p["port"])
-                out.setdefault(int(p["port"]), int(target) if isinstance(target, int) else int(p["port"]))
+    for p in gateway_service_ports(mesh.cluster.services(), pod):
+        target = p.get("targetPort", p["port"])
+        out.setdefault(int(p["port"]), int(target) if isinstance(target, int) else int(p["port"]))
     return out
 
 
