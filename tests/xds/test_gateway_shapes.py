@@ -11,7 +11,7 @@ from labkit import certs
 from labkit.lab import Lab
 from labkit.xds import EnvoyConfig, gateway_config, sidecar_config
 
-from .conftest import NGINX, gateway_pod, mesh_of, pod, scenario
+from .conftest import NGINX, gateway_pod, mesh_of, pod, scenario, settle
 
 
 def gateway(lab: Lab) -> EnvoyConfig:
@@ -143,3 +143,19 @@ def test_simple_origination_server_on_port_80(pki: certs.LabPki) -> None:
     assert routes["virtual_hosts"][0]["routes"][0]["route"]["cluster"] == "outbound|443||edition.cnn.com"
     cluster = config.cluster("outbound|443||edition.cnn.com")
     assert cluster is not None and "transport_socket" in cluster  # SIMPLE from originate-tls-for-edition-cnn-com
+
+
+def test_https_redirect_requires_tls_on_the_virtual_host(pki: certs.LabPki) -> None:
+    # buildGatewayHTTPRouteConfig: a server with tls.httpsRedirect makes its virtual hosts require TLS
+    # (RequireTls ALL), and a host no VirtualService routes still gets such a virtual host.
+    lab = scenario("03-http-through-gateway", pki)
+    gw = lab.get("Gateway", "istio-egressgateway", "default", "networking.istio.io/v1")
+    assert gw is not None
+    server = {**gw["spec"]["servers"][0], "hosts": ["edition.cnn.com", "www.cnn.com"], "tls": {"httpsRedirect": True}}
+    lab.apply([{**gw, "spec": {**gw["spec"], "servers": [server]}}])
+    settle(lab)
+    routes = gateway(lab).route("http.8080")
+    assert routes is not None
+    by_name = {v["name"]: v for v in routes["virtual_hosts"]}
+    assert by_name["edition.cnn.com:80"]["require_tls"] == "ALL" and by_name["edition.cnn.com:80"]["routes"]
+    assert by_name["www.cnn.com:80"]["require_tls"] == "ALL" and "routes" not in by_name["www.cnn.com:80"]

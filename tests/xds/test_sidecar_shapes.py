@@ -4,13 +4,14 @@ simulator models): pilot/pkg/networking/core/* and the config dump in istioctl's
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from labkit import certs
 from labkit.lab import Lab
 from labkit.xds import EnvoyConfig, sidecar_config
 
-from .conftest import mesh_of, pod, scenario
+from .conftest import envoy_validate, mesh_of, pod, scenario, settle
 
 
 def client(lab: Lab) -> EnvoyConfig:
@@ -250,3 +251,32 @@ def test_route_to_an_undefined_subset_points_at_a_missing_cluster(pki: certs.Lab
     vhost = next(v for v in routes["virtual_hosts"] if v["name"] == "edition.cnn.com:80")
     assert vhost["routes"][0]["route"]["cluster"] == "outbound|443|tls-origination|edition.cnn.com"
     assert config.cluster("outbound|443|tls-origination|edition.cnn.com") is None
+
+
+def test_service_entry_addresses_get_their_own_tcp_listener(lab: Lab, pki: certs.LabPki, tmp_path: Path) -> None:
+    # istio.io reference "ServiceEntry", addresses: traffic to the address and a TCP port is matched by
+    # destination IP and port; istiod builds listener <address>_<port> proxying to outbound|port||host.
+    entry = {
+        "apiVersion": "networking.istio.io/v1",
+        "kind": "ServiceEntry",
+        "metadata": {"name": "db", "namespace": "default"},
+        "spec": {
+            "hosts": ["db.example.com"],
+            "addresses": ["240.0.0.7"],
+            "resolution": "STATIC",
+            "ports": [{"number": 3306, "name": "tcp", "protocol": "TCP"}],
+            "endpoints": [{"address": "192.0.2.7"}],
+        },
+    }
+    lab.apply([entry])
+    settle(lab)
+    config = client(lab)
+    listener = config.listener("240.0.0.7_3306")
+    assert listener is not None and listener["bind_to_port"] is False
+    assert tcp_cluster(listener["filter_chains"][0]) == "outbound|3306||db.example.com"
+    cluster = config.cluster("outbound|3306||db.example.com")
+    assert cluster is not None and cluster["type"] == "STATIC"  # resolution STATIC: its endpoints
+    endpoint = cluster["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]
+    assert endpoint["address"]["socket_address"] == {"address": "192.0.2.7", "port_value": 3306}
+    done = envoy_validate(config, pki, tmp_path)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]

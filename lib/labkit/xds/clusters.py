@@ -125,6 +125,8 @@ def outbound_cluster(
     dr = view.destination_rule(svc.hostname, namespace)
     policy = _policy(dr, subset, port.number)
     discovery = _discovery_type(svc)
+    if discovery == "ORIGINAL_DST" and port.target_port and port.target_port != port.number:
+        raise TranslationError(f"{svc.source}: targetPort with resolution NONE is not translated by labkit")
     cluster: Obj = {"@type": CLUSTER, "name": ref.name, "type": discovery, "connect_timeout": CONNECT_TIMEOUT}
     cluster["lb_policy"] = "CLUSTER_PROVIDED" if discovery == "ORIGINAL_DST" else _lb_policy(policy, ref)
     if discovery in ("STRICT_DNS", "LOGICAL_DNS"):

@@ -67,6 +67,10 @@ class Server:
         return ""
 
     @property
+    def https_redirect(self) -> bool:
+        return bool((self.spec.get("tls") or {}).get("httpsRedirect"))
+
+    @property
     def hosts(self) -> list[str]:
         """Server hosts without their ``namespace/`` prefix."""
         return [h.split("/", 1)[-1] for h in self.spec.get("hosts") or []]
@@ -193,7 +197,11 @@ def route_config(inp: GatewayInput, name: str, group: list[Server]) -> Obj:
     vhosts: dict[str, Obj] = {}
     for server in group:
         ctx = RouteContext(
-            server.port, frozenset({server.gateway_name}), inp.labels, inp.namespace, is_tls=server.tls_mode is not None
+            server.port,
+            frozenset({server.gateway_name}),
+            inp.labels,
+            inp.namespace,
+            is_tls=bool(server.spec.get("tls")),
         )
         for vs in bound_to(inp, server.gateway_name):
             ns = vs["metadata"]["namespace"]
@@ -209,6 +217,8 @@ def route_config(inp: GatewayInput, name: str, group: list[Server]) -> Obj:
                 host = host.lower()
                 if host in vhosts:
                     vhosts[host]["routes"] += routes
+                    if server.https_redirect:
+                        vhosts[host]["require_tls"] = "ALL"
                 else:
                     vhosts[host] = {
                         "name": virtual_host_name(host, server.port),
@@ -216,6 +226,19 @@ def route_config(inp: GatewayInput, name: str, group: list[Server]) -> Obj:
                         "routes": list(routes),
                         "include_request_attempt_count": True,
                     }
+                    if server.https_redirect:  # tls.httpsRedirect: Envoy redirects plain HTTP to https
+                        vhosts[host]["require_tls"] = "ALL"
+        for host in server.hosts if server.https_redirect else []:
+            # a host no VirtualService routes still gets the redirect (buildGatewayHTTPRouteConfig)
+            vhosts.setdefault(
+                host.lower(),
+                {
+                    "name": virtual_host_name(host.lower(), server.port),
+                    "domains": [host.lower()],
+                    "include_request_attempt_count": True,
+                    "require_tls": "ALL",
+                },
+            )
     out = sorted(vhosts.values(), key=lambda v: v["name"])
     if not out:
         out = [{"name": virtual_host_name("blackhole", group[0].port), "domains": ["*"], "routes": []}]
