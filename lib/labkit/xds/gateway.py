@@ -104,6 +104,11 @@ class GatewayInput:
     listener_log: list[Obj]
     view: Any  # ProxyView: the services the gateway has clusters for
 
+    @property
+    def tracing(self) -> bool:
+        """meshConfig.enableTracing, true unless set false."""
+        return self.view.mesh.get("enableTracing", True) is not False
+
 
 def bound_to(inp: GatewayInput, gateway_name: str) -> list[dict[str, Any]]:
     """VirtualServicesForGateway: those whose ``gateways`` name this Gateway."""
@@ -132,7 +137,9 @@ def _listener(inp: GatewayInput, port: int, group: list[Server]) -> Obj:
     stat = f"outbound_{WILDCARD}_{port}"
     chains: list[Obj] = []
     if first.protocol in HTTP_PROTOCOLS:
-        chains.append({"filters": [connection_manager(stat, first.route_name, inp.access_log, gateway=True)]})
+        chains.append(
+            {"filters": [connection_manager(stat, first.route_name, inp.access_log, gateway=True, tracing=inp.tracing)]}
+        )
     else:
         claimed: set[str] = set()
         for server in group:
@@ -141,7 +148,9 @@ def _listener(inp: GatewayInput, port: int, group: list[Server]) -> Obj:
             if server.terminates_http:
                 socket, _ = server_tls(server.spec, server.where)
                 chain: Obj = {
-                    "filters": [connection_manager(stat, server.route_name, inp.access_log, gateway=True)],
+                    "filters": [
+                        connection_manager(stat, server.route_name, inp.access_log, gateway=True, tracing=inp.tracing)
+                    ],
                     "transport_socket": socket,
                 }
                 snis = [h for h in server.hosts if h != "*"]

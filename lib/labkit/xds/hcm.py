@@ -2,8 +2,9 @@
 core/listener.go buildHTTPConnectionManager, gateway.go buildGatewayConnectionManager).
 
 Istio's own filters (istio.metadata_exchange, istio.alpn, istio.stats) are not in upstream Envoy and
-are left out; so is tracing, which needs the bootstrap's tracer. The upstream Envoy filters istiod
-uses, in its order, stay: grpc_stats, fault, cors, router.
+are left out, and so are the tracing custom tags; the upstream Envoy filters istiod uses, in its
+order, stay: grpc_stats, fault, cors, router. Tracing is on as meshConfig.enableTracing (default true)
+says: it is what makes Envoy send a route's decorator as ``x-envoy-decorator-operation``.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from __future__ import annotations
 from .envoy import ADS, CORS, FAULT, HCM, ROUTER, TYPE, UUID_REQUEST_ID, Obj, typed
 
 GRPC_STATS = TYPE + "envoy.extensions.filters.http.grpc_stats.v3.FilterConfig"
+#: tracing.go configureSampling with the default sampling (PILOT_TRACE_SAMPLING 1%).
+TRACING = {"client_sampling": {"value": 100}, "random_sampling": {"value": 1}, "overall_sampling": {"value": 100}}
 #: util.EnvoyServerName: what a gateway says in the server header (sidecars keep Envoy's "envoy").
 GATEWAY_SERVER_NAME = "istio-envoy"
 
@@ -24,7 +27,9 @@ def http_filters() -> list[Obj]:
     ]
 
 
-def connection_manager(stat_prefix: str, route_name: str, access_log: list[Obj], gateway: bool = False) -> Obj:
+def connection_manager(
+    stat_prefix: str, route_name: str, access_log: list[Obj], gateway: bool = False, tracing: bool = True
+) -> Obj:
     """An HCM fetching route config ``route_name`` over RDS. Sidecar outbound: use_remote_address false,
     the server header overwritten with Envoy's default; gateways: use_remote_address true, server
     ``istio-envoy``, client certificate details sanitized and set (SANITIZE_SET)."""
@@ -33,6 +38,8 @@ def connection_manager(stat_prefix: str, route_name: str, access_log: list[Obj],
         "rds": {"config_source": dict(ADS), "route_config_name": route_name},
         "http_filters": http_filters(),
     }
+    if tracing:
+        fields["tracing"] = {k: dict(v) for k, v in TRACING.items()}
     if access_log:
         fields["access_log"] = access_log
     fields.update(

@@ -178,7 +178,12 @@ def tcp_destination(inp: SidecarInput, svc: MeshService, port: int) -> str:
 def wildcard_listener(inp: SidecarInput, port: int, group: PortServices) -> Obj:
     chains: list[Obj] = []
     if group.http:
-        hcm = connection_manager(f"outbound_{WILDCARD}_{port}", sidecar_route_name(port), inp.access_log)
+        hcm = connection_manager(
+            f"outbound_{WILDCARD}_{port}",
+            sidecar_route_name(port),
+            inp.access_log,
+            tracing=inp.view.mesh.get("enableTracing", True) is not False,
+        )
         chains.append(
             {
                 "filter_chain_match": {
