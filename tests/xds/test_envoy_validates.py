@@ -42,3 +42,82 @@ def test_validation_fails_for_a_broken_route(pki: certs.LabPki, tmp_path: Path) 
     route["virtual_hosts"][0]["routes"][0]["route"]["timeout"] = "forever"
     done = envoy_validate(config, pki, tmp_path)
     assert done.returncode != 0
+
+
+EXTRA = {
+    "wildcard-resolution-none": [
+        {
+            "apiVersion": "networking.istio.io/v1",
+            "kind": "ServiceEntry",
+            "metadata": {"name": "wikipedia", "namespace": "default"},
+            "spec": {
+                "hosts": ["*.wikipedia.org"],
+                "resolution": "NONE",
+                "ports": [
+                    {"number": 443, "name": "tls", "protocol": "TLS"},
+                    {"number": 80, "name": "http", "protocol": "HTTP"},
+                ],
+            },
+        },
+    ],
+    "round-robin-dns-and-named-endpoint-ports": [
+        {
+            "apiVersion": "networking.istio.io/v1",
+            "kind": "ServiceEntry",
+            "metadata": {"name": "api", "namespace": "default"},
+            "spec": {
+                "hosts": ["api.example.com"],
+                "resolution": "DNS_ROUND_ROBIN",
+                "ports": [{"number": 8080, "name": "http-api", "protocol": "HTTP"}],
+            },
+        },
+        {
+            "apiVersion": "networking.istio.io/v1",
+            "kind": "ServiceEntry",
+            "metadata": {"name": "static", "namespace": "default"},
+            "spec": {
+                "hosts": ["static.example.com"],
+                "resolution": "STATIC",
+                "ports": [{"number": 80, "name": "http", "protocol": "HTTP"}],
+                "endpoints": [
+                    {"address": "192.0.2.10", "ports": {"http": 8081}},
+                    {"address": "192.0.2.11", "labels": {"version": "v2"}},
+                ],
+            },
+        },
+        {
+            "apiVersion": "networking.istio.io/v1",
+            "kind": "DestinationRule",
+            "metadata": {"name": "static", "namespace": "default"},
+            "spec": {"host": "static.example.com", "subsets": [{"name": "v2", "labels": {"version": "v2"}}]},
+        },
+    ],
+    "sidecar-egress-port-and-registry-only": [
+        {
+            "apiVersion": "networking.istio.io/v1",
+            "kind": "Sidecar",
+            "metadata": {"name": "default", "namespace": "default"},
+            "spec": {
+                "egress": [
+                    {"port": {"number": 80, "protocol": "HTTP", "name": "http"}, "hosts": ["./*"]},
+                    {"hosts": ["istio-system/*"]},
+                ],
+                "outboundTrafficPolicy": {"mode": "REGISTRY_ONLY"},
+            },
+        },
+    ],
+}
+
+
+@pytest.mark.parametrize("name", sorted(EXTRA))
+def test_envoy_accepts_other_registry_shapes(name: str, pki: certs.LabPki, tmp_path: Path) -> None:
+    """Shapes the labs do not use but learners write: wildcard hosts without resolution, round-robin
+    DNS, static endpoints with named ports and subsets by label, a Sidecar with a port-narrowed egress."""
+    from .conftest import new_lab, settle
+
+    lab = new_lab()
+    lab.apply(EXTRA[name])
+    settle(lab)
+    config = sidecar_config(mesh_of(lab), mesh_of(lab).cluster.pods("default", "app=sleep")[0])
+    done = envoy_validate(config, pki, tmp_path)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
