@@ -25,6 +25,7 @@ HTTP = [
                 "method": {"exact": "GET"},
                 "headers": {"x-lab": {"exact": "1"}},
                 "queryParams": {"debug": {}},
+                "statPrefix": "echo-stats",
             }
         ],
         "rewrite": {"uri": "/get", "authority": "httpbin.org"},
@@ -97,6 +98,7 @@ def test_match_translation(routes: list[dict[str, Any]]) -> None:
 def test_rewrite_headers_and_retries(routes: list[dict[str, Any]]) -> None:
     route = routes[0]
     assert route["name"] == "echo"
+    assert route["stat_prefix"] == "echo-stats"  # TranslateRoute: the match's statPrefix
     action = route["route"]
     # applyHTTPRouteDestination: rewrite.uri → prefix_rewrite, rewrite.authority → host_rewrite_literal.
     assert action["prefix_rewrite"] == "/get" and action["host_rewrite_literal"] == "httpbin.org"

@@ -7,9 +7,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from labkit import certs
 from labkit.lab import Lab
-from labkit.xds import EnvoyConfig, sidecar_config
+from labkit.xds import EnvoyConfig, TranslationError, sidecar_config
 
 from .conftest import envoy_validate, mesh_of, pod, scenario, settle
 
@@ -280,3 +282,22 @@ def test_service_entry_addresses_get_their_own_tcp_listener(lab: Lab, pki: certs
     assert endpoint["address"]["socket_address"] == {"address": "192.0.2.7", "port_value": 3306}
     done = envoy_validate(config, pki, tmp_path)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+
+
+def test_endpoint_fields_it_does_not_build_are_refused(lab: Lab) -> None:
+    """Right, or refused by name: an endpoint weight would change load balancing; it is not built."""
+    entry = {
+        "apiVersion": "networking.istio.io/v1",
+        "kind": "ServiceEntry",
+        "metadata": {"name": "weighted", "namespace": "default"},
+        "spec": {
+            "hosts": ["w.example.com"],
+            "resolution": "STATIC",
+            "ports": [{"number": 80, "name": "http", "protocol": "HTTP"}],
+            "endpoints": [{"address": "192.0.2.8", "weight": 3}],
+        },
+    }
+    lab.apply([entry])
+    settle(lab)
+    with pytest.raises(TranslationError, match=r"endpoints\[\]\.weight"):
+        client(lab)

@@ -47,6 +47,8 @@ LB_POLICIES = {
 #: trafficPolicy fields translated here (tls and loadBalancer.simple); others are refused by name.
 POLICY_FIELDS = {"tls", "loadBalancer", "portLevelSettings"}
 HTTP2 = {"HTTP2", "GRPC", "GRPC-WEB"}
+#: WorkloadEntry fields of a ServiceEntry endpoint that are translated (others are refused by name).
+ENDPOINT_FIELDS = {"address", "ports", "labels"}
 
 
 @dataclass(frozen=True)
@@ -246,6 +248,10 @@ def load_assignment(
                 ep["metadata"] = {"filter_metadata": {"envoy.transport_socket_match": {"tlsMode": mode}}}
             lb_endpoints.append(ep)
     elif svc.endpoints:
+        for raw in svc.endpoints:
+            unknown = sorted(set(raw) - ENDPOINT_FIELDS)
+            if unknown:
+                raise TranslationError(f"{svc.source}: endpoints[].{unknown[0]} is not translated by labkit")
         for raw in (e for e in svc.endpoints if _selects(subset_labels, e.get("labels") or {})):
             number = (raw.get("ports") or {}).get(port.name) or _target_port(svc, port)
             lb_endpoints.append({"endpoint": {"address": address(raw["address"], number)}, "load_balancing_weight": 1})

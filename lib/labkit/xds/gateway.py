@@ -22,8 +22,8 @@ from .routes import MAX_DIRECT_RESPONSE_BODY, RouteContext, destination_cluster,
 from .sidecar import WILDCARD, _ports_of, tls_route_chains
 from .tls import server_tls
 
-#: Server fields translated here; others (bind, defaultEndpoint, name) are refused by name.
-SERVER_FIELDS = {"port", "hosts", "tls"}
+#: Server fields translated here (name is the HTTPS chain's stat prefix); bind and defaultEndpoint are refused.
+SERVER_FIELDS = {"port", "hosts", "tls", "name"}
 
 
 @dataclass(frozen=True)
@@ -149,7 +149,13 @@ def _listener(inp: GatewayInput, port: int, group: list[Server]) -> Obj:
                 socket, _ = server_tls(server.spec, server.where)
                 chain: Obj = {
                     "filters": [
-                        connection_manager(stat, server.route_name, inp.access_log, gateway=True, tracing=inp.tracing)
+                        connection_manager(
+                            server.spec.get("name") or stat,
+                            server.route_name,
+                            inp.access_log,
+                            gateway=True,
+                            tracing=inp.tracing,
+                        )
                     ],
                     "transport_socket": socket,
                 }

@@ -121,6 +121,8 @@ def translate_route(
     if name:
         out["name"] = name
     out["metadata"] = config_metadata(vs)
+    if match is not None and match.statPrefix:
+        out["stat_prefix"] = match.statPrefix
     authority = ""
     if route.headers is not None:
         authority = add_header_ops(out, route.headers.request, route.headers.response)
@@ -128,8 +130,11 @@ def translate_route(
         out["redirect"] = redirect_action(route, ctx)
     elif route.directResponse is not None:
         out["direct_response"] = direct_response_action(route)
-    else:
+    elif route.route:
         out["route"] = route_action(out, route, ctx, authority, lambda d: cluster_of(d, vs_ns))
+    else:
+        where = f"VirtualService {vs_ns}/{vs['metadata']['name']}"
+        raise TranslationError(f"{where}: an http route needs route, redirect or directResponse")
     out["decorator"] = {"operation": operation(out, vs["metadata"]["name"], ctx.port)}
     if route.fault is not None:
         fault = fault_config(route)
