@@ -21,7 +21,7 @@ from labkit import certs
 from labkit.xds import EnvoyConfig, sidecar_config
 from labkit.xds.delivery import static_bootstrap
 
-from .conftest import ENVOY, file_material, mesh_of, pod, scenario
+from .conftest import ENVOY, file_material, mesh_of, pod, scenario, settle
 
 DEADLINE = 10.0
 
@@ -66,45 +66,95 @@ def on_loopback(config: EnvoyConfig, upstream_port: int) -> EnvoyConfig:
     return config
 
 
-def test_requests_through_a_real_envoy(tmp_path: Path, pki: certs.LabPki, echo: int) -> None:
+class RunningEnvoy:
+    """The translation's HTTP listener served by a real Envoy on loopback; its log is Envoy's stdout."""
+
+    def __init__(self, config: EnvoyConfig, pki: certs.LabPki, directory: Path) -> None:
+        bootstrap = static_bootstrap(config, file_material(pki))
+        bootstrap["admin"]["address"]["socket_address"]["port_value"] = 0
+        (directory / "bootstrap.json").write_text(json.dumps(bootstrap))
+        self.log = directory / "envoy.log"
+        with self.log.open("w") as out:
+            self.proc = subprocess.Popen(
+                [
+                    str(ENVOY),
+                    "-c",
+                    str(directory / "bootstrap.json"),
+                    "--admin-address-path",
+                    str(directory / "admin"),
+                    "--disable-hot-restart",
+                    "-l",
+                    "error",
+                ],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        self.port = listener_port(directory / "admin")
+
+    def stop(self) -> list[str]:
+        """Stops Envoy; returns its access-log lines."""
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+        return [x for x in self.log.read_text().splitlines() if x.startswith("[")]
+
+
+@pytest.fixture
+def running(tmp_path: Path, pki: certs.LabPki, echo: int) -> Iterator[Any]:
+    started: list[RunningEnvoy] = []
+
+    def start(config: EnvoyConfig) -> RunningEnvoy:
+        started.append(RunningEnvoy(on_loopback(config, echo), pki, tmp_path))
+        return started[-1]
+
+    yield start
+    for envoy in started:
+        if envoy.proc.poll() is None:
+            envoy.stop()
+
+
+def test_requests_through_a_real_envoy(running: Any, pki: certs.LabPki) -> None:
     lab = scenario("01-registry-only-service-entries-timeout", pki)
-    config = on_loopback(sidecar_config(mesh_of(lab), pod(lab)), echo)
-    bootstrap = static_bootstrap(config, file_material(pki))
-    bootstrap["admin"]["address"]["socket_address"]["port_value"] = 0
-    (tmp_path / "bootstrap.json").write_text(json.dumps(bootstrap))
-    admin_path, log = tmp_path / "admin", tmp_path / "envoy.log"
-    with log.open("w") as out:
-        proc = subprocess.Popen(
-            [
-                str(ENVOY),
-                "-c",
-                str(tmp_path / "bootstrap.json"),
-                "--admin-address-path",
-                str(admin_path),
-                "--disable-hot-restart",
-                "-l",
-                "error",
-            ],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        port = listener_port(admin_path)
-        status, headers, body = get(port, "httpbin.org", "/headers")
-        assert status == 200
-        assert json.loads(body)["headers"]["x-envoy-decorator-operation"] == "httpbin.org:80/*"
-        assert headers["server"] == "envoy"  # the sidecar's HCM overwrites it (ProxyHeaders, outbound)
-        status, _, _ = get(port, "www.example.com", "/")
-        assert status == 502
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-    lines = [x for x in log.read_text().splitlines() if x.startswith("[")]
+    envoy = running(sidecar_config(mesh_of(lab), pod(lab)))
+    status, headers, body = get(envoy.port, "httpbin.org", "/headers")
+    assert status == 200
+    assert json.loads(body)["headers"]["x-envoy-decorator-operation"] == "httpbin.org:80/*"
+    assert headers["server"] == "envoy"  # the sidecar's HCM overwrites it (ProxyHeaders, outbound)
+    status, _, _ = get(envoy.port, "www.example.com", "/")
+    assert status == 502
+    lines = envoy.stop()
     ok = next(x for x in lines if '"GET /headers HTTP/1.1" 200' in x)
     # Istio's text format: ... %UPSTREAM_CLUSTER_RAW% ... %ROUTE_NAME%; the VirtualService route has no name.
     assert " outbound|80||httpbin.org " in ok and ok.endswith(" -")
     blocked = next(x for x in lines if '"GET / HTTP/1.1" 502' in x)
     assert blocked.endswith(" block_all") and " direct_response " in blocked
+
+
+def test_a_fault_without_percentage_never_fires(running: Any, pki: certs.LabPki) -> None:
+    """route.go TranslateFault sends a delay without ``percentage`` as the deprecated integer percent
+    (0) and an abort without one with no percentage at all; Envoy's FaultDelay / FaultAbort percentage
+    is a FractionalPercent whose unset value is 0, so neither fault fires, and with percentage 100 both do."""
+    lab = scenario("01-registry-only-service-entries-timeout", pki)
+    route = {"destination": {"host": "httpbin.org"}}
+    http = [
+        {"match": [{"uri": {"prefix": "/abort"}}], "fault": {"abort": {"httpStatus": 418}}, "route": [route]},
+        {"match": [{"uri": {"prefix": "/delay"}}], "fault": {"delay": {"fixedDelay": "1s"}}, "route": [route]},
+        {
+            "match": [{"uri": {"prefix": "/always"}}],
+            "route": [route],
+            "fault": {"abort": {"httpStatus": 418, "percentage": {"value": 100}}},
+        },
+        {"route": [route]},
+    ]
+    vs = lab.get("VirtualService", "httpbin-ext", "default", "networking.istio.io/v1")
+    assert vs is not None
+    lab.apply([{**vs, "spec": {"hosts": ["httpbin.org"], "http": http}}])
+    settle(lab)
+    envoy = running(sidecar_config(mesh_of(lab), pod(lab)))
+    assert get(envoy.port, "httpbin.org", "/abort")[0] == 200
+    started = time.monotonic()
+    assert get(envoy.port, "httpbin.org", "/delay")[0] == 200
+    assert time.monotonic() - started < 1.0
+    assert get(envoy.port, "httpbin.org", "/always")[0] == 418
 
 
 def listener_port(admin_path: Path) -> int:
