@@ -103,15 +103,8 @@ class Gateway(Proxy):
         return int(self._service_port_spec(target).get("port", target))
 
     def _service_port_spec(self, target: int) -> dict[str, Any]:
-        for svc in self.mesh.cluster.services():
-            if svc["metadata"]["namespace"] != self.namespace:
-                continue
-            selector = svc["spec"].get("selector") or {}
-            if selector and selector_matches(selector, self.labels):
-                for p in svc["spec"].get("ports", []):
-                    if p.get("targetPort", p["port"]) == target:
-                        return dict(p)
-        return {}
+        ports = gateway_service_ports(self.mesh.cluster.services(), self.pod)
+        return next((p for p in ports if p.get("targetPort", p["port"]) == target), {})
 
     def _protocol(self, target: int) -> str:
         """Sidecars speak HTTP/2 to a gateway port named http2, as the access log then shows."""
@@ -202,6 +195,18 @@ class Gateway(Proxy):
         hop.outcome = "the gateway closes the connection: no route for this SNI"
         self.log_tcp(ctx, cluster="-", upstream_host="-", duration=0.0, bytes_sent=0, flags="NR", **log)
         return Outcome.failed(RESET, hop.outcome, PROXY_LATENCY)
+
+
+def gateway_service_ports(services: list[dict[str, Any]], pod: dict[str, Any]) -> list[dict[str, Any]]:
+    """The ports of the Services in a gateway pod's namespace that select it, in order: a Gateway server
+    names one of these ports, and the pod listens on its targetPort (model/gateway.go resolvePorts)."""
+    ns, labels = pod["metadata"]["namespace"], pod["metadata"].get("labels") or {}
+    out = []
+    for svc in services:
+        selector = svc["spec"].get("selector") or {}
+        if svc["metadata"]["namespace"] == ns and selector and selector_matches(selector, labels):
+            out += [dict(p) for p in svc["spec"].get("ports", [])]
+    return out
 
 
 def _server_tls_mode(server: dict[str, Any]) -> str | None:
