@@ -63,7 +63,7 @@ class Backend(Protocol):
 
     def get(self, ref: Ref) -> dict[str, Any] | None: ...
 
-    def list(
+    def list_objects(
         self, api_version: str, kind: str, namespace: str | None = None, selector: str | None = None
     ) -> list[dict[str, Any]]: ...
 

@@ -17,7 +17,7 @@ import html
 import io
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import yaml
@@ -266,7 +266,7 @@ def redact(doc: Mapping[str, Any]) -> dict[str, Any]:
     return shown
 
 
-def describe_objects(docs: list[Mapping[str, Any]]) -> str:
+def describe_objects(docs: Sequence[Mapping[str, Any]]) -> str:
     """``ServiceEntry/a, VirtualService/b in default``: what a set of objects is, in one line."""
     if not docs:
         return "nothing"
@@ -278,7 +278,7 @@ def describe_objects(docs: list[Mapping[str, Any]]) -> str:
 class Deleted(RichDisplay):
     """What ``lab.delete`` removed: one line, in the notebook as in the log."""
 
-    def __init__(self, docs: list[Mapping[str, Any]], deleted: int, source: str = "") -> None:
+    def __init__(self, docs: Sequence[Mapping[str, Any]], deleted: int, source: str = "") -> None:
         self.docs, self.deleted, self.source = docs, deleted, source
 
     def __rich__(self) -> RenderableType:

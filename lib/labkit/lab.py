@@ -150,7 +150,7 @@ class Lab(Verifications):
         return [p["metadata"]["name"] for p in self.driver.wait_ready(namespace, selector, timeout)]
 
     def pods(self, namespace: str, selector: str) -> list[dict[str, Any]]:
-        return self.driver.list("v1", "Pod", namespace, selector)
+        return self.driver.list_objects("v1", "Pod", namespace, selector)
 
     def client_pod(self, namespace: str = "default", name: str = "sleep") -> str:
         running = [p for p in self.pods(namespace, f"app={name}") if not p["metadata"].get("deletionTimestamp")]

@@ -31,7 +31,9 @@ from .errors import LabkitError
 FILENAME = "lab.yaml"
 #: Lab directories are ``NN-name``; ``labs/common`` holds shared manifests and is not a lab.
 LAB_DIR = re.compile(r"^(\d{2})-[a-z0-9-]+$")
-_FIELDS = {"title": str, "minutes": int, "summary": str, "depends_on": list, "changes": list, "requires": list}
+_FIELDS: dict[str, type] = {
+    "title": str, "minutes": int, "summary": str, "depends_on": list, "changes": list, "requires": list,
+}  # fmt: skip
 _REQUIRED = ("title", "minutes", "summary", "changes")
 
 
@@ -77,15 +79,17 @@ def problems(data: Any, name: str, known_labs: set[str] | None = None) -> list[s
     out = [f"{name}/{FILENAME}: missing field {key!r}" for key in _REQUIRED if key not in data]
     out += [f"{name}/{FILENAME}: unknown field {key!r}" for key in data if key not in _FIELDS]
     for key, kind in _FIELDS.items():
-        value = data.get(key)
+        value: Any = data.get(key)
+        if kind is list and isinstance(value, list):
+            if not all(isinstance(v, str) and v.strip() for v in value):
+                out.append(f"{name}/{FILENAME}: {key} must be a list of non-empty strings")
+            continue
         if value is None:
             continue
         # bool is an int in Python; "minutes: yes" must not pass as 1.
         if not isinstance(value, kind) or isinstance(value, bool):
             out.append(f"{name}/{FILENAME}: {key} must be a {kind.__name__}")
-        elif kind is list and not all(isinstance(v, str) and v.strip() for v in value):
-            out.append(f"{name}/{FILENAME}: {key} must be a list of non-empty strings")
-        elif kind is str and not value.strip():
+        elif isinstance(value, str) and not value.strip():
             out.append(f"{name}/{FILENAME}: {key} is empty")
     if isinstance(data.get("minutes"), int) and not isinstance(data["minutes"], bool) and data["minutes"] <= 0:
         out.append(f"{name}/{FILENAME}: minutes must be positive")

@@ -12,7 +12,7 @@ import string
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from . import yamlsafe
 from .errors import ManifestError, Problem
@@ -79,7 +79,7 @@ def load(manifest: Manifest, params: Mapping[str, Any] | None = None) -> list[di
     if isinstance(manifest, Mapping):
         return [copy.deepcopy(dict(manifest))]
     if isinstance(manifest, Iterable):
-        return [doc for item in manifest for doc in load(item, params)]
+        return [doc for item in manifest for doc in load(cast(Manifest, item), params)]
     raise TypeError(f"cannot apply a {type(manifest).__name__}; pass a path, YAML text, a dict or a list")
 
 

@@ -140,7 +140,7 @@ def take(backend: Backend, *, objects: bool = True, applied: Iterable[tuple[str,
     for ns in watched_namespaces(backend):
         obj = backend.get(Ref("v1", "Namespace", None, ns))
         labels[ns] = None if obj is None else dict((obj.get("metadata") or {}).get("labels") or {})
-    managed = tuple(find_managed(backend.list, search_kinds(backend, applied))) if objects else ()
+    managed = tuple(find_managed(backend.list_objects, search_kinds(backend, applied))) if objects else ()
     return Snapshot(mesh=mesh, labels=labels, managed=managed, configmap=ref)
 
 
@@ -256,11 +256,11 @@ def clean_up(
     """
     done = []
     kinds = search_kinds(backend, applied)
-    for managed in find_managed(backend.list, kinds):
+    for managed in find_managed(backend.list_objects, kinds):
         if not managed.terminating and backend.delete(managed.ref):
             done.append(f"deleted {managed.ref}")
     deadline = backend.now() + (DELETE_TIMEOUT if timeout is None else timeout)
-    while find_managed(backend.list, kinds) and backend.now() < deadline:
+    while find_managed(backend.list_objects, kinds) and backend.now() < deadline:
         backend.sleep(interval)  # namespaces finalise asynchronously on a real cluster
     return done
 

@@ -7,7 +7,7 @@ a real mesh needs seconds to push new config to the proxies."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from . import checks as checks_mod
 from .checks import Check, CheckTable, ExpectationFailed
@@ -24,14 +24,34 @@ T = TypeVar("T")
 ACCESS_LOG_FLUSH_WAIT = 3.0  # seconds; Envoy writes its access log file about once a second
 
 
-class Verifications:
-    """Mixed into ``Lab``, whose ``curl``, ``logs`` and ``pods`` these methods call."""
+class LabActions(Protocol):
+    """What the checks need from the lab they are mixed into (``Lab`` provides all of it)."""
 
     driver: Backend
     name: str
     console: Console
     checks: list[Check]
-    simulated: bool
+
+    @property
+    def simulated(self) -> bool: ...
+
+    def curl(
+        self, url: str, *args: str, client: str = "sleep", namespace: str = "default", timeout: float | None = None
+    ) -> CurlResult: ...
+
+    def pods(self, namespace: str, selector: str) -> list[dict[str, Any]]: ...
+
+    def logs(
+        self,
+        namespace: str = "default",
+        selector: str = "app=sleep",
+        container: str = "istio-proxy",
+        since_seconds: float | None = None,
+    ) -> list[str]: ...
+
+
+class Verifications(LabActions):
+    """Mixed into ``Lab``, whose ``curl``, ``logs`` and ``pods`` these methods call (``LabActions``)."""
 
     def default_within(self) -> float:
         # A real mesh needs seconds to push config; the simulator's propagation delay is small.
@@ -97,8 +117,8 @@ class Verifications:
         statuses: list[int] | None = None,
         exit_code: int | None = None,
         no_response: bool = False,
-        body_contains: str | list[str] = (),
-        body_lacks: str | list[str] = (),
+        body_contains: str | list[str] | tuple[()] = (),
+        body_lacks: str | list[str] | tuple[()] = (),
         elapsed: tuple[float, float] | None = None,
         log_contains: str | None = None,
         log_source: Mapping[str, str] | None = None,

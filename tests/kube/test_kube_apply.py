@@ -106,14 +106,14 @@ def test_get_returns_the_object_or_none(dynamic):
 def test_list_passes_the_label_selector_and_completes_items(dynamic):
     objects = Objects(dynamic)
     objects.apply([se("a"), se("b", namespace="other")])
-    items = objects.list("networking.istio.io/v1", "ServiceEntry", "lab", "labkit.io/lab=t")
+    items = objects.list_objects("networking.istio.io/v1", "ServiceEntry", "lab", "labkit.io/lab=t")
     assert [i["metadata"]["name"] for i in items] == ["a"]
     assert items[0]["apiVersion"] == "networking.istio.io/v1" and items[0]["kind"] == "ServiceEntry"
     assert dynamic.calls[-1][4]["label_selector"] == "labkit.io/lab=t"
 
 
 def test_list_of_an_unknown_kind_is_empty(dynamic):
-    assert Objects(dynamic).list("example.com/v1", "Widget") == []
+    assert Objects(dynamic).list_objects("example.com/v1", "Widget") == []
 
 
 def test_patch_is_a_json_merge_patch(dynamic):

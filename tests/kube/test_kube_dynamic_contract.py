@@ -147,7 +147,7 @@ def test_list_request_carries_the_selector(wired):
             },
         )
     )
-    items = objects.list("networking.istio.io/v1", "ServiceEntry", "lab", "app.kubernetes.io/managed-by=labkit")
+    items = objects.list_objects("networking.istio.io/v1", "ServiceEntry", "lab", "app.kubernetes.io/managed-by=labkit")
     (req,) = transport.requests
     assert (req.method, req.path) == ("GET", "/apis/networking.istio.io/v1/namespaces/lab/serviceentries")
     assert req.query == {"labelSelector": ["app.kubernetes.io/managed-by=labkit"]}

@@ -39,7 +39,7 @@ def client_pod(backend: KubeBackend) -> str:
 
 def test_the_served_kubeconfig_passes_the_context_guard(backend: KubeBackend, server: ApiServer) -> None:
     assert (backend.context, backend.allowed_because) == ("kind-labkit-sim", "kind cluster")
-    assert backend.list("v1", "Namespace")  # the Python client sends the kubeconfig's token, over plain HTTP too
+    assert backend.list_objects("v1", "Namespace")  # the Python client sends the kubeconfig's token, over plain HTTP too
     assert server.requests and all(r.credentials for r in server.requests)
 
 
@@ -47,7 +47,7 @@ def test_objects_round_trip_through_server_side_apply(backend: KubeBackend) -> N
     ref = Ref.of(SERVICE_ENTRY)
     stored = backend.apply([SERVICE_ENTRY])[0]
     assert stored["metadata"]["managedFields"][0]["manager"] == "labkit"
-    assert backend.list("networking.istio.io/v1", "ServiceEntry", "default")[0]["spec"] == SERVICE_ENTRY["spec"]
+    assert backend.list_objects("networking.istio.io/v1", "ServiceEntry", "default")[0]["spec"] == SERVICE_ENTRY["spec"]
     patched = backend.patch(ref, {"metadata": {"labels": {"lab": "x"}}})
     assert patched["metadata"]["labels"] == {"lab": "x"}
     assert backend.delete(ref) is True
@@ -147,7 +147,7 @@ def test_api_calls_during_an_exec_use_their_own_client(backend: KubeBackend, cli
     def list_pods() -> None:
         while not stop.is_set() and len(listed) < 200:
             try:
-                listed.append(len(backend.list("v1", "Pod", "default", "app=sleep")))
+                listed.append(len(backend.list_objects("v1", "Pod", "default", "app=sleep")))
             except BaseException as exc:  # any failure is the finding
                 errors.append(exc)
                 return

@@ -77,7 +77,7 @@ def until_exit(kubectl: Kubectl, args: list[str], code: int, attempts: int = 20)
 
 def test_get_pods_by_label_prints_the_pod_name(kubectl: Kubectl, server: ApiServer) -> None:
     name = deploy_sleep(kubectl)
-    served = server.sim.list("v1", "Pod", "default", "app=sleep")
+    served = server.sim.list_objects("v1", "Pod", "default", "app=sleep")
     assert name == served[0]["metadata"]["name"]
     table = kubectl("get", "pods", "-l", "app=sleep")
     assert table.returncode == 0 and name in table.stdout and "2/2" in table.stdout and "Running" in table.stdout

@@ -33,7 +33,7 @@ def leftovers(server: ApiServer) -> list[str]:
     """What labkit created and did not delete, and the mesh-wide changes it did not undo."""
     found = []
     for r in resources.RESOURCES:
-        for obj in server.sim.list(r.api_version(), r.kind, None, f"{MANAGED_BY}={MANAGED_BY_VALUE}"):
+        for obj in server.sim.list_objects(r.api_version(), r.kind, None, f"{MANAGED_BY}={MANAGED_BY_VALUE}"):
             found.append(f"{r.kind} {obj['metadata'].get('namespace', '')}/{obj['metadata']['name']}")
     mesh = yaml.safe_load(server.sim.mesh.store.raw("", "ConfigMap", "istio-system", "istio")["data"]["mesh"])
     if mesh["outboundTrafficPolicy"]["mode"] != "ALLOW_ANY":

@@ -63,7 +63,7 @@ def test_cleanup_removes_namespace_policy_and_labels(lab: Lab) -> None:
     assert lab.get("Namespace", NS) is None
     assert "istio" not in lab.get("Namespace", "istio-system")["metadata"]["labels"]
     assert "kube-system" not in lab.get("Namespace", "kube-system")["metadata"]["labels"]
-    assert lab.driver.list("networking.k8s.io/v1", "NetworkPolicy") == []
+    assert lab.driver.list_objects("networking.k8s.io/v1", "NetworkPolicy") == []
 
 
 def test_a_cluster_without_enforcement_lets_traffic_through_and_says_so() -> None:

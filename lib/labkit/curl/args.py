@@ -9,7 +9,7 @@ know where curl printed the headers. Syntax follows curl's own parser: bundled s
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
@@ -133,7 +133,7 @@ def iter_options(argv: list[str]) -> Iterator[Token]:
             i += 2 if used else 1
 
 
-def _long(arg: str, nxt: str | None) -> Iterator[Token]:
+def _long(arg: str, nxt: str | None) -> Generator[Token, None, bool]:
     word, toggle, negated = arg[2:], True, False
     if word.startswith("no-"):
         word, toggle, negated = word[3:], False, True
@@ -158,7 +158,7 @@ def _long(arg: str, nxt: str | None) -> Iterator[Token]:
     return True
 
 
-def _short(arg: str, nxt: str | None) -> Iterator[Token]:
+def _short(arg: str, nxt: str | None) -> Generator[Token, None, bool]:
     letters = arg[1:] or "\0"  # a lone "-" is an unknown option to curl
     for pos, letter in enumerate(letters):
         name = optable.SHORT.get(letter)

@@ -227,7 +227,7 @@ def _writeout_data(opts: CurlOptions, transfer: Transfer, failure: Failure | Non
     status = f"{response.status:03d}" if response else "000"
     received = 0 if (opts.head or last is None) else _size(last.body)
     redirect_url = ""
-    if response and response.status in _REDIRECTS and response.header("location") and not opts.follow:
+    if last and response and response.status in _REDIRECTS and response.header("location") and not opts.follow:
         redirect_url = resolve_location(last.url, response.header("location") or "")
     method = request.method(opts)
     for ex in exchanges[:-1]:

@@ -152,7 +152,7 @@ def expand(fmt: str, data: WriteOutData) -> tuple[str, str]:
     ``%{stderr}``/``%{stdout}`` switch streams; unknown variables warn on stderr like curl does;
     ``%{onerror}`` stops the output when the transfer succeeded.
     """
-    streams = {"stdout": [], "stderr": []}
+    streams: dict[str, list[str]] = {"stdout": [], "stderr": []}
     target = "stdout"
     for piece in _pieces(fmt):
         if piece.kind == "text":

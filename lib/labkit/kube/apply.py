@@ -134,7 +134,7 @@ class Objects:
             raise LabkitError(f"cannot read {ref}: {message_of(exc)}") from None
         return _to_dict(obj)
 
-    def list(
+    def list_objects(
         self, api_version: str, kind: str, namespace: str | None = None, selector: str | None = None
     ) -> list[dict[str, Any]]:
         """Objects of one kind (all namespaces when ``namespace`` is None) matching a label selector."""

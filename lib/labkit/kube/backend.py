@@ -81,10 +81,10 @@ class KubeBackend:
     def get(self, ref: Ref) -> dict[str, Any] | None:
         return self.objects.get(ref)
 
-    def list(
+    def list_objects(
         self, api_version: str, kind: str, namespace: str | None = None, selector: str | None = None
     ) -> list[dict[str, Any]]:
-        return self.objects.list(api_version, kind, namespace, selector)
+        return self.objects.list_objects(api_version, kind, namespace, selector)
 
     def patch(self, ref: Ref, patch: Mapping[str, Any]) -> dict[str, Any]:
         return self.objects.patch(ref, patch)
@@ -153,4 +153,5 @@ class KubeBackend:
             )
 
     def doctor(self) -> list[DoctorItem]:
-        return Doctor(self.clients, self.context, self.allowed_because, self.istio_namespace, self.objects.list).run()
+        objects = self.objects.list_objects
+        return Doctor(self.clients, self.context, self.allowed_because, self.istio_namespace, objects).run()

@@ -198,14 +198,14 @@ def error_items(error: jsonschema.ValidationError, hide: bool = False) -> list[t
         allowed = ", ".join(str(v) for v in error.validator_value if v is not None)
         return [(path, f"must be one of {allowed}; got {shown(error.instance)}")]
     if kind in ("oneOf", "anyOf"):
-        names = _at_most_one(error.validator_value)
-        if names is not None and isinstance(error.instance, Mapping):
-            present = [n for n in names if n in error.instance]
-            return [(path, at_most_one_message(names, present))]
+        fields = _at_most_one(error.validator_value)
+        if fields is not None and isinstance(error.instance, Mapping):
+            present = [n for n in fields if n in error.instance]
+            return [(path, at_most_one_message(fields, present))]
         context = list(error.context or [])
         if context and all(c.validator == "type" and not c.relative_path for c in context):
-            names = {n for c in context for n in _type_names(c.validator_value)}
-            ordered = [n for n in _JSON_TYPES.values() if n in names] + sorted(names - set(_JSON_TYPES.values()))
+            found = {n for c in context for n in _type_names(c.validator_value)}
+            ordered = [n for n in _JSON_TYPES.values() if n in found] + sorted(found - set(_JSON_TYPES.values()))
             return [(path, expected_message(" or ".join(ordered), error.instance, hide))]
         if context:
             best = jsonschema.exceptions.best_match(context)

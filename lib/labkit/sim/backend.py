@@ -58,7 +58,7 @@ class SimBackend:
     def get(self, ref: Ref) -> dict[str, Any] | None:
         return self.mesh.store.get(ref)
 
-    def list(
+    def list_objects(
         self, api_version: str, kind: str, namespace: str | None = None, selector: str | None = None
     ) -> list[dict[str, Any]]:
         return [copy.deepcopy(o) for o in self.mesh.store.select(group_of(api_version), kind, namespace, selector)]

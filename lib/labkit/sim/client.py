@@ -391,7 +391,7 @@ def _request(sent: curl_request.SentRequest, scheme: str) -> Request:
 
 def _container_env(pod: dict[str, Any], container: str) -> dict[str, str]:
     """Literal environment variables of the container (curl reads its proxy settings from them)."""
-    spec = next((c for c in pod["spec"].get("containers", []) if c["name"] == container), {})
+    spec: dict[str, Any] = next((c for c in pod["spec"].get("containers", []) if c["name"] == container), {})
     return {e["name"]: e["value"] for e in spec.get("env") or [] if isinstance(e.get("value"), str)}
 
 

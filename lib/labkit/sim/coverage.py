@@ -201,6 +201,7 @@ def validate(docs: list[dict[str, Any]], source: str = "") -> None:
 
 
 def _name(doc: Mapping[str, Any], index: int) -> str:
-    meta = doc.get("metadata") if isinstance(doc.get("metadata"), Mapping) else {}
+    found = doc.get("metadata")
+    meta: Mapping[str, Any] = found if isinstance(found, Mapping) else {}
     namespace, name = meta.get("namespace"), meta.get("name", "?")
     return f"document {index} ({doc.get('kind', '?')} {f'{namespace}/' if namespace else ''}{name})"

@@ -70,7 +70,8 @@ def parse(text: str) -> NginxConf:
         return m.group(1).strip() if m else None
 
     listen = directive("listen") or "80"
-    port = int(re.search(r"(\d+)(?!.*:)", listen.split()[0]).group(1))
+    found = re.search(r"(\d+)(?!.*:)", listen.split()[0])
+    port = int(found.group(1)) if found else 80
     body = re.search(r"return\s+200\s+'(.*?)';", text, re.DOTALL)
     verify_client = directive("ssl_verify_client") or "off"
     if verify_client not in VERIFY_CLIENT_VALUES:

@@ -261,13 +261,14 @@ class Proxy:
             hop.step("endpoint", f"none: {cluster.host} does not resolve")
             return Outcome.failed("no-healthy-upstream", "no healthy upstream"), "-"
         ip, port = target
-        tls: ClientTls | Outcome | None = downstream_tls
+        tls: ClientTls | None = downstream_tls
         settings: TlsSettings | None = None
         if request is not None:
             settings = view.tls_for(cluster.host, cluster.port, cluster.subset or None, self.namespace)
-            tls = self.upstream_tls(ctx, settings, cluster)
-            if isinstance(tls, Outcome):
-                return tls, f"{ip}:{port}"
+            originated = self.upstream_tls(ctx, settings, cluster)
+            if isinstance(originated, Outcome):
+                return originated, f"{ip}:{port}"
+            tls = originated
             scheme = "https" if tls is not None else "http"
             request = replace(request, scheme=scheme)
         conn = Connection(self.ip, ip, port, tls, request if request is not None else payload, tunnel=tunnel)

@@ -520,10 +520,10 @@ class Scope:
             for view in egress:  # collectImportedServices: destinations of imported routes come along
                 for v in view.virtual_services:
                     for host, ports in virtual_service_destinations(v, ns).items():
-                        svc = _pick_namespace(index.get(host, {}), ns, mesh)
-                        if svc is not None:
+                        picked = _pick_namespace(index.get(host, {}), ns, mesh)
+                        if picked is not None:
                             port = view.listener.port if view.listener.matches_port else None
-                            collected.add(_trim_to_port(svc, port) if port else _trim_to_ports(svc, ports))
+                            collected.add(_trim_to_port(picked, port) if port else _trim_to_ports(picked, ports))
         return cls(
             ns, dict(pod["metadata"].get("labels") or {}), gateway, mesh, root, choice, egress,
             collected.services, list(destination_rules), list(registry), collected.notes,

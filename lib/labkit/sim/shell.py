@@ -146,8 +146,9 @@ def tokenize(script: str) -> list[Token]:
             raise ShellSyntaxError("command substitution (`...`)")
         elif c.isdigit() and word is None and script[i + 1 : i + 2] in ("<", ">"):
             tokens.append(c)  # the file descriptor of a redirection, as in 2>&1
-            tokens.append(_operator(script, i + 1))
-            i += 1 + len(tokens[-1])
+            redirection = _operator(script, i + 1)
+            tokens.append(redirection)
+            i += 1 + len(redirection)
         elif any(script.startswith(op, i) for op in _OPERATORS):
             finish()
             op = _operator(script, i)
@@ -248,15 +249,17 @@ def parse(tokens: list[Token]) -> list[AndOr]:
         if i < len(tokens):
             if tokens[i] == "&":
                 raise ShellSyntaxError("background jobs (&)")
-            if tokens[i] not in (";", "\n"):
-                raise ShellSyntaxError(f"syntax near {tokens[i] if isinstance(tokens[i], str) else tokens[i].text!r}")
+            near = tokens[i]
+            if near not in (";", "\n"):
+                raise ShellSyntaxError(f"syntax near {near if isinstance(near, str) else near.text!r}")
         chains.append(chain)
     return chains
 
 
 def _pipeline(tokens: list[Token], i: int) -> tuple[Pipeline, int]:
     negated = False
-    if i < len(tokens) and isinstance(tokens[i], Word) and tokens[i].text == "!" and not tokens[i].quoted:
+    first = tokens[i] if i < len(tokens) else None
+    if isinstance(first, Word) and first.text == "!" and not first.quoted:
         negated, i = True, i + 1
     commands = []
     while True:
@@ -298,8 +301,9 @@ def _command(tokens: list[Token], i: int) -> tuple[Command, int]:
 
 def _redirect(tokens: list[Token], i: int, cmd: Command) -> int:
     fd = 1
-    if isinstance(tokens[i], str) and tokens[i].isdigit():
-        fd, i = int(tokens[i]), i + 1
+    token = tokens[i]
+    if isinstance(token, str) and token.isdigit():
+        fd, i = int(token), i + 1
     op = tokens[i]
     target = tokens[i + 1] if i + 1 < len(tokens) else None
     if op in ("<", "<<") or fd not in (1, 2) or not isinstance(target, Word) or not target.literal:

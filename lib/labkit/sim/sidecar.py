@@ -148,13 +148,13 @@ class Sidecar(Proxy):
         for svc in candidates:
             if svc.k8s is not None and (svc.matches(host) or svc.hostname.startswith(short)):
                 return svc
-        svc = view.scope.visible_service(host)
-        if svc is not None:
-            for vs in view.virtual_services_for(svc.hostname, MESH_GATEWAY):
+        routed = view.scope.visible_service(host)
+        if routed is not None:
+            for vs in view.virtual_services_for(routed.hostname, MESH_GATEWAY):
                 for route in vs["spec"].get("http") or []:
                     ports = [m.get("port") for m in route.get("match") or [{}]]
                     if port in ports or None in ports:
-                        return svc
+                        return routed
         return None
 
     # -- TLS (SNI) ----------------------------------------------------------------------------------

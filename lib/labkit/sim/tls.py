@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from cryptography import x509
-from cryptography.x509.oid import ExtensionOID, NameOID
+from cryptography.x509.oid import NameOID
 
 PUBLIC_ROOT = "public-web-pki"  # stands for the CA bundle in curl images and Envoy's default trust
 MESH_ROOT = "istio-mesh-ca"  # istiod's CA, used for ISTIO_MUTUAL between proxies
@@ -140,7 +140,7 @@ def cert_names(ident: Identity) -> CertNames:
         return CertNames(dns=tuple(n for n in ident.names if "://" not in n), uris=uris)
     cns = tuple(str(a.value) for a in leaf.subject.get_attributes_for_oid(NameOID.COMMON_NAME))
     try:
-        san = leaf.extensions.get_extension_for_oid(ExtensionOID.SUBJECT_ALTERNATIVE_NAME).value
+        san = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     except x509.ExtensionNotFound:
         return CertNames(common_names=cns)
     return CertNames(

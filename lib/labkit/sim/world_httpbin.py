@@ -24,7 +24,7 @@ import json
 import math
 import re
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from email.parser import BytesParser
 from email.policy import HTTP
 from urllib.parse import parse_qsl
@@ -145,7 +145,7 @@ def semiflatten(pairs: list[tuple[str, str]]) -> dict[str, str | list[str]]:
     return {k: v[0] if len(v) == 1 else v for k, v in grouped.items()}
 
 
-def echoed_headers(request: Request, args: dict[str, object]) -> dict[str, str]:
+def echoed_headers(request: Request, args: Mapping[str, object]) -> dict[str, str]:
     """The request headers as httpbin shows them: Title-Case, repeats joined, proxy headers hidden."""
     joined: dict[str, str] = {}
     for name, value in request.headers:
@@ -187,7 +187,8 @@ def _multipart(content_type: str, body: str) -> tuple[dict[str, object], dict[st
         name = part.get_param("name", header="content-disposition")
         if name is None:
             continue
-        value = part.get_payload(decode=True).decode("utf-8", "replace")
+        payload = part.get_payload(decode=True)
+        value = payload.decode("utf-8", "replace") if isinstance(payload, bytes) else str(payload or "")
         target = files if part.get_filename() is not None else form
         target.append((str(name), value))
     return dict(semiflatten(form)), dict(semiflatten(files))
