@@ -16,6 +16,8 @@ BACKEND ?= auto
 OUT ?= build/labs
 LABS ?=
 JUPYTER_ARGS ?=
+# No news feed and no update check: the labs open straight on the notebook, with no popup over it.
+JUPYTER_QUIET := --LabApp.news_url=None --LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate
 
 BIN := $(VENV)/bin
 # Rebuilt only when the dependencies or the package metadata change.
@@ -64,7 +66,7 @@ doctor: venv
 # Notebooks left on backend="auto" run on the simulator when no lab cluster answers.
 # Jupyter refuses to run as root unless told to (common in containers and dev machines).
 lab: venv
-	$(BIN)/jupyter lab notebooks/ $$([ "$$(id -u)" = 0 ] && echo --allow-root) $(JUPYTER_ARGS)
+	$(BIN)/jupyter lab notebooks/ $$([ "$$(id -u)" = 0 ] && echo --allow-root) $(JUPYTER_QUIET) $(JUPYTER_ARGS)
 
 jupyter: lab
 

@@ -93,6 +93,8 @@ class Lab(Verifications):
         applied = self.driver.apply(docs)
         checks_mod.record_applied(docs, self.name)
         self._applied += [Ref.of(d) for d in docs if Ref.of(d) not in self._applied]
+        if self.show_manifests if show is None else show:
+            return display.QuietList(applied)  # shown above; echoing the stored objects would be noise
         return applied
 
     def delete(

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from . import checks as checks_mod
 from .checks import Check, CheckTable, ExpectationFailed
-from .display import LiveStatus, Waiting, show
+from .display import LiveStatus, QuietList, Waiting, show
 from .expect import CurlExpectation
 from .result import CurlResult
 
@@ -221,7 +221,7 @@ class Verifications(LabActions):
             within=within,
             hint="is access logging on? meshConfig.accessLogFile must be /dev/stdout",
         )
-        return matching()
+        return QuietList(matching())  # the check above shows them; a notebook cell need not echo them
 
     def verify_that(self, title: str, value: Any, expected: Any, *, command: str = "") -> Any:
         """Record a one-shot equality check (no retry) for facts such as a container list."""
