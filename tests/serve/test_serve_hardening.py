@@ -18,6 +18,7 @@ import pytest
 from labkit.manifests import Ref
 from labkit.serve import ApiServer
 from labkit.serve.body import MAX_BODY
+from labkit.serve.watch import KEEP_BYTES, Journal, stream
 
 from .conftest import Http
 
@@ -211,3 +212,25 @@ def test_500_concurrent_gets_all_succeed_within_5_seconds(server: ApiServer, htt
     took = time.monotonic() - start
     assert codes.count(200) == 500, {c: codes.count(c) for c in set(codes)}
     assert took < 5, f"500 concurrent GETs took {took:.1f}s"
+
+
+def test_the_watch_journal_does_not_keep_deleted_bodies_without_bound(http: Http, server: ApiServer) -> None:
+    big = "z" * (900 * 1024)
+    for i in range(100):  # 180 MB of bodies through the journal (each ConfigMap created, then deleted)
+        assert http("POST", CONFIGMAPS, config_map(f"churn-{i}", {"blob": big})).status == 201
+        assert http("DELETE", f"{CONFIGMAPS}/churn-{i}").status == 200
+    assert server.objects.journal.retained_bytes <= KEEP_BYTES
+
+
+def test_a_watch_behind_the_journal_gets_410_expired() -> None:
+    # https://kubernetes.io/docs/reference/using-api/api-concepts/#efficient-detection-of-changes : a watch
+    # from a resourceVersion the server no longer keeps gets an ERROR event with 410 Gone; the client lists again.
+    journal = Journal(keep=2)
+    for i in range(5):
+        journal.append("ADDED", ("", "ConfigMap", "default", f"cm-{i}"), {"metadata": {"name": f"cm-{i}"}})
+    sent: list[dict] = []
+    stream(
+        journal, 1, [], lambda change: {"type": change.type}, sent.append, since="1", timeout=1, stop=threading.Event()
+    )
+    assert sent and sent[0]["type"] == "ERROR" and sent[0]["object"]["code"] == 410
+    assert sent[0]["object"]["reason"] == "Expired"
