@@ -234,3 +234,32 @@ def test_a_watch_behind_the_journal_gets_410_expired() -> None:
     )
     assert sent and sent[0]["type"] == "ERROR" and sent[0]["object"]["code"] == 410
     assert sent[0]["object"]["reason"] == "Expired"
+
+
+SECRETS = "/api/v1/namespaces/default/secrets"
+
+
+def secret(name: str, data: dict[str, str]) -> dict:
+    return {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name}, "data": data}
+
+
+def test_secret_data_that_is_not_base64_cannot_be_decoded(http: Http) -> None:
+    # Secret data is base64 (liggitt in kubernetes/kubernetes#7817); "billy" fails at byte 4 and "bill"
+    # decodes (kubernetes/kubernetes#31548); the API server's words are quoted in kubernetes/kubernetes#10309
+    # and sergelogvinov/proxmox-csi-plugin#269: `Secret in version "v1" cannot be handled as a Secret: ...`.
+    reply = http("POST", SECRETS, secret("creds", {"username": "billy"}))
+    assert (reply.status, reply.json()["reason"]) == (400, "BadRequest")
+    message = reply.json()["message"]
+    assert message == 'Secret in version "v1" cannot be handled as a Secret: illegal base64 data at input byte 4'
+    assert http("POST", SECRETS, secret("creds", {"username": "bill"})).status == 201
+
+
+def test_a_secret_key_that_is_not_a_config_key_is_invalid(http: Http) -> None:
+    # IsConfigMapKey (quoted in kubernetes/kubernetes#87119): keys match [-._a-zA-Z0-9]+.
+    reply = http("POST", SECRETS, secret("creds", {"bad key": "YQ=="}))
+    assert reply.status == 422
+    assert reply.json()["message"] == (
+        'Secret "creds" is invalid: data[bad key]: Invalid value: "bad key": a valid config key must consist of '
+        "alphanumeric characters, '-', '_' or '.' (e.g. 'key.name',  or 'KEY_NAME',  or 'key-name', regex used "
+        "for validation is '[-._a-zA-Z0-9]+')"
+    )

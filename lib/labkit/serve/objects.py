@@ -22,7 +22,7 @@ from .. import schema, yamlsafe
 from ..errors import Problem
 from ..manifests import Ref
 from ..sim import SimBackend
-from . import fields, limits, patches, protobuf, status
+from . import configdata, fields, patches, protobuf, status
 from .present import complete, list_item, served
 from .resources import ISTIO, RESOURCES, Resource
 from .selectors import field_matcher, label_matcher
@@ -347,7 +347,8 @@ class Objects:
 
     def _validate(self, r: Resource, new: dict[str, Any]) -> None:
         """Refuse, as 422 Invalid, an object the API server would not store."""
-        problems = limits.problems(new) or schema.problems(_validation_view(new, self.mesh.store), 1)
+        configdata.decode(new)
+        problems = configdata.problems(new) or schema.problems(_validation_view(new, self.mesh.store), 1)
         if problems:
             raise status.invalid(r, new["metadata"].get("name", ""), problems)
 
