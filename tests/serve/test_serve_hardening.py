@@ -64,6 +64,7 @@ def config_map(name: str, data: dict[str, str]) -> dict:
 
 def test_a_host_other_than_the_served_address_is_refused(http: Http) -> None:
     # DNS rebinding: a page whose own name now resolves to 127.0.0.1 sends its own name as Host.
+    # RFC 9112 section 3.2: a Host the server does not accept as its own is answered 400 (Bad Request).
     reply = http("GET", NAMESPACES, headers={"Host": "attacker.example:80"})
     assert reply.status == 400
     assert http("GET", NAMESPACES).status == 200
@@ -79,7 +80,9 @@ def test_bodies_a_browser_form_can_send_are_refused(http: Http, server: ApiServe
 
 
 def test_a_body_over_the_request_limit_is_refused_before_it_is_read(server: ApiServer, http: Http) -> None:
-    # kube-apiserver's MaxRequestBodyBytes is 3 MiB; larger bodies get 413 "Request entity too large: limit is 3145728".
+    # kube-apiserver's request body limit is 3 MiB: larger bodies get 413 with the message
+    # "Request entity too large: limit is 3145728", as `helm install` users meet it (Error: create: failed to create:
+    # Request entity too large: limit is 3145728) and as Config Sync's documentation quotes it.
     with tls_socket(server) as sock:
         sock.sendall(head(server, "POST", CONFIGMAPS, "Content-Type: application/json", "Content-Length: 104857600"))
         answer = read_all(sock)
@@ -101,6 +104,7 @@ def test_a_chunked_body_over_the_limit_is_refused(server: ApiServer) -> None:
 
 
 def test_a_chunked_body_is_decoded(http: Http, server: ApiServer) -> None:
+    # RFC 9112 section 7.1: the body is the chunks' data, in order, up to the zero-size last chunk.
     body = json.dumps(config_map("chunky", {"a": "1"})).encode()
     with tls_socket(server) as sock:
         sock.sendall(head(server, "POST", CONFIGMAPS, "Content-Type: application/json", "Transfer-Encoding: chunked"))
@@ -140,12 +144,16 @@ def test_a_smuggled_request_is_never_run(http: Http, server: ApiServer, framing:
 
 @pytest.mark.parametrize("length", ["abc", "-1", "1, 2", "0x10"])
 def test_a_bad_content_length_is_answered_400(server: ApiServer, length: str) -> None:
+    # RFC 9112 section 6.3 (item 5): an invalid Content-Length makes the framing invalid; a server MUST
+    # answer 400 (Bad Request) and close the connection.
     with tls_socket(server) as sock:
         sock.sendall(head(server, "POST", CONFIGMAPS, "Content-Type: application/json", f"Content-Length: {length}"))
         assert statuses(read_all(sock, 5)) == [400]
 
 
 def test_deep_nesting_is_a_bad_request_not_a_crash(http: Http) -> None:
+    # The API server's JSON decoder (sigs.k8s.io/json) refuses documents nested past its maximum depth as a
+    # decoding error, 400 Bad Request, not as a server fault.
     deep = "[" * 100_000 + "]" * 100_000
     reply = http("POST", CONFIGMAPS, deep)
     assert reply.status == 400 and reply.json()["reason"] == "BadRequest"
@@ -153,6 +161,8 @@ def test_deep_nesting_is_a_bad_request_not_a_crash(http: Http) -> None:
 
 
 def test_a_yaml_alias_bomb_is_refused_quickly(http: Http) -> None:
+    # CVE-2019-11253 (kubernetes/kubernetes#83253, fixed by #83261): the API server and kubectl refuse a YAML
+    # "billion laughs" ConfigMap instead of expanding it.
     levels = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
     for prev, name in zip("abcdefgh", "bcdefghi", strict=True):
         levels.append(f"{name}: &{name} [" + ",".join([f"*{prev}"] * 9) + "]")
@@ -172,6 +182,7 @@ def test_a_config_map_over_1_mib_is_refused_with_the_api_servers_message(http: H
 
 
 def test_idle_connections_are_closed() -> None:
+    # RFC 9112 section 9.5: a server may close an idle connection; it must, to free it for other clients.
     with ApiServer(idle_timeout=0.5) as server, tls_socket(server) as sock:
         sock.settimeout(5)
         start = time.monotonic()
@@ -180,6 +191,8 @@ def test_idle_connections_are_closed() -> None:
 
 
 def test_connections_past_the_cap_are_answered_429() -> None:
+    # https://kubernetes.io/docs/concepts/cluster-administration/flow-control/ : an overloaded API server
+    # answers 429 Too Many Requests rather than queueing without bound.
     with ApiServer(max_connections=2) as server, tls_socket(server), tls_socket(server):
         time.sleep(0.3)  # both held connections are being served
         with tls_socket(server) as third:
