@@ -25,7 +25,6 @@ from ..manifests import Ref
 from ..sim.store import Key, ObjectStore, key_of
 from .status import failure
 
-Snapshot = dict[Key, dict[str, Any]]
 #: Changes kept for watches that fall behind (a watch is usually only a few changes behind).
 KEEP = 10000
 #: Bytes of object bodies (as JSON) the journal keeps at most.
