@@ -91,6 +91,11 @@ def watched_namespaces(backend: Backend) -> tuple[str, ...]:
     return (backend.istio_namespace, *(ns for ns in SHARED_NAMESPACES if ns != backend.istio_namespace))
 
 
+#: Kinds that controllers derive from a labelled object and copy its labels to (a Service's Endpoints and
+#: EndpointSlices): they go when their source goes, so discovery does not add them to the search.
+DERIVED_KINDS = frozenset({("", "Endpoints"), ("discovery.k8s.io", "EndpointSlice")})
+
+
 def search_kinds(backend: Backend, applied: Iterable[tuple[str, str]] = ()) -> tuple[tuple[str, str], ...]:
     """The kinds to search for labkit's objects, in cleanup order.
 
@@ -100,7 +105,10 @@ def search_kinds(backend: Backend, applied: Iterable[tuple[str, str]] = ()) -> t
     The extra kinds go before Namespace, which is always last.
     """
     served = getattr(backend, "served_kinds", None)
-    more = [*applied, *(served() if served is not None else [])]
+    discovered = [
+        (av, kind) for av, kind in (served() if served is not None else []) if (_group(av), kind) not in DERIVED_KINDS
+    ]
+    more = [*applied, *discovered]
     seen = {(_group(av), kind) for av, kind in LABELLED_KINDS}
     extra = []
     for api_version, kind in more:
@@ -124,6 +132,8 @@ def find_managed(list_objects: ListObjects, kinds: Iterable[tuple[str, str]] = L
     for api_version, kind in kinds:
         for obj in list_objects(api_version, kind, None, MANAGED_SELECTOR):
             meta = obj.get("metadata") or {}
+            if meta.get("ownerReferences"):
+                continue  # made by a controller from a labelled owner; it goes when the owner goes
             ref = Ref(api_version, kind, meta.get("namespace"), meta.get("name", ""))
             lab = (meta.get("labels") or {}).get(LAB_LABEL, "")
             found.append(Managed(ref, lab, bool(meta.get("deletionTimestamp"))))

@@ -51,7 +51,7 @@ def test_a_stop_signal_mid_lab_restores_the_cluster(tmp_path: Path, signum: sign
                 process.communicate()
         after = take(cluster)
         cluster.close()
-    # The shell's convention for a process ended by a signal: 128 + the signal's number.
+    # GNU Bash manual, Exit Status: a command ended by fatal signal N exits with 128 + N (143 for SIGTERM).
     assert process.returncode == 128 + signum, output[-2000:]
     assert after.managed == (), after.managed
     assert _mesh_mode(after.mesh) == "ALLOW_ANY"

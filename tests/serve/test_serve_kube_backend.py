@@ -39,7 +39,8 @@ def client_pod(backend: KubeBackend) -> str:
 
 def test_the_served_kubeconfig_passes_the_context_guard(backend: KubeBackend, server: ApiServer) -> None:
     assert (backend.context, backend.allowed_because) == ("kind-labkit-sim", "kind cluster")
-    assert backend.list_objects("v1", "Namespace")  # the Python client sends the kubeconfig's token, over plain HTTP too
+    # the Python client sends the kubeconfig's token
+    assert backend.list_objects("v1", "Namespace")
     assert server.requests and all(r.credentials for r in server.requests)
 
 

@@ -27,6 +27,7 @@ def alias_bomb() -> str:
 
 
 def test_lab_apply_refuses_an_alias_bomb_at_once() -> None:
+    # CVE-2019-11253 (kubernetes/kubernetes#83253, fixed by #83261): kubectl refuses this document.
     lab = Lab(SimBackend(), name="yaml", console=Console(file=io.StringIO()))
     start = time.monotonic()
     with pytest.raises(ManifestError) as refused:
@@ -52,6 +53,7 @@ def test_merge_keys_may_repeat_what_they_merge() -> None:
 
 
 def test_a_file_that_is_not_utf8_is_named(tmp_path: Path) -> None:
+    # YAML 1.2 (https://yaml.org/spec/1.2.2/#52-character-encodings) streams are Unicode; kubectl reads UTF-8.
     path = tmp_path / "latin1.yaml"
     path.write_bytes("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: caf\xe9\n".encode("latin-1"))
     with pytest.raises(ManifestError) as refused:
@@ -75,6 +77,8 @@ def test_describing_a_huge_value_is_short_and_cheap() -> None:
 
 
 def test_no_message_quotes_a_secret_value() -> None:
+    # https://kubernetes.io/docs/concepts/configuration/secret/ : Secret values are confidential; the
+    # issue's rule is that no labkit message echoes any part of one.
     secret = "hunter2-do-not-show"
     text = (
         "apiVersion: v1\nkind: Secret\nmetadata:\n  name: creds\n"

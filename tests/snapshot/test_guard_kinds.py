@@ -12,7 +12,7 @@ from labkit.kube import KubeBackend
 from labkit.manifests import Ref, prepare
 from labkit.serve import ApiServer
 from labkit.sim import SimBackend
-from labkit.snapshot import LABELLED_KINDS, Guard, reset
+from labkit.snapshot import LABELLED_KINDS, Guard, find_managed, reset, search_kinds
 
 POD = {
     "apiVersion": "v1",
@@ -76,3 +76,34 @@ def test_without_discovery_the_guard_searches_the_kinds_the_lab_applied() -> Non
     report = guard.settle(applied=[("v1", "Pod")])
     assert any("Pod/default/stray" in line for line in report.left_behind), report.left_behind
     assert sim.get(Ref("v1", "Pod", "default", "stray")) is None
+
+
+def test_objects_a_controller_made_from_a_labelled_owner_are_left_to_their_owner() -> None:
+    # https://kubernetes.io/docs/concepts/architecture/garbage-collection/ : dependents (objects with
+    # ownerReferences) are deleted with their owner; Endpoints and EndpointSlices copy a Service's labels.
+    owned = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {
+            "name": "made-by-a-controller",
+            "namespace": "default",
+            "ownerReferences": [{"apiVersion": "v1", "kind": "Service", "name": "svc", "uid": "1"}],
+        },
+    }
+    sim = SimBackend()
+    sim.apply(labelled(owned, {**owned, "metadata": {"name": "applied", "namespace": "default"}}))
+    found = {m.ref.name for m in find_managed(sim.list)}
+    assert found == {"applied"}
+
+
+class Discovering:
+    """A backend whose API discovery names a Service's derived kinds and a Pod."""
+
+    def served_kinds(self) -> list[tuple[str, str]]:
+        return [("v1", "Endpoints"), ("discovery.k8s.io/v1", "EndpointSlice"), ("v1", "Pod")]
+
+
+def test_discovery_adds_pods_but_not_the_kinds_derived_from_services() -> None:
+    kinds = search_kinds(Discovering())  # type: ignore[arg-type]
+    assert ("v1", "Pod") in kinds and kinds[-1] == ("v1", "Namespace")
+    assert ("v1", "Endpoints") not in kinds and ("discovery.k8s.io/v1", "EndpointSlice") not in kinds

@@ -133,11 +133,11 @@ def probe(context: str | None = None, kubeconfig: str | None = None, timeout: fl
     except BackendUnavailable as exc:
         return False, str(exc).splitlines()[0]
     except Exception as exc:  # any failure means "no": auto mode falls back to the simulator
-        return False, f"kube context {context or '(current)'} did not answer: {_first_line(exc)}"
+        return False, f"kube context {context or '(current)'} did not answer: {root_cause(exc)}"
     return True, f"kube context {name} answers (Kubernetes {getattr(info, 'git_version', '?')})"
 
 
-def _first_line(exc: BaseException) -> str:
+def root_cause(exc: BaseException) -> str:
     """The root cause in one short line: urllib3 wraps it (MaxRetryError -> NewConnectionError)."""
     for _ in range(5):
         reason = getattr(exc, "reason", None)

@@ -7,10 +7,12 @@ from collections.abc import Callable
 from typing import Any
 
 import yaml
+from kubernetes.client.exceptions import ApiException
 
 from ..backend import NETWORK_POLICY_ITEM, DoctorItem
 from ..snapshot import MANAGED_SELECTOR, find_managed
 from .apierror import is_not_found, message_of
+from .context import root_cause
 from .wait import pod_problems
 
 #: Installs Istio with what the egress labs need: istiod, the egress gateway, access logs on stdout.
@@ -114,7 +116,7 @@ class Doctor:
         try:
             info = self.clients.version.get_code(_request_timeout=TIMEOUT)
         except Exception as exc:
-            return not_answering(self.context, message_of(exc))
+            return not_answering(self.context, message_of(exc) if isinstance(exc, ApiException) else root_cause(exc))
         return DoctorItem("Kubernetes", True, info.git_version)
 
     def istio(self) -> DoctorItem:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import traceback
@@ -93,13 +94,15 @@ class Handler(BaseHTTPRequestHandler):
             if not read or isinstance(exc, bodies.Unframed):
                 # The body is unread or unframed: its bytes must never be taken for the next request.
                 self.close_connection = True
-            self._json(exc.code, exc.status())
-        except (BrokenPipeError, ConnectionResetError, TimeoutError):
+            with contextlib.suppress(OSError):  # a client that sent garbage may be gone already
+                self._json(exc.code, exc.status())
+        except OSError:  # the client hung up, stopped reading past the timeout, or broke TLS: nothing to answer
             self.close_connection = True
         except Exception as exc:  # a bug here must answer 500, not hang the client
             log.error("internal error on %s %s\n%s", method, self.path, traceback.format_exc())
             self.close_connection = True
-            self._json(500, failure(500, "InternalError", f"Internal error occurred: {type(exc).__name__}"))
+            with contextlib.suppress(OSError):
+                self._json(500, failure(500, "InternalError", f"Internal error occurred: {type(exc).__name__}"))
 
     # -- routing
     def _route(self, method: str, path: str, query: dict[str, list[str]], body: bytes) -> None:

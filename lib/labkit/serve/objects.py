@@ -22,12 +22,12 @@ from .. import schema, yamlsafe
 from ..errors import Problem
 from ..manifests import Ref
 from ..sim import SimBackend, coverage
-from . import fields, limits, patches, protobuf, status
+from . import configdata, fields, patches, protobuf, status
 from .present import complete, list_item, served
 from .resources import ISTIO, RESOURCES, Resource
 from .selectors import field_matcher, label_matcher
 from .status import ApiError, bad_request
-from .watch import Journal, Snapshot
+from .watch import Journal, observe
 
 APPLY_PATCH = "application/apply-patch+yaml"
 MERGE_PATCH = "application/merge-patch+json"
@@ -105,20 +105,14 @@ class Objects:
         for r in RESOURCES:
             for obj in self.mesh.store.select(r.group, r.kind):
                 self.born[obj["metadata"]["uid"]] = started
-        self.journal = Journal(self._everything)
+        self.journal = Journal()
+        observe(self.mesh.store, self.journal)
 
-    def _everything(self) -> Snapshot:
-        return {
-            (r.group, r.kind, obj["metadata"].get("namespace", ""), obj["metadata"]["name"]): obj
-            for r in RESOURCES
-            for obj in self.mesh.store.select(r.group, r.kind)
-        }
-
-    def _note_births(self) -> None:
-        """Pods the Deployment controller just made are born now."""
-        for pod in self.mesh.store.select("", "Pod"):
-            uid = pod["metadata"]["uid"]
-            if uid.startswith(SIM_UID):
+    def _note_births(self, since: int) -> None:
+        """Pods the Deployment controller made in the write after journal position ``since`` are born now."""
+        for change in self.journal.recent(since):
+            uid = str((change.obj.get("metadata") or {}).get("uid") or "")
+            if change.type == "ADDED" and change.key[1] == "Pod" and uid.startswith(SIM_UID):
                 self.born.setdefault(uid, now())
 
     def show(self, obj: dict[str, Any], r: Resource, version: str) -> dict[str, Any]:
@@ -304,9 +298,7 @@ class Objects:
         old = self._existing(r, namespace, name)
         shown = self.show(old, r, version)
         if not dry_run:
-            before = self.journal.snapshot()
             self.mesh.remove(Ref(r.api_version(), r.kind, namespace if r.namespaced else None, name))
-            self.journal.record(before)
         return shown
 
     # -- helpers
@@ -355,9 +347,10 @@ class Objects:
 
     def _validate(self, r: Resource, new: dict[str, Any]) -> None:
         """Refuse, as 422 Invalid, an object the API server would not store."""
+        configdata.decode(new)
         checked = _validation_view(new, self.mesh.store)
         # ... and Istio fields the simulator does not model, refused by name (sim.coverage)
-        problems = limits.problems(new) or schema.problems(checked, 1) or coverage.problems(checked, 1)
+        problems = configdata.problems(new) or schema.problems(checked, 1) or coverage.problems(checked, 1)
         if problems:
             raise status.invalid(r, new["metadata"].get("name", ""), problems)
 
@@ -387,10 +380,9 @@ class Objects:
             if old is not None:
                 meta["resourceVersion"] = old["metadata"].get("resourceVersion")
             return self.show(new, r, version)
-        before = self.journal.snapshot()
+        mark = self.journal.position
         stored = self.mesh.put(new)
-        self._note_births()
-        self.journal.record(before)
+        self._note_births(mark)
         return self.show(stored, r, version)
 
 
