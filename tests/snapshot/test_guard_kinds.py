@@ -92,7 +92,7 @@ def test_objects_a_controller_made_from_a_labelled_owner_are_left_to_their_owner
     }
     sim = SimBackend()
     sim.apply(labelled(owned, {**owned, "metadata": {"name": "applied", "namespace": "default"}}))
-    found = {m.ref.name for m in find_managed(sim.list)}
+    found = {m.ref.name for m in find_managed(sim.list_objects)}
     assert found == {"applied"}
 
 
