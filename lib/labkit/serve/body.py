@@ -9,7 +9,7 @@ Content-Length, is refused (RFC 9112, section 6.3).
 from __future__ import annotations
 
 from email.message import Message
-from typing import BinaryIO
+from io import BufferedIOBase
 
 from .status import ApiError
 
@@ -28,7 +28,7 @@ def too_large() -> Unframed:
     return Unframed(413, "RequestEntityTooLarge", f"Request entity too large: limit is {MAX_BODY}")
 
 
-def read(headers: Message, rfile: BinaryIO, limit: int = MAX_BODY) -> bytes:
+def read(headers: Message, rfile: BufferedIOBase, limit: int = MAX_BODY) -> bytes:
     """The body of the request whose ``headers`` were just read from ``rfile``."""
     codings = [c.strip().lower() for v in headers.get_all("Transfer-Encoding") or [] for c in v.split(",")]
     lengths = headers.get_all("Content-Length") or []
@@ -51,14 +51,14 @@ def read(headers: Message, rfile: BinaryIO, limit: int = MAX_BODY) -> bytes:
     return data
 
 
-def _line(rfile: BinaryIO) -> bytes:
+def _line(rfile: BufferedIOBase) -> bytes:
     line = rfile.readline(_MAX_LINE + 1)
     if len(line) > _MAX_LINE or not line.endswith(b"\r\n"):
         raise Unframed(400, "BadRequest", "malformed chunked encoding")
     return line[:-2]
 
 
-def _chunked(rfile: BinaryIO, limit: int) -> bytes:
+def _chunked(rfile: BufferedIOBase, limit: int) -> bytes:
     parts: list[bytes] = []
     total = 0
     while True:

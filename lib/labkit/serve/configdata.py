@@ -82,14 +82,14 @@ def problems(obj: dict[str, Any]) -> list[Problem]:
     if kind not in ("ConfigMap", "Secret"):
         return []
     fields = ("data", "binaryData") if kind == "ConfigMap" else ("data", "stringData")
-    maps = {f: obj.get(f) for f in fields if isinstance(obj.get(f), dict)}
+    maps: dict[str, dict[str, Any]] = {f: obj[f] for f in fields if isinstance(obj.get(f), dict)}
     found = [p for f, data in maps.items() for p in _key_problems(f, data)]
     if found:
         return found
     size = 0
     for field, data in maps.items():
         binary = field == "binaryData" or (kind == "Secret" and field == "data")
-        size += sum(len(str(k)) + (_decoded_length(str(v)) if binary else len(str(v))) for k, v in data.items())
+        size += sum(int(len(str(k)) + (_decoded_length(str(v)) if binary else len(str(v)))) for k, v in data.items())
     if size > MAX_SIZE:
         return [Problem("", "[]" if kind == "ConfigMap" else "data", TOO_LONG)]
     return []

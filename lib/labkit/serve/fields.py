@@ -149,13 +149,13 @@ def apply_merge(live: Any, config: Any, field: str = "", associative: bool = Tru
     if isinstance(config, list) and isinstance(live, list) and associative:
         key = merge_key(field, config)
         if key is not None and merge_key(field, live) == key:
-            result = []
+            merged: list[Any] = []
             for item in config:
                 current = next((i for i in live if i.get(key) == item.get(key)), None)
-                result.append(apply_merge(current, item, field, associative) if current else copy.deepcopy(item))
+                merged.append(apply_merge(current, item, field, associative) if current else copy.deepcopy(item))
             # Elements another manager added stay, after the applied ones.
-            result += [copy.deepcopy(i) for i in live if not any(i.get(key) == c.get(key) for c in config)]
-            return result
+            merged += [copy.deepcopy(i) for i in live if not any(i.get(key) == c.get(key) for c in config)]
+            return merged
     return copy.deepcopy(config)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -83,11 +84,19 @@ def field_matcher(selector: str | None) -> Matcher:
             raise bad_request(f"invalid field selector: {term.strip()!r}")
         path, op, value = match.groups()
         if op == "!=":
-            checks.append(lambda obj, p=path, v=value: (_field(obj, p) or "") != v)
+            checks.append(functools.partial(_field_differs, path=path, value=value))
         else:
-            checks.append(lambda obj, p=path, v=value: (_field(obj, p) or "") == v)
+            checks.append(functools.partial(_field_equals, path=path, value=value))
 
     def matches(obj: Mapping[str, Any]) -> bool:
         return all(check(obj) for check in checks)
 
     return matches
+
+
+def _field_equals(obj: Mapping[str, Any], *, path: str, value: str) -> bool:
+    return (_field(obj, path) or "") == value
+
+
+def _field_differs(obj: Mapping[str, Any], *, path: str, value: str) -> bool:
+    return (_field(obj, path) or "") != value

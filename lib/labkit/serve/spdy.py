@@ -16,7 +16,7 @@ import struct
 import threading
 import zlib
 from collections.abc import Iterable
-from typing import BinaryIO
+from io import BufferedIOBase
 
 UPGRADE = "SPDY/3.1"
 PROTOCOL_HEADER = "X-Stream-Protocol-Version"
@@ -55,7 +55,7 @@ class ProtocolError(Exception):
     pass
 
 
-def _read_exact(rfile: BinaryIO, n: int) -> bytes:
+def _read_exact(rfile: BufferedIOBase, n: int) -> bytes:
     data = b""
     while len(data) < n:
         chunk = rfile.read(n - len(data))
@@ -99,7 +99,7 @@ def data_frame(stream_id: int, payload: bytes, fin: bool = False) -> bytes:
 class SpdyExec:
     """The server end of one upgraded exec connection: accepts the client's streams, writes the output."""
 
-    def __init__(self, sock: socket.socket, rfile: BinaryIO, expected: Iterable[str]) -> None:
+    def __init__(self, sock: socket.socket, rfile: BufferedIOBase, expected: Iterable[str]) -> None:
         self.sock = sock
         self.rfile = rfile
         self.expected = set(expected)

@@ -11,7 +11,7 @@ import contextlib
 import socket
 import threading
 from collections.abc import Sequence
-from typing import BinaryIO
+from io import BufferedIOBase
 
 from wsproto import ConnectionType, WSConnection
 from wsproto.events import AcceptConnection, BytesMessage, CloseConnection, Ping, RejectConnection, Request
@@ -29,7 +29,9 @@ class Refused(Exception):
 class ChannelWebSocket:
     """A server-side websocket on an HTTP connection whose request line and headers were already read."""
 
-    def __init__(self, sock: socket.socket, rfile: BinaryIO, headers: Sequence[tuple[str, str]], path: str) -> None:
+    def __init__(
+        self, sock: socket.socket, rfile: BufferedIOBase, headers: Sequence[tuple[str, str]], path: str
+    ) -> None:
         self.sock = sock
         self.rfile = rfile
         self.ws = WSConnection(ConnectionType.SERVER)
