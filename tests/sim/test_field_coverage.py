@@ -43,6 +43,9 @@ LAB_PARAMS = {
     "timeout": "3s",
     "domain": "wikipedia.org",
     "server_host": "www.wikipedia.org",
+    "proxy_host": "my-company-proxy.com",
+    "proxy_ip": "10.244.0.13",
+    "proxy_port": 3128,
 }
 
 SERVICE_ENTRY: dict[str, Any] = {
