@@ -69,3 +69,14 @@ spec:
     r = lab.curl("http://api.example.internal/get", "-sS", "--resolve", "api.example.internal:80:198.51.100.99")
     assert r.status == 200, r.stderr
     assert '"203.0.113.20:80"' in lab.logs()[-1]
+
+
+def test_the_blackhole_cluster_logs_no_healthy_upstream(lab: Lab) -> None:
+    # BlackHoleCluster is a STATIC cluster with no endpoints (istiod's cluster builder); Envoy's
+    # access-log flag for a request with no healthy upstream host is UH (Envoy docs, %RESPONSE_FLAGS%).
+    # tests/envoy's sidecar tests see the same UH from a real Envoy 1.40.
+    lab.set_outbound_policy("REGISTRY_ONLY")
+    settle(lab)
+    assert lab.curl("https://www.baidu.com", "-sSI").exit_code == 35
+    line = lab.logs()[-1]
+    assert '"- - -" 0 UH ' in line and " BlackHoleCluster " in line

@@ -278,7 +278,8 @@ class Sidecar(Proxy):
             server_name=sni or "-",
             duration=0.0,
             bytes_sent=0,
-            flags="UH" if cluster == "-" else "-",
+            # BlackHoleCluster is a static cluster with no endpoints: Envoy logs "no healthy upstream" (UH).
+            flags="UH",
         )
         return Outcome.failed(RESET, "the sidecar closed the connection", PROXY_LATENCY)
 
