@@ -27,7 +27,7 @@ KERNEL_DISPLAY := Istio Egress Labs (labkit)
 
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help venv labs list doctor test lint lab jupyter clean distclean
+.PHONY: help venv labs list doctor test lint typecheck lab jupyter clean distclean
 
 help:
 	@echo "Targets:"
@@ -38,6 +38,7 @@ help:
 	@echo "  lab        start JupyterLab on the notebooks (alias: jupyter); extra options in JUPYTER_ARGS"
 	@echo "  test       lint, then run the tests"
 	@echo "  lint       ruff check"
+	@echo "  typecheck  mypy on lib/labkit (settings in pyproject.toml)"
 	@echo "  clean      remove build output and caches; distclean also removes $(VENV)"
 
 venv: $(STAMP)
@@ -73,7 +74,10 @@ jupyter: lab
 lint: venv
 	$(BIN)/ruff check lib tests
 
-test: lint
+typecheck: venv
+	$(BIN)/mypy
+
+test: lint typecheck
 	$(BIN)/pytest
 
 clean:

@@ -117,7 +117,7 @@ def nat_rules(cfg: CaptureConfig) -> list[str]:
     # Connections from the inbound passthrough cluster's bind address.
     rules.append("-A ISTIO_OUTPUT -o lo -s 127.0.0.6/32 -j RETURN")
     loopback_included = include_ranges is not None and any(
-        ipaddress.ip_network(r).subnet_of(ipaddress.ip_network("127.0.0.0/8")) for r in include_ranges
+        _in_loopback(ipaddress.ip_network(r)) for r in include_ranges
     )
     for match in (f"--uid-owner {cfg.proxy_uid}", f"--gid-owner {cfg.proxy_gid}"):
         # The proxy calling its own pod through a service address goes back in through the inbound side.
@@ -153,3 +153,7 @@ def apply(ns: str, cfg: CaptureConfig, iptables_restore: str) -> None:
 def saved(ns: str, iptables: str) -> str:
     """``iptables-save -t nat`` inside ``ns``: what the kernel really holds."""
     return netns.run(ns, [f"{iptables}-save", "-t", "nat"])
+
+
+def _in_loopback(network: ipaddress.IPv4Network | ipaddress.IPv6Network) -> bool:
+    return isinstance(network, ipaddress.IPv4Network) and network.subnet_of(ipaddress.IPv4Network("127.0.0.0/8"))

@@ -28,7 +28,7 @@ _PACKAGE = "kubernetes_validate"
 
 @functools.cache
 def _schema_dir() -> Any:
-    path = resources.files(_PACKAGE).joinpath("kubernetes-json-schema", f"v{K8S_VERSION}-local-strict")
+    path = resources.files(_PACKAGE) / "kubernetes-json-schema" / f"v{K8S_VERSION}-local-strict"
     if not path.is_dir():
         minor = ".".join(K8S_VERSION.split(".")[:2])
         raise RuntimeError(

@@ -210,7 +210,9 @@ def _lb_policy(policy: dict[str, Any], ref: ClusterRef) -> str:
 def _target_port(svc: MeshService, port: Port, workload: Workload | None = None) -> int:
     """Where endpoints listen: a ServiceEntry's targetPort, a Service's numeric (or named) targetPort."""
     if svc.is_kubernetes:
-        spec = next((p for p in (svc.k8s or {})["spec"].get("ports", []) if p.get("port") == port.number), {})
+        spec: dict[str, Any] = next(
+            (p for p in (svc.k8s or {})["spec"].get("ports", []) if p.get("port") == port.number), {}
+        )
         target = spec.get("targetPort", port.number)
         if isinstance(target, str):
             if workload is None or target not in workload.container_ports:
@@ -223,7 +225,7 @@ def _target_port(svc: MeshService, port: Port, workload: Workload | None = None)
 def _subset_labels(dr: dict[str, Any] | None, subset: str) -> dict[str, str]:
     if not subset or dr is None:
         return {}
-    found = next((s for s in dr["spec"].get("subsets") or [] if s.get("name") == subset), {})
+    found: dict[str, Any] = next((s for s in dr["spec"].get("subsets") or [] if s.get("name") == subset), {})
     return dict(found.get("labels") or {})
 
 

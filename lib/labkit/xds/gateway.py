@@ -9,9 +9,12 @@ a PASSTHROUGH server gets one SNI filter chain per matching VirtualService tls r
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from ..schema.istio import Destination
 from ..sim.registry import HTTP_PROTOCOLS, fqdn
 from ..sim.scope import hosts_overlap, subset_of
 from .envoy import LISTENER, ROUTE_CONFIG, TLS_INSPECTOR, Obj, address, typed
@@ -223,8 +226,9 @@ def route_config(inp: GatewayInput, name: str, group: list[Server]) -> Obj:
             shared = _intersect([fqdn(h, ns) for h in vs["spec"].get("hosts") or []], server.hosts)
             if not shared:
                 continue
+            ports = _ports_of(inp.view)
             routes = routes_for_virtual_service(
-                vs, ctx, lambda d, vs_ns, p=server.port: destination_cluster(d, vs_ns, p, _ports_of(inp.view))
+                vs, ctx, functools.partial(_destination_on, port=server.port, ports=ports)
             )
             if not routes:
                 continue
@@ -281,3 +285,8 @@ def _intersect(vs_hosts: list[str], server_hosts: list[str]) -> list[str]:
             if pick not in out:
                 out.append(pick)
     return out
+
+
+def _destination_on(dest: Destination, vs_namespace: str, *, port: int, ports: Callable[..., Any]) -> str:
+    """``destination_cluster`` for one gateway server port (a named function, so its types are known)."""
+    return destination_cluster(dest, vs_namespace, port, ports)

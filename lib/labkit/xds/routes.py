@@ -163,9 +163,9 @@ def route_match(match: HTTPMatchRequest | None) -> Obj:
     if match.uri is not None:
         out = _path(match.uri)
     out["case_sensitive"] = not match.ignoreUriCase
-    for pseudo, m in ((":method", match.method), (":authority", match.authority), (":scheme", match.scheme)):
-        if m is not None:
-            headers.append(header_matcher(pseudo, m))
+    for pseudo, pseudo_match in ((":method", match.method), (":authority", match.authority), (":scheme", match.scheme)):
+        if pseudo_match is not None:
+            headers.append(header_matcher(pseudo, pseudo_match))
     if headers:
         out["headers"] = headers
     if match.queryParams:
@@ -358,7 +358,7 @@ def operation(route: Obj, vs_name: str, port: int) -> str:
 def _header_values(values: dict[str, str] | None, append: bool) -> tuple[list[Obj], str]:
     """translateAppendHeaders: sorted by name; Host/:authority become a host rewrite, not a header."""
     authority = ""
-    out = []
+    out: list[dict[str, Any]] = []
     for key, value in (values or {}).items():
         if key.lower() in (":authority", "host"):
             authority = value
