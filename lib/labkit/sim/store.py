@@ -57,6 +57,9 @@ class ObjectStore:
     def __init__(self, now: Callable[[], float], push_delay: float, pushed: Callable[[Key], bool]) -> None:
         self._now = now
         self._objects: dict[Key, dict[str, Any]] = {}
+        # The same objects by (group, kind): controllers select one kind on every write, and scanning
+        # every stored object for it made applying many objects quadratic.
+        self._by_kind: dict[tuple[str, str], dict[tuple[str, str], dict[str, Any]]] = {}
         self._pushed: dict[Key, dict[str, Any]] = {}
         self._pending: list[_Pending] = []
         self._is_pushed = pushed
@@ -78,12 +81,14 @@ class ObjectStore:
         meta.setdefault("creationTimestamp", "2026-01-01T09:00:00Z")
         key = key_of(Ref.of(obj))
         self._objects[key] = obj
+        self._by_kind.setdefault(key[:2], {})[key[2:]] = obj
         self._schedule(key, obj)
         return copy.deepcopy(obj)
 
     def remove(self, ref: Ref) -> dict[str, Any] | None:
         key = key_of(ref)
         obj = self._objects.pop(key, None)
+        self._by_kind.get(key[:2], {}).pop(key[2:], None)
         if obj is not None:
             self._schedule(key, None)
         return obj
@@ -105,9 +110,8 @@ class ObjectStore:
     ) -> list[dict[str, Any]]:
         """Stored objects (no copies) of one kind, sorted by namespace and name."""
         out = []
-        for (g, k, ns, _name), obj in sorted(self._objects.items()):
-            in_scope = g == group and k == kind and (namespace is None or ns == namespace)
-            if in_scope and selector_matches(selector, obj["metadata"].get("labels")):
+        for (ns, _name), obj in sorted(self._by_kind.get((group, kind), {}).items()):
+            if (namespace is None or ns == namespace) and selector_matches(selector, obj["metadata"].get("labels")):
                 out.append(obj)
         return out
 
