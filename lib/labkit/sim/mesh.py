@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import random
 import uuid
 from typing import Any
@@ -111,6 +112,17 @@ class Mesh:
             gateways=list(self.store.pushed(ISTIO, "Gateway")),
             root_namespace=mesh.get("rootNamespace", self.options.istio_namespace),
         )
+
+    # -- DNS
+    def resolve(self, name: str, namespace: str) -> str | None:
+        """What a pod in ``namespace`` gets for ``name``: an IP as written, a cluster Service by the
+        pod's search path, else a host of the outside world."""
+        try:
+            ipaddress.ip_address(name)
+            return name
+        except ValueError:
+            pass
+        return self.cluster.resolve(name, namespace) or self.world.resolve(name)
 
     # -- logs
     def write_log(self, pod: dict[str, Any], container: str, line: str) -> None:

@@ -3,7 +3,6 @@ request headers, and access logs. The sidecar and the egress gateway build on it
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -134,12 +133,8 @@ class Proxy:
         return (ip, port) if ip else None
 
     def _resolve(self, host: str) -> str | None:
-        try:
-            ipaddress.ip_address(host)
-            return host
-        except ValueError:
-            pass
-        return self.mesh.cluster.resolve(host, "default") or self.mesh.world.resolve(host)
+        """Envoy resolves through the pod's DNS (STRICT_DNS clusters)."""
+        return self.mesh.resolve(host, self.namespace)
 
     def upstream_tls(
         self, ctx: RequestContext, settings: TlsSettings | None, cluster: ClusterRef

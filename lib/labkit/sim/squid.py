@@ -264,12 +264,7 @@ class _Session:
         return self.pod["metadata"]["name"]  # visible_hostname defaults to the machine's name
 
     def _resolve(self, host: str) -> str | None:
-        try:
-            ipaddress.ip_address(host)
-            return host
-        except ValueError:
-            pass
-        found = self.mesh.cluster.resolve(host, self.pod["metadata"]["namespace"]) or self.mesh.world.resolve(host)
+        found = self.mesh.resolve(host, self.pod["metadata"]["namespace"])
         self.hop.step("DNS", f"{host} → {found}" if found else f"{host} does not resolve")
         return found
 
