@@ -117,6 +117,9 @@ class Banner(RichDisplay):
     """The first thing a lab shows: which backend answers, whether results are simulated, and what the
     lab is about to change (from ``labs/<lab>/lab.yaml``)."""
 
+    # Narrow enough for JupyterLab at 1280 px with the file browser open (about 100 columns show).
+    render_width = 92
+
     def __init__(self, lab: Lab, reason: str, meta: LabMeta | None = None, cleanup_on_error: bool = True) -> None:
         self.lab, self.reason, self.meta, self.cleanup_on_error = lab, reason, meta, cleanup_on_error
 

@@ -38,7 +38,8 @@ UPDATE_EVERY = 1.0
 
 
 def _render(obj: Any, html_output: bool) -> str:
-    console = Console(file=io.StringIO(), record=True, width=WIDTH, force_jupyter=False, color_system="truecolor")
+    width = getattr(obj, "render_width", WIDTH)
+    console = Console(file=io.StringIO(), record=True, width=width, force_jupyter=False, color_system="truecolor")
     console.print(obj)
     if html_output:
         return console.export_html(inline_styles=True, code_format=f'<pre style="{PRE_STYLE}">{{code}}</pre>')
@@ -53,8 +54,11 @@ def plain_text(obj: Any) -> str:
 class RichDisplay:
     """Mixin: IPython shows ``__rich__`` as HTML, with a plain-text twin for logs.
 
-    Subclasses may override ``_html`` (e.g. for a collapsible block) and ``_text``.
+    Subclasses may override ``_html`` (e.g. for a collapsible block) and ``_text``, and set
+    ``render_width`` (columns) for output that must fit a narrow notebook without scrolling.
     """
+
+    render_width: int = WIDTH
 
     def _html(self) -> str:
         return _render(self, html_output=True)

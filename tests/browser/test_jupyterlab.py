@@ -142,3 +142,29 @@ def test_a_failing_check_shows_expected_got_and_hint_without_a_traceback(
     assert "a cell failed: cleaning up" in text and "restored the mesh config" in text
     failed.scroll_into_view_if_needed()
     save_screenshot(page, tmp_path, "lab01-failed-check.png", element=failed)
+
+
+# A bare Python repr in an output means an object that should have rendered itself did not.
+BARE_REPR = re.compile(r"object at 0x[0-9a-f]+|^\w+\(\w+=|^\[\{'apiVersion'|^<labkit\.", re.MULTILINE)
+
+
+def test_at_1280_by_800_with_the_file_browser_open_the_banner_fits_and_no_cell_shows_a_bare_repr(
+    jupyterlab: JupyterLab, page: Any, tmp_path: Path
+) -> None:
+    page.set_viewport_size({"width": 1280, "height": 800})
+    open_notebook(page, jupyterlab, NOTEBOOK)
+    assert page.locator("#jp-left-stack").is_visible()  # the file browser is open
+    run_all_cells(page)
+    banner = page.locator(".jp-OutputArea-output", has_text="SIMULATED MESH").first
+    banner.scroll_into_view_if_needed()
+    area = banner.locator("xpath=ancestor::div[contains(@class, 'jp-OutputArea')][1]")
+    inner = banner.bounding_box()
+    outer = area.bounding_box()
+    assert inner is not None and outer is not None
+    # Fully inside the output area: nothing cut at the right edge, and nothing to scroll sideways.
+    assert inner["x"] + inner["width"] <= outer["x"] + outer["width"] + 1, (inner, outer)
+    overflow = banner.evaluate("e => [...e.querySelectorAll('*')].some(c => c.scrollWidth > c.clientWidth + 1)")
+    assert not overflow
+    save_screenshot(page, tmp_path, "lab01-banner-1280.png")
+    bare = [t for t in page.locator(".jp-OutputArea-output").all_inner_texts() if BARE_REPR.search(t)]
+    assert bare == []

@@ -32,7 +32,7 @@ class SimBackend:
         self._curl = SimCurl(self.mesh)
 
     def describe(self) -> str:
-        return f"simulated mesh (a model of Istio {ISTIO_VERSION} on kind; virtual clock)"
+        return f"simulated mesh (a model of Istio {ISTIO_VERSION} on kind; real time, simulated waits cost none)"
 
     def now(self) -> float:
         return self.mesh.clock.now()
