@@ -362,3 +362,13 @@ def test_kubectl_apply_of_a_not_modelled_field_is_refused_as_invalid(
     accepted = kubectl("apply", "-f", "-", stdin=yaml.safe_dump(SERVICE_ENTRY))
     assert accepted.returncode == 0, accepted.stderr
     assert server.sim.get(Ref.of(SERVICE_ENTRY)) is not None
+
+
+def test_a_patch_that_adds_a_not_modelled_field_is_refused_and_changes_nothing() -> None:
+    sim = SimBackend()
+    sim.apply([copy.deepcopy(SERVICE_ENTRY)])
+    ref = Ref.of(SERVICE_ENTRY)
+    before = sim.get(ref)
+    with pytest.raises(ManifestError, match="not modelled by the offline simulator"):
+        sim.patch(ref, {"spec": {"workloadSelector": {"labels": {"app": "x"}}}})
+    assert sim.get(ref) == before

@@ -67,7 +67,12 @@ class SimBackend:
         current = self.mesh.store.get(ref)
         if current is None:
             raise LabkitError(f"{ref} not found")
-        return self.mesh.put(merge_patch(current, patch))
+        patched = merge_patch(current, patch)
+        # A patch is held to what an apply is: valid, and within what the simulator models.
+        checked = {k: v for k, v in patched.items() if k != "status"}
+        schema.validate([checked])
+        coverage.validate([checked])
+        return self.mesh.put(patched)
 
     # -- workloads
     def wait_ready(self, namespace: str, selector: str, timeout: float) -> list[dict[str, Any]]:
