@@ -198,3 +198,19 @@ def test_kubectl_answers_within_a_second_during_a_big_upload_and_a_stalled_reade
         finally:
             stop.set()
             uploader.join(timeout=10)
+
+
+def test_pilot_agent_config_dump_answers_in_envoys_admin_format(kubectl: Kubectl, server: ApiServer) -> None:
+    # istio.io, Debugging Envoy and Istiod: `kubectl exec $POD -c istio-proxy -- pilot-agent request GET
+    # config_dump` returns Envoy's admin config dump (envoy.admin.v3.ConfigDump: one entry per section),
+    # which istioctl proxy-config reads; a sidecar has the virtualOutbound listener on 15001.
+    pod = deploy_sleep(kubectl)
+    dump = kubectl("exec", pod, "-c", "istio-proxy", "--", "pilot-agent", "request", "GET", "config_dump")
+    assert dump.returncode == 0, dump.stderr
+    configs = json.loads(dump.stdout)["configs"]
+    types = [c["@type"].rsplit(".", 1)[-1] for c in configs]
+    assert types == ["ListenersConfigDump", "RoutesConfigDump", "ClustersConfigDump", "SecretsConfigDump"]
+    listeners = {item["name"] for item in configs[0]["dynamic_listeners"]}
+    assert "virtualOutbound" in listeners
+    clusters = {item["cluster"]["name"] for item in configs[2]["dynamic_active_clusters"]}
+    assert {"PassthroughCluster", "BlackHoleCluster"} <= clusters

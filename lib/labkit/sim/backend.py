@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
@@ -118,8 +119,20 @@ class SimBackend:
             sleep=self.sleep,
             read=lambda path: self._pod_file(obj, container, path),
             env=env,
+            admin=(lambda path: self._envoy_admin(obj, path)) if container == "istio-proxy" else None,
         )
         return shell.execute(context, list(argv))
+
+    def _envoy_admin(self, pod: dict[str, Any], path: str) -> tuple[str, str, int]:
+        """Envoy's admin ``config_dump`` for this pod's proxy, from the translator that gives the envoy
+        backend its config (``labkit.xds``); other admin paths are refused by name."""
+        from ..xds.dump import KINDS, proxy_config  # deferred: the translator is only needed here
+
+        endpoint, _, query = path.lstrip("/").partition("?")
+        if endpoint != "config_dump" or query:
+            return "", f"admin path /{path.lstrip('/')}: not modelled by the offline simulator (config_dump is)\n", 2
+        sections = [proxy_config(self.mesh, pod, kind) for kind in KINDS]
+        return json.dumps({"configs": sections}, indent=2) + "\n", "", 0
 
     def _pod_file(self, pod: dict[str, Any], container: str, path: str) -> bytes | None:
         """A file the container can read: what curl wrote there (-o, -D), Squid's access log, and

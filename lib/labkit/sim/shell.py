@@ -39,6 +39,8 @@ class Pod:
     sleep: Callable[[float], None]
     read: FileReader
     env: dict[str, str] = field(default_factory=dict)
+    #: Envoy's admin API, in the istio-proxy container only: path -> (body, exit code).
+    admin: Callable[[str], tuple[str, str, int]] | None = None
 
 
 # -- reading a script ----------------------------------------------------------------------------
@@ -420,6 +422,8 @@ class Shell:
             return self._time(args, stdin, env)
         if name == "sh":
             return self._sh(args)
+        if name == "pilot-agent" and self.pod.admin is not None:
+            return self._pilot_agent(args)
         tool = TOOLS.get(name)
         if tool is not None:
             return tool(args, stdin, self.pod.read)
@@ -466,6 +470,16 @@ class Shell:
             lines += f"real\t{real}\nuser\t0m 0.00s\nsys\t0m 0.00s\n"
         return Io(result.stdout, result.stderr + lines, result.code)
 
+    def _pilot_agent(self, args: list[str]) -> Io:
+        """``pilot-agent request GET <path>``: what istioctl proxy-config runs in the istio-proxy
+        container to read Envoy's admin API (istioctl/pkg/util/handlers)."""
+        if len(args) < 3 or args[0] != "request" or args[1].upper() != "GET":
+            what = " ".join(["pilot-agent", *args])
+            return Io("", f"{what}: only `pilot-agent request GET <path>` is modelled; {KIND_CLUSTER}\n", 2)
+        assert self.pod.admin is not None
+        stdout, stderr, code = self.pod.admin(args[2])
+        return Io(stdout, stderr, code)
+
     def _sh(self, args: list[str]) -> Io:
         if len(args) >= 2 and args[0] == "-c":
             nested = Shell(self.pod, args[2:] if len(args) > 2 else ["sh"])
@@ -497,6 +511,7 @@ def execute(pod: Pod, argv: list[str]) -> ExecResult:
     if not argv:
         return ExecResult("", "error: you must specify at least one command for the container\n", 1, 0.0)
     shell = Shell(pod)
-    known = _program(argv[0]) in PROGRAMS or _program(argv[0]) in TOOLS
+    program = _program(argv[0])
+    known = program in PROGRAMS or program in TOOLS or (program == "pilot-agent" and pod.admin is not None)
     result = shell.run(list(argv)) if known else not_found(argv[0], by="exec")
     return ExecResult(result.stdout, result.stderr, result.code, round(pod.now() - start, 3))
