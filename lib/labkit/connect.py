@@ -132,7 +132,7 @@ def banner(lab: Lab, reason: str, meta: LabMeta | None = None, cleanup_on_error:
         style = "magenta"
         head = Text.assemble(
             (" SIMULATED MESH ", "bold white on magenta"),
-            "  results come from labkit's offline model of Istio, ",
+            "  results come from labkit's model of Istio, ",
             ("not from a real cluster", "bold"),
             ".",
         )
