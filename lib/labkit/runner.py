@@ -32,6 +32,7 @@ from rich.text import Text
 from . import paths
 from .backend import Backend
 from .checks import Check
+from .connect import AUTO_CHOICE_VAR, AUTO_REASON_VAR
 from .errors import LabkitError
 from .snapshot import ClusterReport, Guard
 
@@ -46,9 +47,6 @@ BACKENDS = ("auto", "sim", "kube")
 PARALLEL_SAFE: dict[str, bool] = {"sim": True, "kube": False}
 #: The kernel ``make venv`` registers (see the README); plain ``python3`` when it is not installed.
 LAB_KERNEL, FALLBACK_KERNEL = "labkit", "python3"
-
-#: Set for a kernel whose backend the runner chose with ``auto``: which one, and why (read by ``connect``).
-AUTO_CHOICE_VAR, AUTO_REASON_VAR = "LABKIT_AUTO_CHOICE", "LABKIT_AUTO_REASON"
 
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
 
