@@ -530,8 +530,10 @@ def kernel_manager_class(env: dict[str, str]) -> type:
     encryption = "auto" if zmq.has("curve") else "disabled"
 
     class LabKernelManager(AsyncKernelManager):
+        launch_env = env  # what the kernel process starts with
+
         async def start_kernel(self, **kw: Any) -> None:  # type: ignore[override]
-            kw.setdefault("env", env)
+            kw.setdefault("env", self.launch_env)
             kw.setdefault("transport_encryption", encryption)
             await super().start_kernel(**kw)
 
