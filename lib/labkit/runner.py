@@ -18,6 +18,7 @@ import os
 import re
 import threading
 import time
+import weakref
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -304,7 +305,7 @@ def run_labs(
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
     selected = select(labs, notebooks_dir)
-    # papermill chdirs into the notebooks directory, so every path we hand it must be absolute.
+    # The kernel starts in the notebooks directory, so every path we hand it must be absolute.
     out = Path(out).resolve()
     kernel_name, note = choose_kernel(kernel_name)
     if note and progress:
@@ -394,13 +395,35 @@ def _run_selected(
             else:
                 if progress:
                     console.rule(f"[bold]{len(selected)} labs[/], {workers} at a time · backend {backend}")
-                with ThreadPoolExecutor(max_workers=workers) as pool:
-                    # map keeps the selection order, so the reports read as a serial run's would.
-                    results = list(pool.map(run, range(1, len(selected) + 1), selected))
+                results = _run_side_by_side(run, selected, workers)
     finally:
         if owned and cluster is not None and hasattr(cluster, "close"):
             cluster.close()
     return RunSummary(results=results, backend=backend, out=out)
+
+
+def _run_side_by_side(run: Any, selected: list[LabInfo], workers: int) -> list[LabResult]:
+    """``run`` for every lab, ``workers`` at a time, results in the selection order (so the reports
+    read as a serial run's would). Ctrl-C or a stop signal kills the running kernels, which ends their
+    threads at once; a serial run stops its one kernel through papermill."""
+    pool = ThreadPoolExecutor(max_workers=workers)
+    futures = [pool.submit(run, i, lab) for i, lab in enumerate(selected, 1)]
+    try:
+        return [f.result() for f in futures]
+    except BaseException:
+        for f in futures:
+            f.cancel()
+        _kill_running_kernels()
+        raise
+    finally:
+        pool.shutdown(wait=True)
+
+
+def _kill_running_kernels() -> None:
+    for manager in list(_running_kernels):
+        process = getattr(getattr(manager, "provisioner", None), "process", None)
+        if process is not None and process.poll() is None:
+            process.kill()
 
 
 @contextlib.contextmanager
@@ -527,6 +550,8 @@ def kernel_manager_class(env: dict[str, str]) -> type:
     import zmq
     from jupyter_client.manager import AsyncKernelManager
 
+    # An older jupyter_client without transport_encryption would pass the option on to Popen.
+    knows_encryption = AsyncKernelManager.class_traits().get("transport_encryption") is not None
     encryption = "auto" if zmq.has("curve") else "disabled"
 
     class LabKernelManager(AsyncKernelManager):
@@ -534,8 +559,10 @@ def kernel_manager_class(env: dict[str, str]) -> type:
 
         async def start_kernel(self, **kw: Any) -> None:  # type: ignore[override]
             kw.setdefault("env", self.launch_env)
-            kw.setdefault("transport_encryption", encryption)
+            if knows_encryption:
+                kw.setdefault("transport_encryption", encryption)
             await super().start_kernel(**kw)
+            _running_kernels.add(self)
 
     return LabKernelManager
 
@@ -585,6 +612,8 @@ def strip_ansi(text: str) -> str:
     return _ANSI.sub("", text)
 
 
+#: Kernel managers of this process's labs, so a stopped parallel run can end their kernels.
+_running_kernels: weakref.WeakSet[Any] = weakref.WeakSet()
 #: The lab a runner thread is executing, to label its output when labs run side by side.
 _current_lab = threading.local()
 

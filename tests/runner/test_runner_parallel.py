@@ -76,3 +76,50 @@ def test_parallel_output_matches_a_serial_run(notebooks: Path, tmp_path: Path) -
     # Each kernel recorded its own checks in its own file, under its own lab name.
     for r in par.results:
         assert re.fullmatch(r"\d\d-\w+", r.name) and (par_out / f"{r.name}.checks.json").is_file()
+
+
+def _sleeping_lab(directory: Path, name: str) -> None:
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    params = nbformat.v4.new_code_cell('backend = "auto"')
+    params.metadata["tags"] = ["parameters"]
+    sleep = nbformat.v4.new_code_cell("import time\ntime.sleep(120)")
+    nb.cells = [nbformat.v4.new_markdown_cell(f"# {name}"), params, sleep]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, directory / f"{name}.ipynb")
+
+
+def test_ctrl_c_ends_labs_running_side_by_side(tmp_path: Path) -> None:
+    import os
+    import signal
+    import threading
+    import time
+
+    from labkit import runner
+
+    notebooks = tmp_path / "nb"
+    notebooks.mkdir()
+    for name in ("01-sleep", "02-sleep"):
+        _sleeping_lab(notebooks, name)
+    sent: list[float] = []
+    earlier = {id(m) for m in runner._running_kernels}  # kernels of other tests, long ended
+
+    def ours() -> list:
+        return [m for m in list(runner._running_kernels) if id(m) not in earlier]
+
+    def interrupt_once_both_kernels_run() -> None:
+        deadline = time.monotonic() + 60
+        while len(ours()) < 2 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        time.sleep(1)
+        sent.append(time.monotonic())
+        os.kill(os.getpid(), signal.SIGINT)  # what Ctrl-C sends
+
+    threading.Thread(target=interrupt_once_both_kernels_run, daemon=True).start()
+    with pytest.raises(KeyboardInterrupt):
+        run_labs(None, "sim", tmp_path / "out", notebooks_dir=notebooks, progress=False, jobs=2)
+    # Well before the cells' 120 s sleep would end: the kernels were killed, not waited for.
+    assert sent and time.monotonic() - sent[0] < 30
+    processes = [m.provisioner.process for m in ours() if m.provisioner is not None]
+    assert len(processes) == 2 and all(p.poll() is not None for p in processes)
