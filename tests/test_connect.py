@@ -49,3 +49,41 @@ def test_kube_backend_refuses_a_foreign_context_before_any_call(tmp_path: Path, 
 def test_unknown_backend_is_a_clear_error() -> None:
     with pytest.raises(ValueError, match="sim, kube"):
         connect(backend="cloud")
+
+
+# -- the banner's reason and title
+
+
+def _banner_text(monkeypatch: pytest.MonkeyPatch, asked: str, **env: str) -> str:
+    from rich.console import Console
+
+    from labkit.connect import AUTO_CHOICE_VAR, AUTO_REASON_VAR
+
+    for var in (AUTO_CHOICE_VAR, AUTO_REASON_VAR, "LABKIT_LAB", "LABKIT_RECORD_DIR"):
+        monkeypatch.delenv(var, raising=False)
+    names = {"choice": AUTO_CHOICE_VAR, "reason": AUTO_REASON_VAR}
+    for key, value in env.items():
+        monkeypatch.setenv(names[key], value)
+    console = Console(record=True, width=200, color_system=None)
+    connect(backend=asked, cleanup_on_error=False, console=console)
+    return console.export_text()
+
+
+def test_banner_keeps_the_reason_the_runner_chose_auto_for(monkeypatch: pytest.MonkeyPatch) -> None:
+    # `labkit run --backend auto` resolves auto once and injects "sim"; the banner says why.
+    text = _banner_text(monkeypatch, "sim", choice="sim", reason="context kind-labs: connection refused")
+    assert "chosen because: context kind-labs: connection refused" in text
+    assert "was asked for" not in text
+
+
+def test_banner_says_asked_for_when_the_runner_did_not_choose(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert "chosen because: backend='sim' was asked for" in _banner_text(monkeypatch, "sim")
+    # The runner's choice was kube, but this notebook asked for sim itself: the runner's reason is not its.
+    text = _banner_text(monkeypatch, "sim", choice="kube", reason="context kind-labs answers")
+    assert "chosen because: backend='sim' was asked for" in text
+
+
+def test_unnamed_lab_is_not_titled_lab_lab(monkeypatch: pytest.MonkeyPatch) -> None:
+    text = _banner_text(monkeypatch, "sim")
+    title = text.splitlines()[0]
+    assert " lab " in f" {title} " and "lab lab" not in title

@@ -7,7 +7,7 @@ import json
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import yaml
 from rich import box
@@ -57,11 +57,24 @@ class Check(RichDisplay):
 
 
 class CheckTable(RichDisplay):
-    """All checks of a lab so far, as one table."""
+    """All checks of a lab, as one table.
+
+    In a notebook the table stays live: a check made after it was shown (the cleanup check in the
+    last cell) is added to it, so its count is the one the runner's summary gives for the lab.
+    """
 
     def __init__(self, checks: list[Check], title: str = "Checks") -> None:
         self.checks = checks
         self.title = title
+
+    def _ipython_display_(self) -> None:
+        # A display id lets ``record`` redraw this output; Jupyter and papermill (nbclient) both
+        # apply the update to the cell that showed the table.
+        from IPython.display import display
+
+        handle = display(self._repr_mimebundle_(), raw=True, display_id=True)
+        if handle is not None:
+            _shown_tables[id(self.checks)] = (self, handle)
 
     @property
     def passed(self) -> bool:
@@ -180,8 +193,22 @@ def record_applied(docs: list[dict], lab: str) -> None:
             yaml.safe_dump_all([redact(d) for d in docs], out, explicit_start=True, sort_keys=False)
 
 
+#: The last table shown for each list of checks, with the handle that redraws it.
+_shown_tables: dict[int, tuple[CheckTable, Any]] = {}
+
+
+def refresh_shown_table(checks: list[Check]) -> None:
+    """Redraw the table already shown for ``checks``, so it counts every check made since."""
+    shown = _shown_tables.get(id(checks))
+    if shown is not None and shown[0].checks is checks:
+        table, handle = shown
+        handle.update(table._repr_mimebundle_(), raw=True)
+
+
 def record(checks: list[Check], lab: str) -> None:
-    """Write the checks for the runner's JUnit report when it asked for them."""
+    """Write the checks for the runner's JUnit report when it asked for them, and bring a table
+    already shown for them up to date."""
+    refresh_shown_table(checks)
     path = _record_path(lab, ".checks.json")
     if path is not None:
         with _open_private(path, "w") as out:

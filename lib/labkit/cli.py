@@ -43,7 +43,17 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_OUT,
         help=f"executed notebooks, their HTML, junit.xml and summary.md (default: {DEFAULT_OUT})",
     )
-    p_run.add_argument("--kernel", default="python3", help="Jupyter kernel to run in (default: python3)")
+    p_run.add_argument(
+        "--kernel", default=None, help="Jupyter kernel to run in (default: labkit when installed, else python3)"
+    )
+    p_run.add_argument(
+        "-j",
+        "--jobs",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="notebooks to run at once on sim (default: the CPU count); kube always runs one at a time",
+    )
     p_run.add_argument(
         "--timeout",
         type=float,
@@ -91,6 +101,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p_serve.add_argument("-v", "--verbose", action="store_true", help="log every request")
     return parser
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
+    return value
 
 
 def _backend_option(p: argparse.ArgumentParser) -> None:
@@ -157,6 +174,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             progress=not args.quiet,
             notebooks_dir=args.notebooks,
             console=_console(stderr=True),
+            jobs=args.jobs,
         )
         reports = write_reports(summary)
     console = _console()

@@ -17,6 +17,11 @@ from .lab import Lab
 from .labinfo import LabMeta, find
 
 BACKENDS = ("auto", "sim", "kube")
+#: ``labkit run --backend auto`` chooses once and injects the choice into each notebook; these carry
+#: which backend it chose and why, so the banner gives that reason (set by ``runner.kernel_env``).
+AUTO_CHOICE_VAR, AUTO_REASON_VAR = "LABKIT_AUTO_CHOICE", "LABKIT_AUTO_REASON"
+#: The name of a lab connected without ``lab=`` outside the runner.
+UNNAMED_LAB = "lab"
 
 
 def detect(
@@ -103,7 +108,8 @@ def connect(
         istio_namespace=istio_namespace,
         sim_options=sim_options,
     )
-    name = lab or os.environ.get("LABKIT_LAB") or "lab"
+    reason = runner_reason(backend) or reason
+    name = lab or os.environ.get("LABKIT_LAB") or UNNAMED_LAB
     result = Lab(driver, name=name, console=console or notebook_console())
     show(Banner(result, reason, find(name), cleanup_on_error), result.console)
     if cleanup_on_error:
@@ -111,6 +117,17 @@ def connect(
 
         install_cleanup(result)
     return result
+
+
+def runner_reason(asked: str) -> str:
+    """Why the runner chose ``asked`` for this kernel when it resolved ``auto``; '' otherwise.
+
+    The notebook then asks for the injected name (``sim``), and "backend='sim' was asked for" would
+    hide the real reason, such as no lab cluster answering.
+    """
+    if os.environ.get(AUTO_CHOICE_VAR) != asked:
+        return ""
+    return os.environ.get(AUTO_REASON_VAR, "")
 
 
 class Banner(RichDisplay):
@@ -155,7 +172,10 @@ def banner(lab: Lab, reason: str, meta: LabMeta | None = None, cleanup_on_error:
         requires = meta.requires_in(lab.istio_namespace)
         if requires:
             lines += [Text("It needs:", style="bold"), _bullets(requires)]
-    title = f"Lab {meta.number} · {meta.title} · about {meta.minutes} min" if meta else f"lab {lab.name}"
+    if meta is not None:
+        title = f"Lab {meta.number} · {meta.title} · about {meta.minutes} min"
+    else:
+        title = lab.name if lab.name == UNNAMED_LAB else f"lab {lab.name}"  # never "lab lab"
     subtitle = None
     if meta is not None and meta.depends_on:
         subtitle = "builds on " + ", ".join(meta.depends_on)

@@ -15,7 +15,6 @@ from __future__ import annotations
 import functools
 import html
 import io
-import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -384,10 +383,3 @@ def install_error_display(shell: Any) -> None:
 
     shell.set_custom_exc((LabkitError,), handler)
 
-
-_TAG = re.compile(r"<[^>]+>")
-
-
-def html_to_text(markup: str) -> str:
-    """Visible text of an HTML fragment (tests use it to read what a notebook shows)."""
-    return html.unescape(_TAG.sub("", markup))

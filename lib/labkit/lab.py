@@ -17,6 +17,8 @@ from .checks import Check
 from .display import ManifestView, in_ipython
 from .errors import LabkitError, UnknownChoice
 from .manifests import Manifest, Ref
+from .meshconfig import MESH_CONFIGMAP, MESH_KEY, mesh_text, parse_mesh
+from .meshconfig import outbound_policy as _outbound_policy
 from .paths import lab_file
 from .result import CurlResult
 from .verify import Verifications
@@ -25,7 +27,6 @@ if TYPE_CHECKING:
     from .sim.world import World
 
 OUTBOUND_POLICIES = ("ALLOW_ANY", "REGISTRY_ONLY")
-CONFIGMAP = "istio"
 
 
 class Lab(Verifications):
@@ -198,34 +199,34 @@ class Lab(Verifications):
 
     # -- the mesh config
     def mesh_config(self) -> dict[str, Any]:
-        return yaml.safe_load(self._mesh_text()) or {}
+        return parse_mesh(self._mesh_text())
 
     def outbound_policy(self) -> str:
         """meshConfig.outboundTrafficPolicy.mode; Istio's default is ALLOW_ANY when it is unset."""
-        return (self.mesh_config().get("outboundTrafficPolicy") or {}).get("mode", "ALLOW_ANY")
+        return _outbound_policy(self.mesh_config())
 
     def set_outbound_policy(self, mode: str) -> None:
         """Edit meshConfig.outboundTrafficPolicy.mode in the ``istio`` ConfigMap (a patch, not sed | replace)."""
         if mode not in OUTBOUND_POLICIES:
             raise UnknownChoice("outbound policy", mode, OUTBOUND_POLICIES, fix="meshConfig.outboundTrafficPolicy.mode")
         text = self._mesh_text()
-        mesh = yaml.safe_load(text) or {}
+        mesh = parse_mesh(text)
         mesh.setdefault("outboundTrafficPolicy", {})["mode"] = mode
         if self._mesh_original is None:
             self._mesh_original = text
-        self.driver.patch(self._configmap_ref(), {"data": {"mesh": yaml.safe_dump(mesh, sort_keys=False)}})
+        self.driver.patch(self._configmap_ref(), {"data": {MESH_KEY: yaml.safe_dump(mesh, sort_keys=False)}})
 
     def _configmap_ref(self) -> Ref:
-        return Ref("v1", "ConfigMap", self.istio_namespace, CONFIGMAP)
+        return Ref("v1", "ConfigMap", self.istio_namespace, MESH_CONFIGMAP)
 
     def _mesh_text(self) -> str:
         cm = self.driver.get(self._configmap_ref())
         if cm is None:
             raise LabkitError(
-                f"ConfigMap {CONFIGMAP} not found in namespace {self.istio_namespace}",
+                f"ConfigMap {MESH_CONFIGMAP} not found in namespace {self.istio_namespace}",
                 hint="is Istio installed? `labkit doctor` checks the cluster",
             )
-        return (cm.get("data") or {}).get("mesh", "")
+        return mesh_text(cm)
 
     # -- namespace labels (restored on cleanup)
     def label_namespace(self, namespace: str, labels: Mapping[str, str | None]) -> None:
@@ -318,7 +319,7 @@ class Lab(Verifications):
         self._applied.clear()
         if self._mesh_original is not None:
             try:
-                self.driver.patch(self._configmap_ref(), {"data": {"mesh": self._mesh_original}})
+                self.driver.patch(self._configmap_ref(), {"data": {MESH_KEY: self._mesh_original}})
                 done.append("restored the mesh config (outbound policy)")
                 self._mesh_original = None
             except Exception as exc:

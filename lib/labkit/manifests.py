@@ -16,6 +16,7 @@ from typing import Any, cast
 
 from . import yamlsafe
 from .errors import ManifestError, Problem
+from .selectors import selector_matches as selector_matches  # its home is selectors.py; kept importable here
 
 Manifest = str | bytes | Path | Mapping[str, Any] | Iterable[Any]
 
@@ -127,25 +128,3 @@ def prepare(docs: list[dict[str, Any]], namespace: str | None, lab_id: str) -> l
     return out
 
 
-def selector_matches(selector: str | Mapping[str, str] | None, labels: Mapping[str, str] | None) -> bool:
-    """Equality-based label selectors (``a=b,c=d``, ``a!=b``, ``a``) as ``kubectl -l`` takes them."""
-    if not selector:
-        return True
-    labels = labels or {}
-    if isinstance(selector, Mapping):
-        return all(labels.get(k) == v for k, v in selector.items())
-    for term in (t.strip() for t in selector.split(",") if t.strip()):
-        if "!=" in term:
-            key, value = (s.strip() for s in term.split("!=", 1))
-            if labels.get(key) == value:
-                return False
-        elif "=" in term:
-            key, value = (s.strip() for s in term.split("=", 1))
-            if labels.get(key.rstrip("=")) != value.lstrip("="):
-                return False
-        elif term.startswith("!"):
-            if term[1:] in labels:
-                return False
-        elif term not in labels:
-            return False
-    return True

@@ -16,8 +16,11 @@ import json
 import logging
 import os
 import re
+import threading
 import time
+import weakref
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,6 +33,7 @@ from rich.text import Text
 from . import paths
 from .backend import Backend
 from .checks import Check
+from .connect import AUTO_CHOICE_VAR, AUTO_REASON_VAR
 from .errors import LabkitError
 from .snapshot import ClusterReport, Guard
 
@@ -38,6 +42,12 @@ LAB_PATTERN = re.compile(r"^(\d+)-[\w.-]+\.ipynb$")
 #: The exception a failing check raises in the kernel (labkit.checks.ExpectationFailed).
 CHECK_FAILURE = "ExpectationFailed"
 BACKENDS = ("auto", "sim", "kube")
+#: Whether notebooks on a backend may run at the same time. Each sim kernel builds its own private
+#: mesh; kube labs share one mesh-wide config (the outbound policy, the istio ConfigMap), so one
+#: lab's change would break another's checks. A backend missing here runs one notebook at a time.
+PARALLEL_SAFE: dict[str, bool] = {"sim": True, "kube": False}
+#: The kernel ``make venv`` registers (see the README); plain ``python3`` when it is not installed.
+LAB_KERNEL, FALLBACK_KERNEL = "labkit", "python3"
 
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
 
@@ -276,26 +286,63 @@ def run_labs(
     backend: str,
     out: Path,
     *,
-    kernel_name: str = "python3",
+    kernel_name: str | None = None,
     timeout_per_cell: float | None = 600,
     progress: bool = True,
     notebooks_dir: Path | None = None,
     console: Console | None = None,
     cluster: Backend | None = None,
+    jobs: int | None = None,
 ) -> RunSummary:
     """Execute the selected labs (all when ``labs`` is empty) and return what happened.
 
     A failing notebook does not stop the others. Executed notebooks and check records land in ``out``.
     ``cluster`` is the backend the runner snapshots and restores around each notebook; by default a
     connection to the cluster when the labs run on ``kube`` (with ``auto``, when a cluster answers).
+    ``jobs``: how many notebooks run at once where the backend allows it (``PARALLEL_SAFE``);
+    ``None`` means one per CPU. Results keep the order of ``labs`` whatever finishes first.
     """
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
     selected = select(labs, notebooks_dir)
-    # papermill chdirs into the notebooks directory, so every path we hand it must be absolute.
+    # The kernel starts in the notebooks directory, so every path we hand it must be absolute.
     out = Path(out).resolve()
+    kernel_name, note = choose_kernel(kernel_name)
+    if note and progress:
+        (console or Console(stderr=True)).print(f"[yellow]{note}[/]")
     with private_output(out):
-        return _run_selected(selected, backend, out, kernel_name, timeout_per_cell, progress, console, cluster)
+        return _run_selected(
+            selected, backend, out, kernel_name, timeout_per_cell, progress, console, cluster, jobs
+        )
+
+
+def choose_kernel(requested: str | None, installed: set[str] | None = None) -> tuple[str, str]:
+    """The Jupyter kernel to run in, and a note when it is not the one asked for or expected.
+
+    ``requested`` wins when given (papermill names a missing one). Otherwise the project's ``labkit``
+    kernel when it is installed, else ``python3``, saying why.
+    """
+    if requested:
+        return requested, ""
+    if installed is None:
+        from jupyter_client.kernelspec import KernelSpecManager
+
+        installed = set(KernelSpecManager().find_kernel_specs())
+    if LAB_KERNEL in installed:
+        return LAB_KERNEL, ""
+    return FALLBACK_KERNEL, (
+        f"the {LAB_KERNEL!r} Jupyter kernel is not installed (`make venv` registers it); "
+        f"running the labs in {FALLBACK_KERNEL!r}"
+    )
+
+
+def parallel_jobs(backend: str, requested: int | None, labs: int) -> int:
+    """How many notebooks run at once: ``requested`` (default: the CPU count) where ``backend`` is
+    parallel-safe, else 1; never more than there are labs."""
+    if not PARALLEL_SAFE.get(backend, False):
+        return 1
+    wanted = requested if requested is not None else (os.cpu_count() or 1)
+    return max(1, min(wanted, labs))
 
 
 def _run_selected(
@@ -307,35 +354,76 @@ def _run_selected(
     progress: bool,
     console: Console | None,
     cluster: Backend | None,
+    jobs: int | None = None,
 ) -> RunSummary:
     console = console or Console(stderr=True)
     # The runner decides "auto" once, so its snapshots and the kernels talk to the same mesh.
-    kernel_backend = _resolve_auto(cluster) if backend == "auto" else backend
+    kernel_backend, reason = _resolve_auto(cluster) if backend == "auto" else (backend, "")
+    workers = parallel_jobs(kernel_backend, jobs, len(selected))
+    if progress and jobs is not None and jobs > 1 and workers == 1 and len(selected) > 1:
+        console.print(
+            f"[yellow]backend {kernel_backend}: labs share one mesh, so they run one at a time "
+            f"(--jobs {jobs} ignored)[/]"
+        )
     owned = cluster is None and kernel_backend == "kube"
     if owned:
         from .connect import make_backend
 
         cluster, _ = make_backend("kube")
-    results = []
+
+    def run(i: int, lab: LabInfo) -> LabResult:
+        if progress and workers == 1:
+            console.rule(f"[bold]{lab.name}[/] ({i}/{len(selected)}) · backend {backend}")
+        # Only a real cluster keeps state between kernels; each simulator starts fresh.
+        guard = Guard(cluster) if cluster is not None and kernel_backend == "kube" else None
+        _current_lab.name = lab.name if workers > 1 else ""
+        result = _run_one(
+            lab, backend, kernel_backend, out, kernel_name, timeout_per_cell, progress, guard, reason
+        )
+        if progress:
+            style = "green" if result.passed else "red"
+            console.print(f"[{style}]{lab.name} {result.status}[/] in {result.seconds:.1f}s")
+            if result.cluster is not None:
+                for line in result.cluster.problems:
+                    console.print(f"  [red]{line}[/]")
+        return result
+
     try:
         with _papermill_logging(progress):
-            for i, lab in enumerate(selected, 1):
+            if workers == 1:
+                results = [run(i, lab) for i, lab in enumerate(selected, 1)]
+            else:
                 if progress:
-                    console.rule(f"[bold]{lab.name}[/] ({i}/{len(selected)}) · backend {backend}")
-                # Only a real cluster keeps state between kernels; each simulator starts fresh.
-                guard = Guard(cluster) if cluster is not None and kernel_backend == "kube" else None
-                result = _run_one(lab, backend, kernel_backend, out, kernel_name, timeout_per_cell, progress, guard)
-                if progress:
-                    style = "green" if result.passed else "red"
-                    console.print(f"[{style}]{lab.name} {result.status}[/] in {result.seconds:.1f}s")
-                    if result.cluster is not None:
-                        for line in result.cluster.problems:
-                            console.print(f"  [red]{line}[/]")
-                results.append(result)
+                    console.rule(f"[bold]{len(selected)} labs[/], {workers} at a time · backend {backend}")
+                results = _run_side_by_side(run, selected, workers)
     finally:
         if owned and cluster is not None and hasattr(cluster, "close"):
             cluster.close()
     return RunSummary(results=results, backend=backend, out=out)
+
+
+def _run_side_by_side(run: Any, selected: list[LabInfo], workers: int) -> list[LabResult]:
+    """``run`` for every lab, ``workers`` at a time, results in the selection order (so the reports
+    read as a serial run's would). Ctrl-C or a stop signal kills the running kernels, which ends their
+    threads at once; a serial run stops its one kernel through papermill."""
+    pool = ThreadPoolExecutor(max_workers=workers)
+    futures = [pool.submit(run, i, lab) for i, lab in enumerate(selected, 1)]
+    try:
+        return [f.result() for f in futures]
+    except BaseException:
+        for f in futures:
+            f.cancel()
+        _kill_running_kernels()
+        raise
+    finally:
+        pool.shutdown(wait=True)
+
+
+def _kill_running_kernels() -> None:
+    for manager in list(_running_kernels):
+        process = getattr(getattr(manager, "provisioner", None), "process", None)
+        if process is not None and process.poll() is None:
+            process.kill()
 
 
 @contextlib.contextmanager
@@ -370,13 +458,13 @@ def restrict(out: Path) -> None:
             continue  # gone meanwhile, or not ours to change
 
 
-def _resolve_auto(cluster: Backend | None) -> str:
+def _resolve_auto(cluster: Backend | None) -> tuple[str, str]:
+    """The backend ``auto`` stands for in this run, and why (the kernels' banners repeat the reason)."""
     if cluster is not None:
-        return cluster.name
+        return cluster.name, f"the runner was given a {cluster.name} backend"
     from .connect import detect
 
-    name, _ = detect()
-    return name
+    return detect()
 
 
 def _run_one(
@@ -388,6 +476,7 @@ def _run_one(
     timeout: float | None,
     progress: bool,
     guard: Guard | None = None,
+    reason: str = "",
 ) -> LabResult:
     import papermill  # slow to import; only the run command needs it
     from papermill.exceptions import PapermillExecutionError
@@ -401,22 +490,20 @@ def _run_one(
     if guard is not None:
         guard.snapshot()
     start = time.monotonic()
-    env = {"LABKIT_RECORD_DIR": str(out), "LABKIT_LAB": lab.name}
-    if os.environ.get("PYTHONPATH"):
-        # The kernel starts in the notebooks directory: a relative entry (PYTHONPATH=lib) would miss.
-        env["PYTHONPATH"] = _absolute_paths(os.environ["PYTHONPATH"])
     try:
-        with _environ(**env):
-            papermill.execute_notebook(
-                str(lab.path),
-                str(output),
-                parameters={"backend": kernel_backend},
-                kernel_name=kernel_name,
-                cwd=str(lab.path.parent),
-                log_output=progress,
-                progress_bar=False,
-                execution_timeout=timeout if timeout and timeout > 0 else None,  # 0: no limit
-            )
+        # Neither papermill's ``cwd`` (a process-wide chdir) nor os.environ: both would leak between
+        # notebooks running side by side. The kernel gets its directory and variables at launch.
+        papermill.execute_notebook(
+            str(lab.path),
+            str(output),
+            parameters={"backend": kernel_backend},
+            kernel_name=kernel_name,
+            log_output=progress,
+            progress_bar=False,
+            execution_timeout=timeout if timeout and timeout > 0 else None,  # 0: no limit
+            kernel_manager_class=kernel_manager_class(kernel_env(lab, out, backend, kernel_backend, reason)),
+            resources={"metadata": {"path": str(lab.path.parent)}},  # the kernel's working directory
+        )
     except PapermillExecutionError as e:
         result.error = CellError(
             ename=e.ename, evalue=str(e.evalue), cell_index=e.cell_index, traceback="\n".join(e.traceback)
@@ -430,6 +517,54 @@ def _run_one(
     result.seconds = time.monotonic() - start
     result.checks, result.record_problem = read_checks(record)
     return result
+
+
+def kernel_env(
+    lab: LabInfo, out: Path, backend: str, kernel_backend: str = "", reason: str = ""
+) -> dict[str, str]:
+    """The variables one lab's kernel starts with: this process's, plus where to record its checks.
+
+    With ``auto`` the runner chooses the backend and injects it; the two ``AUTO_*`` variables carry that
+    choice and its reason, so the kernel's banner gives the real reason (no lab cluster answered)
+    rather than "backend='sim' was asked for".
+    """
+    env = {**os.environ, "LABKIT_RECORD_DIR": str(out), "LABKIT_LAB": lab.name}
+    env.pop(AUTO_CHOICE_VAR, None)
+    env.pop(AUTO_REASON_VAR, None)
+    if backend == "auto" and kernel_backend and reason:
+        env[AUTO_CHOICE_VAR], env[AUTO_REASON_VAR] = kernel_backend, reason
+    if env.get("PYTHONPATH"):
+        # The kernel starts in the notebooks directory: a relative entry (PYTHONPATH=lib) would miss.
+        env["PYTHONPATH"] = _absolute_paths(env["PYTHONPATH"])
+    return env
+
+
+def kernel_manager_class(env: dict[str, str]) -> type:
+    """A jupyter_client kernel manager that launches the kernel with ``env`` and encrypted sockets.
+
+    ipykernel warns "Kernel is running over TCP without encryption" unless the manager provisions
+    CurveZMQ keys; jupyter_client does that with ``transport_encryption="auto"`` for kernelspecs that
+    declare ``supported_encryption: ["curve"]`` (ipykernel >= 7 writes it), and leaves older ones as
+    they were. The kernel and the runner talk over loopback either way.
+    """
+    import zmq
+    from jupyter_client.manager import AsyncKernelManager
+
+    # An older jupyter_client without transport_encryption would pass the option on to Popen.
+    knows_encryption = AsyncKernelManager.class_traits().get("transport_encryption") is not None
+    encryption = "auto" if zmq.has("curve") else "disabled"
+
+    class LabKernelManager(AsyncKernelManager):
+        launch_env = env  # what the kernel process starts with
+
+        async def start_kernel(self, **kw: Any) -> None:  # type: ignore[override]
+            kw.setdefault("env", self.launch_env)
+            if knows_encryption:
+                kw.setdefault("transport_encryption", encryption)
+            await super().start_kernel(**kw)
+            _running_kernels.add(self)
+
+    return LabKernelManager
 
 
 def applied_kinds(record: Path) -> list[tuple[str, str]]:
@@ -477,19 +612,10 @@ def strip_ansi(text: str) -> str:
     return _ANSI.sub("", text)
 
 
-@contextlib.contextmanager
-def _environ(**values: str) -> Iterator[None]:
-    """Set variables for the kernel, which inherits this process's environment, then restore them."""
-    saved = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+#: Kernel managers of this process's labs, so a stopped parallel run can end their kernels.
+_running_kernels: weakref.WeakSet[Any] = weakref.WeakSet()
+#: The lab a runner thread is executing, to label its output when labs run side by side.
+_current_lab = threading.local()
 
 
 class _RawHandler(logging.StreamHandler):  # type: ignore[type-arg]
@@ -499,6 +625,10 @@ class _RawHandler(logging.StreamHandler):  # type: ignore[type-arg]
         message = record.getMessage()
         if message.startswith("Ending Cell"):  # one marker per cell is enough to follow progress
             return
+        # Side by side, each line says which lab printed it.
+        prefix = getattr(_current_lab, "name", "")
+        if prefix:
+            message = "".join(f"[{prefix}] {line}\n" for line in message.rstrip("\n").splitlines())
         try:
             self.stream.write(message.rstrip("\n") + "\n")
             self.flush()

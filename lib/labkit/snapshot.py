@@ -22,6 +22,16 @@ import yaml
 
 from .backend import Backend
 from .manifests import LAB_LABEL, MANAGED_BY, MANAGED_BY_VALUE, Ref
+from .meshconfig import (
+    DEFAULT_OUTBOUND_POLICY,
+    ISTIO_NETWORKING_GROUP,
+    MESH_CONFIGMAP,
+    MESH_KEY,
+    MeshConfigError,
+    mesh_text,
+    outbound_policy,
+    parse_mesh,
+)
 
 #: The label selector that finds everything labkit created, even after the kernel that made it died.
 MANAGED_SELECTOR = f"{MANAGED_BY}={MANAGED_BY_VALUE}"
@@ -30,10 +40,10 @@ MANAGED_SELECTOR = f"{MANAGED_BY}={MANAGED_BY_VALUE}"
 #: routing to a workload that is going away), workloads and their inputs next, namespaces last (their
 #: deletion takes longest and removes whatever is still inside).
 LABELLED_KINDS: tuple[tuple[str, str], ...] = (
-    ("networking.istio.io/v1", "VirtualService"),
-    ("networking.istio.io/v1", "DestinationRule"),
-    ("networking.istio.io/v1", "Gateway"),
-    ("networking.istio.io/v1", "ServiceEntry"),
+    (f"{ISTIO_NETWORKING_GROUP}/v1", "VirtualService"),
+    (f"{ISTIO_NETWORKING_GROUP}/v1", "DestinationRule"),
+    (f"{ISTIO_NETWORKING_GROUP}/v1", "Gateway"),
+    (f"{ISTIO_NETWORKING_GROUP}/v1", "ServiceEntry"),
     ("networking.k8s.io/v1", "NetworkPolicy"),
     ("apps/v1", "Deployment"),
     ("v1", "Service"),
@@ -54,7 +64,6 @@ LAB_NAMESPACE_LABELS: dict[str, dict[str, str]] = {
     "kube-system": {"kube-system": "true"},
 }
 
-MESH_CONFIGMAP = "istio"
 #: Seconds cleanup waits for deleted objects (namespaces above all) to disappear.
 DELETE_TIMEOUT = 180.0
 
@@ -145,7 +154,7 @@ def take(backend: Backend, *, objects: bool = True, applied: Iterable[tuple[str,
     (searched in every kind ``search_kinds`` names)."""
     ref = Ref("v1", "ConfigMap", backend.istio_namespace, MESH_CONFIGMAP)
     cm = backend.get(ref)
-    mesh = None if cm is None else str((cm.get("data") or {}).get("mesh") or "")
+    mesh = None if cm is None else mesh_text(cm)
     labels: dict[str, dict[str, str] | None] = {}
     for ns in watched_namespaces(backend):
         obj = backend.get(Ref("v1", "Namespace", None, ns))
@@ -161,10 +170,9 @@ def _parse_mesh(text: str | None) -> dict[str, Any] | None:
     if text is None:
         return None
     try:
-        value = yaml.safe_load(text)
-    except yaml.YAMLError:
+        return parse_mesh(text)
+    except MeshConfigError:  # still compared: a change to unparsable text is a change
         return {"<unparsable mesh config>": text}
-    return value if isinstance(value, dict) else {}
 
 
 def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
@@ -280,7 +288,7 @@ def restore(backend: Backend, snapshot: Snapshot) -> list[str]:
     done = []
     current = take(backend, objects=False)
     if snapshot.mesh is not None and current.mesh is not None and mesh_differences(snapshot.mesh, current.mesh):
-        backend.patch(snapshot.configmap, {"data": {"mesh": snapshot.mesh}})
+        backend.patch(snapshot.configmap, {"data": {MESH_KEY: snapshot.mesh}})
         done.append(f"restored the mesh config in ConfigMap {snapshot.configmap.namespace}/{MESH_CONFIGMAP}")
     for ns, labels in snapshot.labels.items():
         now = current.labels.get(ns)
@@ -357,9 +365,9 @@ def lab_start_state(snapshot: Snapshot, istio_namespace: str) -> Snapshot:
     without the labels lab 04 adds to shared namespaces. Everything else is kept as it is."""
     mesh = snapshot.mesh
     parsed = _parse_mesh(mesh)
-    if parsed is not None and (parsed.get("outboundTrafficPolicy") or {}).get("mode", "ALLOW_ANY") != "ALLOW_ANY":
+    if parsed is not None and outbound_policy(parsed) != DEFAULT_OUTBOUND_POLICY:
         parsed = copy.deepcopy(parsed)
-        parsed["outboundTrafficPolicy"]["mode"] = "ALLOW_ANY"
+        parsed["outboundTrafficPolicy"]["mode"] = DEFAULT_OUTBOUND_POLICY
         mesh = yaml.safe_dump(parsed, sort_keys=False)
     labels: dict[str, dict[str, str] | None] = {}
     for ns, current in snapshot.labels.items():

@@ -18,11 +18,12 @@ from labkit.display import (
     ManifestView,
     Waiting,
     error_lines,
-    html_to_text,
     plain_text,
 )
 from labkit.errors import ManifestError, Problem
 from labkit.lab import Lab
+
+from .text import html_to_text
 
 ANSI = re.compile(r"\x1b\[")
 

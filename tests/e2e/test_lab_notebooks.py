@@ -7,13 +7,13 @@ import os
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import crd_validator as crd
 import nbformat
 import papermill
 import pytest
 import yaml
 
 from labkit import cli, paths, schema
-from labkit.schema import crd
 
 LABS = sorted(p.stem for p in paths.NOTEBOOKS.glob("[0-9][0-9]-*.ipynb"))
 

@@ -7,10 +7,11 @@ import typing
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
+import crd_validator as crd
 import pytest
 from pydantic import BaseModel
 
-from labkit.schema import crd, istio, problems
+from labkit.schema import istio, problems
 
 from .test_istio import GOOD, edit, se, vs
 

@@ -7,10 +7,12 @@ import string
 from pathlib import Path
 from typing import Any
 
+import crd_validator as crd
+
 from labkit import labinfo
 from labkit.manifests import load
 from labkit.paths import LABS, world_file
-from labkit.schema import crd, problems
+from labkit.schema import problems
 
 #: Plausible values for template placeholders, chosen by words in the placeholder's name or its YAML key.
 #: First match wins; extend this when a lab uses a placeholder none of these fit.

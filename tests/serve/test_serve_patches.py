@@ -58,3 +58,50 @@ def test_a_failed_json_patch_test_or_missing_path_is_invalid() -> None:
     with pytest.raises(ApiError) as missing:
         json_patch({"a": 1}, [{"op": "remove", "path": "/b"}])
     assert missing.value.code == 422
+
+
+# -- RFC 6902 edge cases (https://www.rfc-editor.org/rfc/rfc6902)
+
+
+def _fails(code: int, doc: object, *ops: dict) -> str:
+    with pytest.raises(ApiError) as failure:
+        json_patch(doc, list(ops))
+    assert failure.value.code == code
+    return failure.value.message
+
+
+def test_add_past_the_end_of_a_list_fails() -> None:
+    # RFC 6902 4.1: "The specified index MUST NOT be greater than the number of elements in the array."
+    message = _fails(422, {"a": [1]}, {"op": "add", "path": "/a/5", "value": 9})
+    assert "/a/5" in message or "outside" in message
+    # the one index past the end, and "-", append (same section)
+    assert json_patch({"a": [1]}, [{"op": "add", "path": "/a/1", "value": 9}]) == {"a": [1, 9]}
+    assert json_patch({"a": [1]}, [{"op": "add", "path": "/a/-", "value": 9}]) == {"a": [1, 9]}
+
+
+def test_replace_with_a_negative_index_fails() -> None:
+    # RFC 6901 4: an array index is "0" or digits without a leading zero; "-1" is not one.
+    _fails(422, {"a": [1]}, {"op": "replace", "path": "/a/-1", "value": 9})
+    # RFC 6902 4.3: the target location MUST exist for replace; "-" names the element after the last.
+    _fails(400, {"a": [1]}, {"op": "replace", "path": "/a/-", "value": 9})
+
+
+def test_an_index_with_a_leading_zero_is_not_an_index() -> None:
+    # RFC 6901 4: "01" is not a valid array index.
+    _fails(422, {"a": [1, 2]}, {"op": "replace", "path": "/a/01", "value": 9})
+
+
+def test_malformed_operations_are_bad_requests() -> None:
+    # RFC 6902 4: every operation has "op" and "path"; add and replace need "value"; op names are fixed.
+    _fails(400, {"a": 1}, {"path": "/a"})
+    _fails(400, {"a": 1}, {"op": "add", "path": "/b"})
+    _fails(400, {"a": 1}, {"op": "frob", "path": "/a"})
+    _fails(400, {"a": 1}, "not an operation")  # type: ignore[arg-type]
+    with pytest.raises(ApiError) as failure:
+        json_patch({"a": 1}, {"op": "remove", "path": "/a"})
+    assert failure.value.code == 400
+
+
+def test_a_value_cannot_move_into_its_own_child() -> None:
+    # RFC 6902 4.4: "The "from" location MUST NOT be a proper prefix of the "path" location".
+    _fails(422, {"a": {"b": 1}}, {"op": "move", "from": "/a", "path": "/a/b/c"})

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 import yaml
+from crd_validator import load_crds
 
 # labkit serve and the real kubectl, as tests/serve starts and runs them
 from serve.conftest import kubeconfig, server  # noqa: F401
@@ -25,7 +26,6 @@ from serve.test_serve_kubectl import Kubectl, kubectl  # noqa: F401
 from labkit import ManifestError, manifests
 from labkit.manifests import Ref
 from labkit.paths import LABS, ROOT, istio_crds, world_file
-from labkit.schema.crd import load_crds
 from labkit.serve import ApiServer
 from labkit.sim import SimBackend, coverage
 

@@ -49,6 +49,13 @@ def _kernel(cluster: KubeBackend, seen: list[dict[str, Any]]) -> Callable[..., N
     def execute(input_path: str, output_path: str, parameters: dict[str, Any], **kwargs: Any) -> None:
         seen.append(dict(parameters))
         name = Path(input_path).stem
+        # A kernel process would start with these (where to record its checks); this one is in-process.
+        with pytest.MonkeyPatch.context() as env:
+            for key, value in kwargs["kernel_manager_class"].launch_env.items():
+                env.setenv(key, value)
+            run(name)
+
+    def run(name: str) -> None:
         lab = Lab(cluster, name=name, console=Console(file=io.StringIO()))
         lab.verify_that("the mesh starts with ALLOW_ANY", lab.outbound_policy(), "ALLOW_ANY")
         lab.set_outbound_policy("REGISTRY_ONLY")
@@ -165,7 +172,9 @@ def test_the_kernel_finds_labkit_through_a_relative_pythonpath(tmp_path: Path, m
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("PYTHONPATH", "lib")
     seen: list[str] = []
-    monkeypatch.setattr(papermill, "execute_notebook", lambda *a, **k: seen.append(os.environ["PYTHONPATH"]))
+    monkeypatch.setattr(
+        papermill, "execute_notebook", lambda *a, **k: seen.append(k["kernel_manager_class"].launch_env["PYTHONPATH"])
+    )
     run_labs(None, "sim", tmp_path / "out", notebooks_dir=_notebooks(tmp_path / "nb", "01-a"), progress=False)
     assert seen == [str(tmp_path / "lib")]
     assert os.environ["PYTHONPATH"] == "lib"  # restored for the rest of the process

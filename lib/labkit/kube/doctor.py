@@ -6,10 +6,10 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-import yaml
 from kubernetes.client.exceptions import ApiException
 
 from ..backend import NETWORK_POLICY_ITEM, DoctorItem
+from ..meshconfig import DEFAULT_OUTBOUND_POLICY, MESH_CONFIGMAP, mesh_text, parse_mesh
 from ..snapshot import MANAGED_SELECTOR, find_managed
 from .apierror import is_not_found, message_of
 from .context import root_cause
@@ -151,11 +151,11 @@ class Doctor:
         return DoctorItem("egress gateway", True, f"ready: {names}")
 
     def _mesh_config(self) -> dict[str, Any] | Exception:
-        """meshConfig from the ``mesh`` key of ConfigMap ``istio`` (an error, kept to report per check)."""
+        """meshConfig from the ``mesh`` key of ConfigMap ``istio`` (an error, kept to report per check;
+        a config that does not parse is one, reported as "could not check")."""
         try:
-            cm = self.clients.core.read_namespaced_config_map("istio", self.ns, _request_timeout=TIMEOUT)
-            mesh = yaml.safe_load((cm.data or {}).get("mesh") or "") or {}
-            return mesh if isinstance(mesh, dict) else {}
+            cm = self.clients.core.read_namespaced_config_map(MESH_CONFIGMAP, self.ns, _request_timeout=TIMEOUT)
+            return parse_mesh(mesh_text({"data": cm.data}))
         except Exception as exc:
             return exc
 
@@ -164,7 +164,7 @@ class Doctor:
             return DoctorItem(
                 name,
                 False,
-                f"no ConfigMap istio in namespace {self.ns}: Istio is not installed",
+                f"no ConfigMap {MESH_CONFIGMAP} in namespace {self.ns}: Istio is not installed",
                 INSTALL_ISTIO,
             )
         raise mesh
@@ -204,12 +204,12 @@ class Doctor:
         if isinstance(mesh, Exception):
             return self._mesh_missing(name, mesh)
         mode = (mesh.get("outboundTrafficPolicy") or {}).get("mode")
-        if mode and mode != "ALLOW_ANY":
+        if mode and mode != DEFAULT_OUTBOUND_POLICY:
             # Lab 01 starts by showing ALLOW_ANY; a lab that stopped halfway leaves REGISTRY_ONLY.
             return DoctorItem(
                 name, False, f"{mode}: the labs start from ALLOW_ANY (did a lab stop halfway?)", fix=RESET
             )
-        return DoctorItem(name, True, mode or "ALLOW_ANY (the default; not set in meshConfig)")
+        return DoctorItem(name, True, mode or f"{DEFAULT_OUTBOUND_POLICY} (the default; not set in meshConfig)")
 
     def leftovers(self) -> DoctorItem:
         """Objects an earlier lab created and never deleted, found by labkit's label."""

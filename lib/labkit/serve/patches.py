@@ -1,4 +1,4 @@
-"""The three PATCH formats: JSON merge patch, strategic merge patch, and JSON patch.
+"""The three PATCH formats: JSON merge patch, strategic merge patch, and JSON patch (RFC 6902).
 
 Strategic merge is Kubernetes' own: like a merge patch, except that lists of built-in kinds with a
 merge key (containers by name, ...) merge element by element instead of being replaced. Custom
@@ -10,6 +10,9 @@ from __future__ import annotations
 import copy
 from collections.abc import Mapping
 from typing import Any
+
+import jsonpatch
+import jsonpointer
 
 from ..patch import merge_patch
 from .status import ApiError, bad_request
@@ -99,86 +102,14 @@ def _merge_list(field: str, current: Any, patch: list[Any]) -> list[Any]:
 
 
 def json_patch(target: Any, operations: Any) -> Any:
-    """RFC 6902: add, remove, replace, move, copy, test."""
+    """RFC 6902 (add, remove, replace, move, copy, test), by the ``jsonpatch`` library; ``target`` is
+    left alone. A malformed patch is a 400, as the API server answers when it cannot decode one; a
+    patch that does not apply (a missing path, an index outside the list, a failed test) a 422."""
     if not isinstance(operations, list):
         raise bad_request("a JSON patch must be a list of operations")
-    doc = copy.deepcopy(target)
-    for op in operations:
-        if not isinstance(op, Mapping) or "op" not in op or "path" not in op:
-            raise bad_request(f"invalid JSON patch operation: {op!r}")
-        name, path = op["op"], _pointer(op["path"])
-        if name == "add":
-            doc = _put(doc, path, copy.deepcopy(op.get("value")), insert=True)
-        elif name == "remove":
-            doc, _ = _take(doc, path)
-        elif name == "replace":
-            _take(doc, path)
-            doc = _put(doc, path, copy.deepcopy(op.get("value")), insert=False)
-        elif name in ("move", "copy"):
-            source = _pointer(op.get("from", ""))
-            value = _get(doc, source)
-            if name == "move":
-                doc, value = _take(doc, source)
-            doc = _put(doc, path, copy.deepcopy(value), insert=True)
-        elif name == "test":
-            if _get(doc, path) != op.get("value"):
-                raise ApiError(422, "Invalid", f"the test operation at {op['path']} failed")
-        else:
-            raise bad_request(f"unknown JSON patch operation {name!r}")
-    return doc
-
-
-def _pointer(text: str) -> list[str]:
-    if text == "":
-        return []
-    if not text.startswith("/"):
-        raise bad_request(f"invalid JSON pointer {text!r}")
-    return [part.replace("~1", "/").replace("~0", "~") for part in text[1:].split("/")]
-
-
-def _parent(doc: Any, path: list[str]) -> Any:
-    for part in path[:-1]:
-        doc = _child(doc, part)
-    return doc
-
-
-def _child(doc: Any, part: str) -> Any:
     try:
-        return doc[int(part)] if isinstance(doc, list) else doc[part]
-    except (KeyError, IndexError, ValueError, TypeError):
-        raise ApiError(422, "Invalid", f"the JSON patch path does not exist: {part!r} is missing") from None
-
-
-def _get(doc: Any, path: list[str]) -> Any:
-    for part in path:
-        doc = _child(doc, part)
-    return doc
-
-
-def _put(doc: Any, path: list[str], value: Any, *, insert: bool) -> Any:
-    if not path:
-        return value
-    parent, last = _parent(doc, path), path[-1]
-    if isinstance(parent, list):
-        index = len(parent) if last == "-" else int(last)
-        if insert:
-            parent.insert(index, value)
-        else:
-            parent[index] = value
-    elif isinstance(parent, dict):
-        parent[last] = value
-    else:
-        raise ApiError(422, "Invalid", f"cannot set {last!r} inside a {type(parent).__name__}")
-    return doc
-
-
-def _take(doc: Any, path: list[str]) -> tuple[Any, Any]:
-    if not path:
-        return None, doc
-    parent, last = _parent(doc, path), path[-1]
-    value = _child(parent, last)
-    if isinstance(parent, list):
-        del parent[int(last)]
-    else:
-        del parent[last]
-    return doc, value
+        return jsonpatch.JsonPatch(operations).apply(target)  # works on a deep copy
+    except jsonpatch.InvalidJsonPatch as exc:
+        raise bad_request(f"invalid JSON patch: {exc}") from None
+    except (jsonpatch.JsonPatchException, jsonpointer.JsonPointerException) as exc:
+        raise ApiError(422, "Invalid", f"the JSON patch does not apply: {exc}") from None

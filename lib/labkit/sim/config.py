@@ -5,8 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import yaml
-
+from .. import meshconfig
 from ..manifests import selector_matches
 from .registry import MeshService
 from .scope import Scope
@@ -120,6 +119,6 @@ def qualify_gateway(name: str, namespace: str) -> str:
 
 def parse_mesh(text: str) -> dict[str, Any]:
     try:
-        return yaml.safe_load(text or "") or {}
-    except yaml.YAMLError:
+        return meshconfig.parse_mesh(text)
+    except meshconfig.MeshConfigError:
         return {}  # istiod keeps its last good config; the sim falls back to defaults

@@ -7,25 +7,7 @@ import ipaddress
 from dataclasses import dataclass
 from typing import Any
 
-from ..manifests import selector_matches
-
-
-def _match_labels(selector: dict[str, Any] | None, labels: dict[str, str]) -> bool:
-    """A LabelSelector (matchLabels + matchExpressions); an empty selector selects everything."""
-    selector = selector or {}
-    if not selector_matches(selector.get("matchLabels") or {}, labels):
-        return False
-    for expr in selector.get("matchExpressions") or []:
-        key, op, values = expr["key"], expr["operator"], expr.get("values") or []
-        if op == "In" and labels.get(key) not in values:
-            return False
-        if op == "NotIn" and labels.get(key) in values:
-            return False
-        if op == "Exists" and key not in labels:
-            return False
-        if op == "DoesNotExist" and key in labels:
-            return False
-    return True
+from ..selectors import label_selector_matches
 
 
 @dataclass(frozen=True)
@@ -62,11 +44,11 @@ def _peer_matches(rule_peer: dict[str, Any], peer: Peer, policy_ns: str) -> bool
     if peer.namespace is None:  # outside the cluster: only ipBlock can match it
         return False
     if "namespaceSelector" in rule_peer:
-        if not _match_labels(rule_peer["namespaceSelector"], peer.namespace_labels or {}):
+        if not label_selector_matches(rule_peer["namespaceSelector"], peer.namespace_labels or {}):
             return False
     elif peer.namespace != policy_ns:
         return False
-    return "podSelector" not in rule_peer or _match_labels(rule_peer["podSelector"], peer.labels or {})
+    return "podSelector" not in rule_peer or label_selector_matches(rule_peer["podSelector"], peer.labels or {})
 
 
 def _port_matches(rule_ports: list[dict[str, Any]] | None, port: int, protocol: str, dst: Peer) -> bool:
@@ -100,7 +82,7 @@ def evaluate(policies: list[dict[str, Any]], src: Peer, dst: Peer, port: int, pr
             for p in policies
             if p["metadata"]["namespace"] == subject.namespace
             and direction in _policy_types(p)
-            and _match_labels((p.get("spec") or {}).get("podSelector"), subject.labels or {})
+            and label_selector_matches((p.get("spec") or {}).get("podSelector"), subject.labels or {})
         ]
         if not selecting:
             continue

@@ -1,5 +1,8 @@
 """Validate a document against a published CustomResourceDefinition file, as the API server would.
 
+Test code: it checks that the labs' manifests and labkit's schema models agree with Istio's CRDs
+(and scripts/update-field-coverage.py reads the CRDs' fields with it); labkit itself never loads a CRD.
+
 The CRD's ``openAPIV3Schema`` is turned into a JSON schema: fields not listed are rejected (unless the
 schema says ``x-kubernetes-preserve-unknown-fields``), ``nullable`` and ``x-kubernetes-int-or-string`` are
 honoured, list types are checked, and the CEL rules (``x-kubernetes-validations``) that the Istio
@@ -22,8 +25,8 @@ from typing import Any
 import jsonschema
 import yaml
 
-from ..errors import Problem
-from ._common import duration_seconds, format_path, is_duration, schema_problems
+from labkit.errors import Problem
+from labkit.schema._common import duration_seconds, format_path, is_duration, schema_problems
 
 _META_STRING_MAP = {"type": "object", "additionalProperties": {"type": "string"}}
 
