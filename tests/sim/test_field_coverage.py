@@ -43,6 +43,10 @@ LAB_PARAMS = {
     "timeout": "3s",
     "domain": "wikipedia.org",
     "server_host": "www.wikipedia.org",
+    "external_host": "httpbin.org",
+    "entry_name": "httpbin-org",
+    "service_namespace": "default",
+    "address": "203.0.113.50",
 }
 
 SERVICE_ENTRY: dict[str, Any] = {
