@@ -85,8 +85,10 @@ class Cluster:
             for ep in eps.get("endpoints") or []:
                 if (ep.get("conditions") or {}).get("ready", True) is not False:  # unset means ready
                     found += [(ip, ports) for ip in ep.get("addresses") or []]
-        seen: set[str] = set()
-        return [(ip, ports) for ip, ports in found if not (ip in seen or seen.add(ip))]
+        first: dict[str, dict[str, int]] = {}
+        for ip, ports in found:
+            first.setdefault(ip, ports)  # a mirrored EndpointSlice repeats the Endpoints' addresses
+        return list(first.items())
 
     def _address_endpoint(self, service: dict[str, Any], ip: str, ports: dict[str, int]) -> dict[str, Any]:
         for sp in service["spec"].get("ports") or []:
