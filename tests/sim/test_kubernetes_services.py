@@ -149,6 +149,20 @@ def test_with_a_service_entry_for_its_external_name_the_alias_routes_like_that_h
     assert " outbound|80||httpbin.org " in lab.logs()[-1]
 
 
+def test_the_short_names_of_an_alias_take_the_same_route(lab: Lab) -> None:
+    apply(lab, "externalname-service.yaml")
+    apply(lab, "serviceentry-http.yaml")
+    lab.set_outbound_policy("REGISTRY_ONLY")
+    lab.driver.sleep(2)
+    # httproute.go generateVirtualHostDomains gives every alias the alternative names of a Kubernetes
+    # host (GenerateAltVirtualHosts: name, name.ns, name.ns.svc for a client in its namespace), and the
+    # pod's DNS search path resolves them all (Kubernetes "DNS for Services and Pods").
+    for short in ("my-httpbin", "my-httpbin.default", "my-httpbin.default.svc"):
+        r = lab.curl(f"http://{short}/headers", "-sS")
+        assert f'"Host": "{short}"' in r.body, r.stderr
+        assert " outbound|80||httpbin.org " in lab.logs()[-1]
+
+
 def test_a_destination_rule_for_the_external_name_service_does_not_apply(lab: Lab) -> None:
     apply(lab, "externalname-service.yaml")
     apply(lab, "serviceentry-http.yaml")

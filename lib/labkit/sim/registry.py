@@ -62,8 +62,16 @@ class MeshService:
         return next((p for p in self.ports if p.number == number), None)
 
     def matches(self, host: str) -> bool:
-        """The host is this entry's (a ``*.`` wildcard included) or one of its aliases, by full name."""
-        return host_matches(self.hostname, host) or host.lower() in self.aliases
+        """The host is this entry's (a ``*.`` wildcard included) or a name of one of its aliases."""
+        return host_matches(self.hostname, host) or any(host.lower() in alias_names(a) for a in self.aliases)
+
+
+def alias_names(service_host: str) -> set[str]:
+    """The Host values an alias answers to: its full name and the short forms istiod adds to the virtual
+    host (route.GenerateAltVirtualHosts: name.ns and name.ns.svc from any namespace; the bare name is
+    for the alias's own namespace, where it is also the only place DNS resolves it)."""
+    name, namespace = service_host.split(".")[:2]
+    return {service_host, f"{name}.{namespace}", f"{name}.{namespace}.svc", name}
 
 
 def host_matches(pattern: str, host: str) -> bool:
