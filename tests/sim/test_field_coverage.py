@@ -46,6 +46,10 @@ LAB_PARAMS = {
     "proxy_host": "my-company-proxy.com",
     "proxy_ip": "10.244.0.13",
     "proxy_port": 3128,
+    "external_host": "httpbin.org",
+    "entry_name": "httpbin-org",
+    "service_namespace": "default",
+    "address": "203.0.113.50",
 }
 
 SERVICE_ENTRY: dict[str, Any] = {

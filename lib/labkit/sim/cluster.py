@@ -6,8 +6,10 @@ import base64
 import hashlib
 import ipaddress
 import json
+from collections.abc import Callable
 from typing import Any
 
+from ..errors import LabkitError
 from ..manifests import Ref, selector_matches
 from .capture import injection
 from .store import ObjectStore
@@ -18,6 +20,9 @@ CLUSTER_DOMAIN = "cluster.local"
 PROXY_IMAGE = "docker.io/istio/proxyv2"
 SIDECAR = "sidecar"
 ROUTER = "router"
+EXTERNAL_NAME = "ExternalName"
+SERVICE_NAME_LABEL = "kubernetes.io/service-name"  # ties an EndpointSlice to its Service
+MAX_CNAME_HOPS = 8  # a CNAME chain longer than this (or a loop) does not resolve
 
 
 class Cluster:
@@ -29,6 +34,9 @@ class Cluster:
         self.proxy_image = proxy_image
         self._next_pod_ip = 10
         self._next_service_ip = 10
+        #: Where cluster DNS sends names it does not own (CoreDNS's ``forward`` to the node's resolver).
+        #: The mesh points it at the outside world; without one, outside names don't resolve.
+        self.upstream_dns: Callable[[str], str | None] = lambda _name: None
 
     # -- lookups
     def namespace_labels(self, name: str) -> dict[str, str]:
@@ -48,14 +56,74 @@ class Cluster:
         return next((s for s in self.services() if s["spec"].get("clusterIP") == ip), None)
 
     def service_endpoints(self, service: dict[str, Any]) -> list[dict[str, Any]]:
-        selector = service["spec"].get("selector")
-        if not selector:
+        """Where traffic to a Service goes: its selector's ready pods; for a Service without selector,
+        the addresses of its ``Endpoints`` and ``EndpointSlice`` objects (Kubernetes "Services without
+        selectors"); an ``ExternalName`` Service has none (it is only a DNS name).
+
+        Callers read endpoints as pods (``status.podIP``, labels, named container ports); an address
+        outside the cluster comes as a pod-shaped record with no labels: no sidecar, so no mutual TLS.
+        """
+        spec = service.get("spec") or {}
+        if spec.get("type") == EXTERNAL_NAME:
             return []
-        return [p for p in self.pods(service["metadata"]["namespace"], selector) if is_ready(p)]
+        selector = spec.get("selector")
+        if selector:
+            return [p for p in self.pods(service["metadata"]["namespace"], selector) if is_ready(p)]
+        return [self._address_endpoint(service, ip, ports) for ip, ports in self._manual_endpoints(service)]
+
+    def _manual_endpoints(self, service: dict[str, Any]) -> list[tuple[str, dict[str, int]]]:
+        """(ip, {port name: port}) from the Service's Endpoints object (same name) and its EndpointSlices
+        (label kubernetes.io/service-name), ready addresses only, in order, each address once."""
+        ns, name = service["metadata"]["namespace"], service["metadata"]["name"]
+        found: list[tuple[str, dict[str, int]]] = []
+        endpoints = self.store.raw("", "Endpoints", ns, name)
+        for subset in (endpoints or {}).get("subsets") or []:
+            ports = {p.get("name", ""): int(p["port"]) for p in subset.get("ports") or []}
+            found += [(a["ip"], ports) for a in subset.get("addresses") or []]  # notReadyAddresses get no traffic
+        for eps in self.store.select("discovery.k8s.io", "EndpointSlice", ns, f"{SERVICE_NAME_LABEL}={name}"):
+            ports = {p.get("name", ""): int(p["port"]) for p in eps.get("ports") or []}
+            for ep in eps.get("endpoints") or []:
+                if (ep.get("conditions") or {}).get("ready", True) is not False:  # unset means ready
+                    found += [(ip, ports) for ip in ep.get("addresses") or []]
+        first: dict[str, dict[str, int]] = {}
+        for ip, ports in found:
+            first.setdefault(ip, ports)  # a mirrored EndpointSlice repeats the Endpoints' addresses
+        return list(first.items())
+
+    def _address_endpoint(self, service: dict[str, Any], ip: str, ports: dict[str, int]) -> dict[str, Any]:
+        for sp in service["spec"].get("ports") or []:
+            target = sp.get("targetPort", sp["port"])
+            named = ports.get(sp.get("name", ""))
+            if named is not None and isinstance(target, int) and named != target:
+                # For these Services the endpoint's port is what counts; the simulator's network uses
+                # targetPort, so a difference would be silently wrong: refuse it instead.
+                raise LabkitError(
+                    f"Service {service['metadata']['namespace']}/{service['metadata']['name']}: endpoint port "
+                    f"{sp.get('name', '')!r} is {named} but its targetPort is {target}; the offline simulator "
+                    "sends Service traffic to the targetPort only",
+                    hint="give the Service port a targetPort equal to the endpoint's port",
+                )
+        return {
+            "metadata": {"namespace": service["metadata"]["namespace"], "labels": {}},
+            "spec": {"containers": [{"ports": [{"name": n, "containerPort": p} for n, p in ports.items() if n]}]},
+            "status": {"podIP": ip},
+        }
 
     def resolve(self, name: str, from_namespace: str) -> str | None:
-        """Cluster DNS: Service names with the pod's search path (ns.svc, svc, cluster domain)."""
+        """Cluster DNS (Kubernetes "DNS for Services and Pods"), with the pod's search path
+        (ns.svc, svc, cluster domain): a Service's cluster IP; for an ``ExternalName`` Service a CNAME
+        to its external name, which is looked up in turn; other names go upstream."""
         name = name.lower().rstrip(".")
+        for _hop in range(MAX_CNAME_HOPS):
+            svc = self._service_named(name, from_namespace)
+            if svc is None:
+                return None if _in_cluster_domain(name) else self.upstream_dns(name)
+            if svc["spec"].get("type") != EXTERNAL_NAME:
+                return svc["spec"].get("clusterIP")
+            name = str(svc["spec"].get("externalName", "")).lower().rstrip(".")  # the CNAME target
+        return None  # a CNAME loop or an over-long chain: no answer
+
+    def _service_named(self, name: str, from_namespace: str) -> dict[str, Any] | None:
         for candidate in (
             name,
             f"{name}.{from_namespace}.svc.{CLUSTER_DOMAIN}",
@@ -66,7 +134,7 @@ class Cluster:
             if len(parts) == 5 and parts[2:] == ["svc", *CLUSTER_DOMAIN.split(".")]:
                 svc = self.store.raw("", "Service", parts[1], parts[0])
                 if svc:
-                    return svc["spec"].get("clusterIP")
+                    return svc
         return None
 
     def pod_file(self, pod: dict[str, Any], container: str, path: str) -> bytes | None:
@@ -95,7 +163,13 @@ class Cluster:
     # -- controllers
     def admit_service(self, svc: dict[str, Any]) -> None:
         spec = svc.setdefault("spec", {})
-        if not spec.get("clusterIP"):
+        if spec.get("type") == EXTERNAL_NAME:
+            # An ExternalName Service is a DNS alias only: the API server allocates no cluster IP
+            # (kubectl get svc shows <none>) and rejects one that is set.
+            if spec.get("clusterIP") or spec.get("clusterIPs"):
+                raise LabkitError("spec.clusterIP: Forbidden: may not be set for type ExternalName")
+            spec.pop("clusterIP", None)  # an update carries the (absent) old one along as None
+        elif not spec.get("clusterIP"):
             spec["clusterIP"] = str(SERVICE_CIDR.network_address + self._next_service_ip)
             self._next_service_ip += 1
         for port in spec.get("ports", []):
@@ -190,6 +264,10 @@ def proxy_role(pod: dict[str, Any]) -> str | None:
 def is_ready(pod: dict[str, Any]) -> bool:
     status = pod.get("status") or {}
     return status.get("phase") == "Running" and all(c.get("ready") for c in status.get("containerStatuses", []))
+
+
+def _in_cluster_domain(name: str) -> bool:
+    return name == CLUSTER_DOMAIN or name.endswith("." + CLUSTER_DOMAIN)
 
 
 def _labels(obj: dict[str, Any]) -> dict[str, str]:

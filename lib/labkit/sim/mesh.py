@@ -35,6 +35,7 @@ class Mesh:
         self.store = ObjectStore(self.clock.now, self.options.push_delay, self._reaches_proxies)
         self.cluster = Cluster(self.store, self.options.istio_namespace, f"{PROXY_IMAGE}:{ISTIO_VERSION}")
         self.world = world or World()
+        self.cluster.upstream_dns = self.world.resolve  # cluster DNS forwards outside names to the world
         self.network = Network(self)
         self._proxies: dict[str, Sidecar | Gateway] = {}
         self.apps = Apps()

@@ -6,10 +6,10 @@ It decides which hosts the proxies know. Under REGISTRY_ONLY, anything not here 
 from __future__ import annotations
 
 import fnmatch
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from .cluster import CLUSTER_DOMAIN
+from .cluster import CLUSTER_DOMAIN, EXTERNAL_NAME
 
 EXPORT_TO_ANNOTATION = "networking.istio.io/exportTo"  # a Kubernetes Service's exportTo
 
@@ -49,6 +49,9 @@ class MeshService:
     created: str = ""  # creationTimestamp of the Service or ServiceEntry: older entries win ties
     name: str = ""  # Istio's service name: the Service's name, or the host for a ServiceEntry
     labels: dict[str, str] = field(default_factory=dict)
+    #: ExternalName Services whose external name is this host: istiod matches them wherever it
+    #: matches this host (Istio 1.21+, model.Alias; push_context.go resolveServiceAliases).
+    aliases: tuple[str, ...] = ()
 
     @property
     def is_kubernetes(self) -> bool:
@@ -59,7 +62,16 @@ class MeshService:
         return next((p for p in self.ports if p.number == number), None)
 
     def matches(self, host: str) -> bool:
-        return host_matches(self.hostname, host)
+        """The host is this entry's (a ``*.`` wildcard included) or a name of one of its aliases."""
+        return host_matches(self.hostname, host) or any(host.lower() in alias_names(a) for a in self.aliases)
+
+
+def alias_names(service_host: str) -> set[str]:
+    """The Host values an alias answers to: its full name and the short forms istiod adds to the virtual
+    host (route.GenerateAltVirtualHosts: name.ns and name.ns.svc from any namespace; the bare name is
+    for the alias's own namespace, where it is also the only place DNS resolves it)."""
+    name, namespace = service_host.split(".")[:2]
+    return {service_host, f"{name}.{namespace}", f"{name}.{namespace}.svc", name}
 
 
 def host_matches(pattern: str, host: str) -> bool:
@@ -94,9 +106,14 @@ def protocol_from_port_name(name: str, app_protocol: str | None = None) -> str:
 
 
 def build(services: list[dict[str, Any]], service_entries: list[dict[str, Any]]) -> list[MeshService]:
+    """The registry istiod builds (Istio 1.27): a Service is an entry of its own; an ExternalName
+    Service is not (no cluster, listener or route), it becomes an alias of the entry whose hostname
+    is its external name, and without such an entry it matches nothing."""
     out = []
     for svc in services:
         ns, name = svc["metadata"]["namespace"], svc["metadata"]["name"]
+        if svc["spec"].get("type") == EXTERNAL_NAME:
+            continue  # an alias: see external_name_aliases
         ports = [
             Port(
                 p["port"],
@@ -146,7 +163,28 @@ def build(services: list[dict[str, Any]], service_entries: list[dict[str, Any]])
                     labels=canonical_labels(name, se["metadata"].get("labels") or {}),
                 )
             )
-    return out
+    aliases = external_name_aliases(services)
+    return [replace(s, aliases=tuple(aliases[s.hostname.lower()])) if s.hostname.lower() in aliases else s for s in out]
+
+
+def external_name_aliases(services: list[dict[str, Any]]) -> dict[str, list[str]]:
+    """Concrete hostname → the ExternalName Services (full names) that alias it, as istiod's
+    resolveServiceAliases: a chain of ExternalNames resolves to its last name; a loop to nothing."""
+    targets = {
+        fqdn(s["metadata"]["name"], s["metadata"]["namespace"]): str(s["spec"]["externalName"]).lower().rstrip(".")
+        for s in services
+        if s["spec"].get("type") == EXTERNAL_NAME and s["spec"].get("externalName")
+    }
+    out: dict[str, list[str]] = {}
+    for alias, target in targets.items():
+        seen = {alias}
+        while target in targets and target not in seen:
+            seen.add(target)
+            target = targets[target]
+        if target in targets:  # a loop: Kubernetes DNS answers NXDOMAIN, istiod drops it
+            continue
+        out.setdefault(target, []).append(alias)
+    return {host: sorted(names) for host, names in out.items()}
 
 
 def _split(value: str) -> tuple[str, ...]:
