@@ -47,6 +47,10 @@ class Backend(Protocol):
         """One line for banners: the context or 'simulated mesh'."""
         ...
 
+    def close(self) -> None:
+        """Release what the backend holds (API connections, a data plane); safe to call twice."""
+        ...
+
     # -- time: the sim has a virtual clock so /delay/5 and retries cost no real time
     def now(self) -> float: ...
 

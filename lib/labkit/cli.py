@@ -199,8 +199,7 @@ def cmd_reset(args: argparse.Namespace) -> int:
     try:
         report = reset(driver, timeout=args.timeout)
     finally:
-        if hasattr(driver, "close"):
-            driver.close()
+        driver.close()
     for line in report.found:
         console.print(f"  found: {line}", style="yellow")
     for line in report.actions:

@@ -397,7 +397,7 @@ def _run_selected(
                     console.rule(f"[bold]{len(selected)} labs[/], {workers} at a time · backend {backend}")
                 results = _run_side_by_side(run, selected, workers)
     finally:
-        if owned and cluster is not None and hasattr(cluster, "close"):
+        if owned and cluster is not None:
             cluster.close()
     return RunSummary(results=results, backend=backend, out=out)
 

@@ -35,6 +35,9 @@ class SimBackend:
     def describe(self) -> str:
         return f"simulated mesh (a model of Istio {ISTIO_VERSION} on kind; real time, simulated waits cost none)"
 
+    def close(self) -> None:
+        """The simulated mesh lives in this process and holds nothing to release."""
+
     def now(self) -> float:
         return self.mesh.clock.now()
 
