@@ -15,6 +15,7 @@ from typing import Any
 
 from ..errors import ManifestError, Problem
 from ..manifests import describe
+from ..meshconfig import ISTIO_NETWORKING_GROUP
 from . import core, istio
 from ._common import expected_message, format_path
 
@@ -26,7 +27,7 @@ ISTIO_KINDS = tuple(istio.MODELS)
 
 #: Istio kinds that exist but that labkit does not model (refused with a clear message).
 _OTHER_ISTIO_KINDS = {
-    "networking.istio.io": ("EnvoyFilter", "ProxyConfig", "WorkloadEntry", "WorkloadGroup"),
+    ISTIO_NETWORKING_GROUP: ("EnvoyFilter", "ProxyConfig", "WorkloadEntry", "WorkloadGroup"),
     "security.istio.io": ("AuthorizationPolicy", "PeerAuthentication", "RequestAuthentication"),
     "telemetry.istio.io": ("Telemetry",),
     "extensions.istio.io": ("WasmPlugin", "TrafficExtension"),

@@ -25,9 +25,10 @@ from pydantic import (
 )
 
 from ..errors import Problem
+from ..meshconfig import ISTIO_NETWORKING_GROUP
 from ._common import at_most_one_message, duration_seconds, expected_message, format_path, is_duration
 
-GROUP = "networking.istio.io"
+GROUP = ISTIO_NETWORKING_GROUP
 #: Every version current Istio serves for these kinds (v1 is the stored one; the schemas are identical).
 API_VERSIONS = (f"{GROUP}/v1", f"{GROUP}/v1beta1", f"{GROUP}/v1alpha3")
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from ..meshconfig import ISTIO_NETWORKING_GROUP
 from ..schema import K8S_VERSION
 
 #: Verbs of an ordinary resource (what ``kubectl api-resources -o wide`` shows for Pods).
 VERBS = ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")
-ISTIO = "networking.istio.io"
+ISTIO = ISTIO_NETWORKING_GROUP
 ISTIO_CATEGORIES = ("istio-io", "networking-istio-io")
 #: Istio serves its networking kinds at all three versions; v1 is stored (the schemas are identical).
 ISTIO_VERSIONS = ("v1", "v1beta1", "v1alpha3")

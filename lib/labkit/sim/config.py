@@ -7,10 +7,11 @@ from typing import Any
 
 from .. import meshconfig
 from ..manifests import selector_matches
+from ..meshconfig import ISTIO_NETWORKING_GROUP
 from .registry import MeshService
 from .scope import Scope
 
-ISTIO = "networking.istio.io"
+ISTIO = ISTIO_NETWORKING_GROUP
 MESH_GATEWAY = "mesh"
 
 

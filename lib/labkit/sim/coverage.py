@@ -20,13 +20,14 @@ from typing import Any
 import yaml
 
 from ..errors import ManifestError, Problem
+from ..meshconfig import ISTIO_NETWORKING_GROUP
 
 TABLE_FILE = Path(__file__).with_name("coverage.yaml")
 
 #: The kinds whose fields the table classifies one by one (the other Istio kinds are refused whole).
 KINDS = ("ServiceEntry", "VirtualService", "DestinationRule", "Gateway", "Sidecar")
 #: The API groups whose kinds are either in KINDS or refused.
-ISTIO_GROUPS = ("networking.istio.io", "security.istio.io", "telemetry.istio.io", "extensions.istio.io")
+ISTIO_GROUPS = (ISTIO_NETWORKING_GROUP, "security.istio.io", "telemetry.istio.io", "extensions.istio.io")
 #: The served version whose schema the table follows.
 VERSION = "v1"
 

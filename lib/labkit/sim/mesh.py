@@ -8,6 +8,7 @@ import uuid
 from typing import Any
 
 from ..manifests import Ref
+from ..meshconfig import MESH_CONFIGMAP
 from .apps import Apps
 from .clock import VirtualClock
 from .cluster import PROXY_IMAGE, ROUTER, Cluster, proxy_role
@@ -52,7 +53,7 @@ class Mesh:
 
     def _reaches_proxies(self, key: Key) -> bool:
         group, kind, ns, name = key
-        return group == ISTIO or (kind == "ConfigMap" and ns == self.options.istio_namespace and name == "istio")
+        return group == ISTIO or (kind == "ConfigMap" and ns == self.options.istio_namespace and name == MESH_CONFIGMAP)
 
     # -- the API server
     def put(self, obj: dict[str, Any]) -> dict[str, Any]:
@@ -91,7 +92,7 @@ class Mesh:
     # -- what proxies see
     def mesh_config(self) -> dict[str, Any]:
         """meshConfig as the proxies know it (the ``istio`` ConfigMap, once pushed)."""
-        cm = self.store.pushed_one("", "ConfigMap", self.options.istio_namespace, "istio")
+        cm = self.store.pushed_one("", "ConfigMap", self.options.istio_namespace, MESH_CONFIGMAP)
         return parse_mesh((cm or {}).get("data", {}).get("mesh", ""))
 
     def view_for(self, pod: dict[str, Any]) -> ProxyView:
