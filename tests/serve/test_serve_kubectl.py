@@ -214,3 +214,18 @@ def test_pilot_agent_config_dump_answers_in_envoys_admin_format(kubectl: Kubectl
     assert "virtualOutbound" in listeners
     clusters = {item["cluster"]["name"] for item in configs[2]["dynamic_active_clusters"]}
     assert {"PassthroughCluster", "BlackHoleCluster"} <= clusters
+
+
+def test_endpoints_for_a_service_without_selector_are_served(kubectl: Kubectl) -> None:
+    # Kubernetes "Services without selectors": the Endpoints object named like the Service lists its
+    # addresses; istio.io's egress-kubernetes-services task creates one with kubectl apply.
+    docs = [
+        {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "my-api", "namespace": "default"},
+         "spec": {"ports": [{"name": "https", "port": 443}]}},
+        {"apiVersion": "v1", "kind": "Endpoints", "metadata": {"name": "my-api", "namespace": "default"},
+         "subsets": [{"addresses": [{"ip": "203.0.113.50"}], "ports": [{"name": "https", "port": 443}]}]},
+    ]  # fmt: skip
+    applied = kubectl("apply", "-f", "-", stdin=yaml.safe_dump_all(docs))
+    assert applied.returncode == 0, applied.stderr
+    shown = kubectl("get", "endpoints", "my-api", "-o", "jsonpath={.subsets[0].addresses[0].ip}")
+    assert (shown.returncode, shown.stdout) == (0, "203.0.113.50"), shown.stderr
