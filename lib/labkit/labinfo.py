@@ -12,8 +12,11 @@ Example::
     requires: []                       # optional: what must already be in the cluster
     changes:
       - sets meshConfig.outboundTrafficPolicy.mode to REGISTRY_ONLY (restored at the end)
+    namespace_labels:                  # optional: labels it puts on namespaces it does not create
+      ${istio_namespace}: {istio: system}
 
-``${istio_namespace}`` in ``changes`` and ``requires`` is replaced by the namespace the lab connects to.
+``${istio_namespace}`` in ``changes``, ``requires`` and ``namespace_labels`` is replaced by the namespace the
+lab connects to. ``labkit reset`` removes the ``namespace_labels`` of every lab (with exactly those values).
 """
 
 from __future__ import annotations
@@ -33,7 +36,10 @@ FILENAME = "lab.yaml"
 LAB_DIR = re.compile(r"^(\d{2})-[a-z0-9-]+$")
 _FIELDS: dict[str, type] = {
     "title": str, "minutes": int, "summary": str, "depends_on": list, "changes": list, "requires": list,
+    "namespace_labels": dict,
 }  # fmt: skip
+#: How ``namespace_labels`` names the Istio namespace, whatever it is called on the cluster.
+ISTIO_NAMESPACE = "${istio_namespace}"
 _REQUIRED = ("title", "minutes", "summary", "changes")
 
 
@@ -52,6 +58,8 @@ class LabMeta:
     changes: tuple[str, ...]
     depends_on: tuple[str, ...] = ()
     requires: tuple[str, ...] = ()
+    #: namespace (or ``${istio_namespace}``) -> labels the lab sets on it, restored at its end
+    namespace_labels: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = ()
 
     @property
     def number(self) -> str:
@@ -95,6 +103,11 @@ def problems(data: Any, name: str, known_labs: set[str] | None = None) -> list[s
         out.append(f"{name}/{FILENAME}: minutes must be positive")
     if isinstance(data.get("changes"), list) and not data["changes"]:
         out.append(f"{name}/{FILENAME}: changes is empty; say what the lab does to the cluster")
+    for ns, labels in (
+        (data.get("namespace_labels") or {}).items() if isinstance(data.get("namespace_labels"), dict) else ()
+    ):
+        if not isinstance(labels, dict) or not all(isinstance(v, str) for v in labels.values()):
+            out.append(f"{name}/{FILENAME}: namespace_labels.{ns} must map label names to string values")
     for dep in data.get("depends_on") or []:
         if not isinstance(dep, str):
             continue
@@ -130,6 +143,10 @@ def load(name: str, labs_dir: Path = paths.LABS) -> LabMeta:
         changes=tuple(c.strip() for c in data["changes"]),
         depends_on=tuple(data.get("depends_on") or ()),
         requires=tuple(r.strip() for r in data.get("requires") or ()),
+        namespace_labels=tuple(
+            (ns, tuple(sorted((str(k), str(v)) for k, v in labels.items())))
+            for ns, labels in sorted((data.get("namespace_labels") or {}).items())
+        ),
     )
 
 

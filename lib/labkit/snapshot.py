@@ -20,6 +20,7 @@ from typing import Any
 
 import yaml
 
+from . import labinfo
 from .backend import Backend
 from .manifests import LAB_LABEL, MANAGED_BY, MANAGED_BY_VALUE, Ref
 from .meshconfig import (
@@ -56,13 +57,19 @@ LABELLED_KINDS: tuple[tuple[str, str], ...] = (
 #: Namespaces whose labels labs change (besides the Istio namespace, which depends on the backend).
 SHARED_NAMESPACES = ("kube-system", "default")
 
-#: Labels lab 04 puts on shared namespaces so its NetworkPolicy can select them. ``reset`` removes them
-#: (only with exactly these values) because, without a snapshot, it cannot know they were there before.
-ISTIO_NAMESPACE = "<istio>"
-LAB_NAMESPACE_LABELS: dict[str, dict[str, str]] = {
-    ISTIO_NAMESPACE: {"istio": "system"},
-    "kube-system": {"kube-system": "true"},
-}
+#: How lab.yaml's ``namespace_labels`` names the Istio namespace.
+ISTIO_NAMESPACE = labinfo.ISTIO_NAMESPACE
+
+
+def lab_namespace_labels() -> dict[str, dict[str, str]]:
+    """Labels labs put on namespaces they don't create (lab 04's, so its NetworkPolicy can select
+    them), from every lab's lab.yaml. ``reset`` removes them (only with exactly these values) because,
+    without a snapshot, it cannot know they were there before."""
+    out: dict[str, dict[str, str]] = {}
+    for meta in labinfo.all_labs():
+        for ns, labels in meta.namespace_labels:
+            out.setdefault(ns, {}).update(dict(labels))
+    return out
 
 #: Seconds cleanup waits for deleted objects (namespaces above all) to disappear.
 DELETE_TIMEOUT = 180.0
@@ -374,7 +381,7 @@ def lab_start_state(snapshot: Snapshot, istio_namespace: str) -> Snapshot:
         if current is None:
             labels[ns] = None
             continue
-        lab_labels = LAB_NAMESPACE_LABELS.get(ISTIO_NAMESPACE if ns == istio_namespace else ns, {})
+        lab_labels = lab_namespace_labels().get(ISTIO_NAMESPACE if ns == istio_namespace else ns, {})
         labels[ns] = {k: v for k, v in current.items() if lab_labels.get(k) != v}
     return Snapshot(mesh=mesh, labels=labels, managed=(), configmap=snapshot.configmap)
 

@@ -107,3 +107,13 @@ def test_discovery_adds_pods_but_not_the_kinds_derived_from_services() -> None:
     kinds = search_kinds(Discovering())  # type: ignore[arg-type]
     assert ("v1", "Pod") in kinds and kinds[-1] == ("v1", "Namespace")
     assert ("v1", "Endpoints") not in kinds and ("discovery.k8s.io/v1", "EndpointSlice") not in kinds
+
+
+def test_the_namespace_labels_reset_removes_come_from_the_labs_own_lab_yaml() -> None:
+    from labkit.snapshot import ISTIO_NAMESPACE, lab_namespace_labels
+
+    # Lab 04 labels the Istio namespace and kube-system for its NetworkPolicy's namespaceSelector, and
+    # says so in labs/04-network-policy/lab.yaml; no library code names these labels any more.
+    labels = lab_namespace_labels()
+    assert labels[ISTIO_NAMESPACE] == {"istio": "system"}
+    assert labels["kube-system"] == {"kube-system": "true"}
