@@ -72,7 +72,7 @@ lab: venv
 jupyter: lab
 
 lint: venv
-	$(BIN)/ruff check lib tests
+	$(BIN)/ruff check lib tests notebooks scripts
 
 typecheck: venv
 	$(BIN)/mypy

@@ -21,10 +21,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "lib"))
 sys.path.insert(0, str(ROOT / "tests"))  # the CRD reader is test code: labkit never loads a CRD
 
-from crd_validator import load_crds
+from crd_validator import load_crds  # noqa: E402  (after the path set-up above)
 
-from labkit.paths import istio_crds
-from labkit.sim import coverage
+from labkit.paths import istio_crds  # noqa: E402
+from labkit.sim import coverage  # noqa: E402
 
 HEADER = """\
 # Every spec field of the Istio kinds the offline simulator reads, and whether it models it.

@@ -7,6 +7,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from rich import box
 from rich.console import Console
@@ -62,6 +63,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="limit per cell, 0 for none (default: 600)",
     )
     p_run.add_argument("-q", "--quiet", action="store_true", help="do not stream cell output")
+    p_run.add_argument(
+        "-p",
+        "--parameter",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a notebook parameter, VALUE read as YAML: -p https_hosts='[\"example.org\"]' (repeatable)",
+    )
     _notebooks_option(p_run)
 
     p_doctor = sub.add_parser("doctor", help="check that the chosen backend can run the labs")
@@ -175,6 +184,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             notebooks_dir=args.notebooks,
             console=_console(stderr=True),
             jobs=args.jobs,
+            parameters=parse_parameters(args.parameter),
         )
         reports = write_reports(summary)
     console = _console()
@@ -244,5 +254,19 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return 0
 
 
+def parse_parameters(items: list[str]) -> dict[str, Any]:
+    """``NAME=VALUE`` pairs from ``-p``; VALUE is YAML, so lists, numbers and booleans keep their type."""
+    from . import yamlsafe
+
+    out: dict[str, Any] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name.isidentifier():
+            raise LabkitError(f"-p {item!r}: write it as NAME=VALUE", hint="e.g. -p https_hosts='[\"example.org\"]'")
+        out[name] = yamlsafe.load(value) if value.strip() else ""
+    return out
+
+
 if __name__ == "__main__":
     sys.exit(main())
+

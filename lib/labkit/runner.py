@@ -19,7 +19,7 @@ import re
 import threading
 import time
 import weakref
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -293,6 +293,7 @@ def run_labs(
     console: Console | None = None,
     cluster: Backend | None = None,
     jobs: int | None = None,
+    parameters: Mapping[str, Any] | None = None,
 ) -> RunSummary:
     """Execute the selected labs (all when ``labs`` is empty) and return what happened.
 
@@ -301,10 +302,14 @@ def run_labs(
     connection to the cluster when the labs run on ``kube`` (with ``auto``, when a cluster answers).
     ``jobs``: how many notebooks run at once where the backend allows it (``PARALLEL_SAFE``);
     ``None`` means one per CPU. Results keep the order of ``labs`` whatever finishes first.
+    ``parameters`` fill the notebooks' parameters cells (``labkit run -p name=value``); a name some
+    selected notebook lacks is refused before anything runs.
     """
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
     selected = select(labs, notebooks_dir)
+    for lab in selected:
+        check_parameters(lab, parameters or {})
     # The kernel starts in the notebooks directory, so every path we hand it must be absolute.
     out = Path(out).resolve()
     kernel_name, note = choose_kernel(kernel_name)
@@ -312,8 +317,40 @@ def run_labs(
         (console or Console(stderr=True)).print(f"[yellow]{note}[/]")
     with private_output(out):
         return _run_selected(
-            selected, backend, out, kernel_name, timeout_per_cell, progress, console, cluster, jobs
+            selected, backend, out, kernel_name, timeout_per_cell, progress, console, cluster, jobs,
+            dict(parameters or {}),
+        )  # fmt: skip
+
+
+def notebook_parameters(path: Path) -> list[str]:
+    """The names the notebook's ``parameters`` cell assigns (papermill injects values after it)."""
+    import ast
+
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    cell = next((c for c in nb.cells if "parameters" in c.get("metadata", {}).get("tags", [])), None)
+    if cell is None:
+        return []
+    names: list[str] = []
+    for node in ast.parse(cell.source).body:
+        targets = (
+            node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
         )
+        names += [t.id for t in targets if isinstance(t, ast.Name)]
+    return names
+
+
+def check_parameters(lab: LabInfo, parameters: Mapping[str, Any]) -> None:
+    """Refuse a parameter the lab's notebook does not take, before anything runs."""
+    from .errors import LabkitError, UnknownChoice
+
+    if "backend" in parameters:
+        raise LabkitError("-p backend=...: the backend is chosen with --backend", hint="labkit run --backend sim")
+    known = notebook_parameters(lab.path)
+    for name in parameters:
+        if name not in known:
+            raise UnknownChoice(f"parameter of {lab.name}", name, known, fix="see the notebook's parameters cell")
 
 
 def choose_kernel(requested: str | None, installed: set[str] | None = None) -> tuple[str, str]:
@@ -355,6 +392,7 @@ def _run_selected(
     console: Console | None,
     cluster: Backend | None,
     jobs: int | None = None,
+    parameters: dict[str, Any] | None = None,
 ) -> RunSummary:
     console = console or Console(stderr=True)
     # The runner decides "auto" once, so its snapshots and the kernels talk to the same mesh.
@@ -378,7 +416,7 @@ def _run_selected(
         guard = Guard(cluster) if cluster is not None and kernel_backend == "kube" else None
         _current_lab.name = lab.name if workers > 1 else ""
         result = _run_one(
-            lab, backend, kernel_backend, out, kernel_name, timeout_per_cell, progress, guard, reason
+            lab, backend, kernel_backend, out, kernel_name, timeout_per_cell, progress, guard, reason, parameters
         )
         if progress:
             style = "green" if result.passed else "red"
@@ -477,6 +515,7 @@ def _run_one(
     progress: bool,
     guard: Guard | None = None,
     reason: str = "",
+    parameters: Mapping[str, Any] | None = None,
 ) -> LabResult:
     import papermill  # slow to import; only the run command needs it
     from papermill.exceptions import PapermillExecutionError
@@ -496,7 +535,7 @@ def _run_one(
         papermill.execute_notebook(
             str(lab.path),
             str(output),
-            parameters={"backend": kernel_backend},
+            parameters={**(parameters or {}), "backend": kernel_backend},
             kernel_name=kernel_name,
             log_output=progress,
             progress_bar=False,
@@ -519,9 +558,7 @@ def _run_one(
     return result
 
 
-def kernel_env(
-    lab: LabInfo, out: Path, backend: str, kernel_backend: str = "", reason: str = ""
-) -> dict[str, str]:
+def kernel_env(lab: LabInfo, out: Path, backend: str, kernel_backend: str = "", reason: str = "") -> dict[str, str]:
     """The variables one lab's kernel starts with: this process's, plus where to record its checks.
 
     With ``auto`` the runner chooses the backend and injects it; the two ``AUTO_*`` variables carry that

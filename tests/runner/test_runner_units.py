@@ -60,3 +60,23 @@ def test_junit_notebook_without_checks_is_one_testcase(tmp_path: Path) -> None:
     assert [tc.get("name") for tc in cases] == ["notebook"]
     assert not list(cases[0])  # passing: no failure or error child
     ET.fromstring(ET.tostring(root))
+
+
+def test_parameters_from_the_command_line_keep_their_yaml_types_and_unknown_names_are_refused() -> None:
+    from labkit import LabkitError
+    from labkit.cli import parse_parameters
+    from labkit.runner import check_parameters, select
+
+    # papermill's own -y: values are YAML, so a list stays a list (issue 14's `-p https_hosts='[...]'`).
+    assert parse_parameters(['https_hosts=["example.org"]', "client=curl"]) == {
+        "https_hosts": ["example.org"],
+        "client": "curl",
+    }
+    lab = select(["01"], None)[0]
+    check_parameters(lab, {"https_hosts": ["example.org"]})
+    with pytest.raises(LabkitError, match="did you mean"):
+        check_parameters(lab, {"http_hots": "x"})
+    with pytest.raises(LabkitError, match="--backend"):
+        check_parameters(lab, {"backend": "kube"})
+    with pytest.raises(LabkitError, match="NAME=VALUE"):
+        parse_parameters(["no-equals-sign"])
