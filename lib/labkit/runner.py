@@ -37,7 +37,7 @@ from .snapshot import ClusterReport, Guard
 LAB_PATTERN = re.compile(r"^(\d+)-[\w.-]+\.ipynb$")
 #: The exception a failing check raises in the kernel (labkit.checks.ExpectationFailed).
 CHECK_FAILURE = "ExpectationFailed"
-BACKENDS = ("auto", "sim", "kube")
+BACKENDS = ("auto", "sim", "kube", "envoy")
 
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
 

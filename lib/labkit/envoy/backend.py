@@ -1,0 +1,170 @@
+"""``EnvoyBackend``: the Backend contract with labkit's control plane and a real data plane.
+
+Objects, validation, the simulator's coverage refusals and the controllers (Deployments → Pods,
+Services, sidecar injection, istiod's push delay) are the simulator's ``Mesh``, unchanged. Every pod it
+makes is real (``DataPlane``): a network namespace, istio-init's capture and an Envoy for a sidecar, an
+Envoy for a gateway, a bare namespace for the rest. ``MeshSync`` hands each Envoy what labkit's
+translator makes of the config it sees, before any command runs in a pod. Commands, curl included,
+are real and run on real time: ``/delay/5`` takes five seconds.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from typing import Any
+
+from ..backend import DoctorItem, ExecResult
+from ..curl import remote
+from ..errors import LabkitError
+from ..manifests import Ref
+from ..result import CurlResult
+from ..sim.backend import SimBackend
+from ..sim.topology import SimOptions
+from .plane import DataPlane
+from .preflight import ENVOY_VERSION
+from .sync import MeshSync
+
+#: Exit code of a command still running at its deadline (GNU timeout's), and curl's own for a timeout.
+TIMEOUT_EXIT_CODE = 124
+CURL_TIMEOUT_EXIT_CODE = 28
+#: Extra seconds past a curl's own timeout, so curl can report exit 28 itself (as on kube).
+CURL_GRACE = 5.0
+PROXY_CONTAINER = "istio-proxy"
+POD_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+class EnvoyBackend(SimBackend):
+    name = "envoy"
+    simulated = False
+
+    def __init__(self, options: SimOptions | None = None, **overrides: Any) -> None:
+        super().__init__(options, **overrides)
+        self.plane = DataPlane.start(self.mesh.world)  # refuses (changing nothing) without root or iptables
+        try:
+            self.sync = MeshSync(self.mesh, self.plane)
+            self.sync.run()
+        except BaseException:
+            self.plane.cleanup()
+            raise
+
+    def describe(self) -> str:
+        return f"real Envoy {ENVOY_VERSION} data plane and real curl; control plane modelled by labkit"
+
+    def __repr__(self) -> str:
+        return f"<EnvoyBackend run {self.plane.run_id}>"
+
+    # -- real time: the Mesh's clock follows the wall clock as long as nothing sleeps on it
+    def now(self) -> float:
+        return time.monotonic()
+
+    def sleep(self, seconds: float) -> None:
+        if seconds > 0:
+            time.sleep(seconds)
+
+    # -- objects: the simulator's API server, then the data plane follows
+    def apply(self, docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        stored = super().apply(docs)
+        self.sync.run()
+        return stored
+
+    def delete(self, ref: Ref) -> bool:
+        removed = super().delete(ref)
+        self.sync.run()
+        return removed
+
+    def patch(self, ref: Ref, patch: Mapping[str, Any]) -> dict[str, Any]:
+        patched = super().patch(ref, patch)
+        self.sync.run()
+        return patched
+
+    def wait_ready(self, namespace: str, selector: str, timeout: float) -> list[dict[str, Any]]:
+        pods = super().wait_ready(namespace, selector, timeout)
+        self.sync.run()
+        return pods
+
+    # -- workloads
+    def exec(self, namespace: str, pod: str, container: str, argv: list[str], timeout: float) -> ExecResult:
+        problem = self._container_check(namespace, pod, container)
+        if problem:
+            return ExecResult("", f"error: {problem}\n", 1, 0.0)
+        self.sync.run()  # config istiod has pushed by now reaches the proxies first
+        return self._run(namespace, pod, container, list(argv), timeout, TIMEOUT_EXIT_CODE)
+
+    def curl(self, namespace: str, pod: str, container: str, args: list[str], timeout: float) -> CurlResult:
+        problem = self._container_check(namespace, pod, container)
+        if problem:
+            raise LabkitError(problem, hint="lab.deploy_client(...) creates the client pod")
+        self.sync.run()
+        argv = remote.build_command(list(args))
+        result = self._run(namespace, pod, container, argv, timeout + CURL_GRACE, CURL_TIMEOUT_EXIT_CODE)
+        return remote.to_result(list(args), result)
+
+    def _run(
+        self, namespace: str, pod: str, container: str, argv: list[str], timeout: float, timeout_code: int
+    ) -> ExecResult:
+        real = self.plane.pods.get(f"{namespace}/{pod}")
+        if real is None:
+            return ExecResult("", f"error: pod {namespace}/{pod} has no real namespace\n", 1, 0.0)
+        obj = self.mesh.store.raw("", "Pod", namespace, pod) or {}
+        spec = next((c for c in obj.get("spec", {}).get("containers", []) if c["name"] == container), {})
+        env = {"HOSTNAME": pod, "HOME": "/root", "PATH": POD_PATH, "LANG": "C.UTF-8"}
+        env.update({e["name"]: e["value"] for e in spec.get("env") or [] if isinstance(e.get("value"), str)})
+        started = time.monotonic()
+        proc = subprocess.Popen(
+            real.view.wrap(real.ns, argv),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            errors="replace",
+            env=env,
+            start_new_session=True,  # a timeout ends the command and everything it started
+        )
+        try:
+            out, err = proc.communicate(timeout=timeout)
+            code = proc.returncode
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            out, err = proc.communicate()
+            code = timeout_code
+            err += f"labkit: the command was still running after {timeout:g}s and was stopped\n"
+        return ExecResult(out, err, code, time.monotonic() - started)
+
+    def logs(self, namespace: str, pod: str, container: str, since_seconds: float | None = None) -> list[str]:
+        """The istio-proxy container's log is Envoy's access log (stdout); other containers log nothing here."""
+        self.sync.run()
+        real = self.plane.pods.get(f"{namespace}/{pod}")
+        if container != PROXY_CONTAINER or real is None or real.proxy is None:
+            return []
+        time.sleep(0.1)  # Envoy flushes its access log every 50 ms
+        lines = [line for line in real.proxy.access_log() if line.startswith("[")]
+        if since_seconds is None:
+            return lines
+        cutoff = datetime.now(timezone.utc).timestamp() - since_seconds
+        return [line for line in lines if _started(line) >= cutoff]
+
+    def doctor(self) -> list[DoctorItem]:
+        items = super().doctor()
+        return [DoctorItem("backend", None, self.describe()), *items[1:]]
+
+    # -- teardown
+    def close(self) -> None:
+        self.plane.cleanup()
+
+    cleanup = close
+
+
+def _started(line: str) -> float:
+    """The %START_TIME% of an access-log line (``[2026-01-01T09:00:01.250Z] ...``) as a Unix time."""
+    stamp = line[1 : line.index("]")]
+    try:
+        return datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc).timestamp()
+    except ValueError:
+        return float("inf")
