@@ -117,7 +117,7 @@ class LabResult:
     @property
     def backend_used(self) -> str:
         """The backend the checks ran on, when the records tell (``auto`` resolves in the kernel)."""
-        if self.checks:
+        if self.backend == "auto" and self.checks:  # an explicit backend (envoy too) is the one used
             if all(c.simulated for c in self.checks):
                 return "sim"
             if not any(c.simulated for c in self.checks):
