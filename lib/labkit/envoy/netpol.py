@@ -63,7 +63,11 @@ def filter_table(policies: list[dict[str, Any]], src: Peer, targets: Iterable[Ta
         ":INPUT ACCEPT [0:0]",
         ":FORWARD ACCEPT [0:0]",
         ":OUTPUT ACCEPT [0:0]",
+        # A CNI judges what leaves the pod, never its loopback: the sidecar's redirect to 127.0.0.1:15001
+        # is seen here with its translated address, and the pod reaching itself stays inside too.
         "-A OUTPUT -o lo -j ACCEPT",
+        "-A OUTPUT -d 127.0.0.0/8 -j ACCEPT",
+        f"-A OUTPUT -d {src.ip}/32 -j ACCEPT",
         "-A OUTPUT -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT",
     ]
     lines += [f"-A OUTPUT -d {ip}/32 -p tcp -m tcp --dport {port} -j ACCEPT" for ip, port in sorted(set(allowed))]
