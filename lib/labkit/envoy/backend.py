@@ -29,6 +29,8 @@ from ..sim.topology import SimOptions
 from .plane import DataPlane
 from .preflight import ENVOY_VERSION
 from .sync import MeshSync
+from .volumes import rewrite
+from .volumes import write as write_volumes
 
 #: Exit code of a command still running at its deadline (GNU timeout's), and curl's own for a timeout.
 TIMEOUT_EXIT_CODE = 124
@@ -94,14 +96,24 @@ class EnvoyBackend(SimBackend):
         if problem:
             return ExecResult("", f"error: {problem}\n", 1, 0.0)
         self.sync.run()  # config istiod has pushed by now reaches the proxies first
-        return self._run(namespace, pod, container, list(argv), timeout, TIMEOUT_EXIT_CODE)
+        argv = self._local_paths(namespace, pod, container, list(argv))
+        return self._run(namespace, pod, container, argv, timeout, TIMEOUT_EXIT_CODE)
+
+    def _local_paths(self, namespace: str, pod: str, container: str, argv: list[str]) -> list[str]:
+        """The container's volumes written out now; arguments naming a file under a mountPath point there."""
+        obj = self.mesh.store.raw("", "Pod", namespace, pod)
+        if obj is None:
+            return argv
+        directory = self.plane.run.subdir(f"pods/{namespace}.{pod}/volumes", mode=0o700)
+        mounts = write_volumes(self.mesh.store, obj, container, directory)
+        return [rewrite(a, mounts) for a in argv] if mounts else argv
 
     def curl(self, namespace: str, pod: str, container: str, args: list[str], timeout: float) -> CurlResult:
         problem = self._container_check(namespace, pod, container)
         if problem:
             raise LabkitError(problem, hint="lab.deploy_client(...) creates the client pod")
         self.sync.run()
-        argv = remote.build_command(list(args))
+        argv = remote.build_command(self._local_paths(namespace, pod, container, list(args)))
         result = self._run(namespace, pod, container, argv, timeout + CURL_GRACE, CURL_TIMEOUT_EXIT_CODE)
         return remote.to_result(list(args), result)
 
@@ -138,9 +150,13 @@ class EnvoyBackend(SimBackend):
         return ExecResult(out, err, code, time.monotonic() - started)
 
     def logs(self, namespace: str, pod: str, container: str, since_seconds: float | None = None) -> list[str]:
-        """The istio-proxy container's log is Envoy's access log (stdout); other containers log nothing here."""
+        """The istio-proxy container's log is Envoy's access log (stdout); nginx's is its output; other
+        containers log nothing here."""
         self.sync.run()
         real = self.plane.pods.get(f"{namespace}/{pod}")
+        app = self.sync.apps.get(f"{namespace}/{pod}")
+        if container != PROXY_CONTAINER and app is not None:
+            return app.lines()
         if container != PROXY_CONTAINER or real is None or real.proxy is None:
             return []
         time.sleep(0.1)  # Envoy flushes its access log every 50 ms

@@ -20,7 +20,7 @@ from ..sim.netpol import Peer
 from ..xds import gateway_config, sidecar_config
 from ..xds.config import EnvoyConfig
 from ..xds.secrets import secret
-from . import netns
+from . import apps, netns
 from . import netpol as netpol_rules
 from .capture import CaptureConfig
 from .material import material_of
@@ -90,6 +90,7 @@ class MeshSync:
         self._applied: dict[str, str] = {}  # pod key -> the config last delivered, as JSON
         self._filters: dict[str, str] = {}  # pod key -> the filter table last written
         self._hosts: set[tuple[str, str]] = set()
+        self.apps: dict[str, apps.App] = {}  # pod key -> its running application (nginx)
 
     # -- everything
 
@@ -121,9 +122,15 @@ class MeshSync:
         else:
             self.plane.add_pod(meta["name"], meta["namespace"], proxy=None, capture=None, ip=ip)
         self._uids[pod_key(pod)] = meta.get("uid", "")
+        app = apps.start(self.mesh.store, pod, self.plane.pods[pod_key(pod)], self.plane.run)
+        if app is not None:
+            self.apps[pod_key(pod)] = app
 
     def _remove(self, key: str) -> None:
         namespace, name = key.split("/", 1)
+        app = self.apps.pop(key, None)
+        if app is not None:
+            app.stop()
         self.plane.remove_pod(name, namespace)
         for table in (self._uids, self._applied, self._filters):
             table.pop(key, None)
@@ -152,14 +159,21 @@ class MeshSync:
         xds = proxy.xds
         listeners = _with_sources(config.listeners, xds)
         clusters = _with_sources(config.clusters, xds)
-        secrets = [secret(name, material(name)) for name in config.secrets]
-        wanted = json.dumps([listeners, clusters, config.routes, secrets], sort_keys=True)
+        # A secret without content is never delivered (istiod does not push a credential it cannot read):
+        # whatever uses it keeps warming, and its file is removed.
+        materials = {name: material(name) for name in config.secrets}
+        secrets = [secret(name, m) for name, m in materials.items() if m is not None]
+        wanted = json.dumps([listeners, clusters, config.routes, secrets, sorted(materials)], sort_keys=True)
         if self._applied.get(pod_key(pod)) == wanted:
             return
-        version = xds.apply(listeners=listeners, clusters=clusters, routes=config.routes, secrets=secrets)
+        missing = [name for name, m in materials.items() if m is None]
+        version = xds.apply(
+            listeners=listeners, clusters=clusters, routes=config.routes, secrets=secrets, undelivered_secrets=missing
+        )
         kinds = ("listeners", "clusters", "routes") if config.routes else ("listeners", "clusters")
         proxy.wait_applied(version, kinds, timeout=APPLY_TIMEOUT)
-        _wait_warm(proxy, APPLY_TIMEOUT)
+        if not missing:
+            _wait_warm(proxy, APPLY_TIMEOUT)
         self._applied[pod_key(pod)] = wanted
 
     # -- NetworkPolicy
