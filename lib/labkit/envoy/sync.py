@@ -187,7 +187,8 @@ class MeshSync:
         ports = self._ports(pods)
         targets = [netpol_rules.Target(peer, ports) for peer in peers.values()]
         targets += [
-            netpol_rules.Target(Peer(ip), ports) for ip in sorted({ip for _, ip in self.plane.hosts})
+            netpol_rules.Target(Peer(ip), ports)
+            for ip in sorted({ip for _, ip in self.plane.hosts})
             if ip not in {p.ip for p in peers.values()}
         ]
         for key, real in self.plane.pods.items():
@@ -258,9 +259,10 @@ def _wait_warm(proxy: Any, timeout: float) -> None:
             name, _, value = line.partition(": ")
             if value.strip().isdigit():
                 counts[name] = int(value)
-        if counts.get("cluster_manager.warming_clusters", 0) == 0 and counts.get(
-            "listener_manager.total_listeners_warming", 0
-        ) == 0:
+        if (
+            counts.get("cluster_manager.warming_clusters", 0) == 0
+            and counts.get("listener_manager.total_listeners_warming", 0) == 0
+        ):
             return
         if time.monotonic() > deadline:
             raise NotReady(f"Envoy of {proxy.pod}.{proxy.namespace} still warming after {timeout:g} s: {counts}")
