@@ -19,7 +19,7 @@ from labkit.envoy import netns, preflight
 from labkit.envoy import netpol as rules
 from labkit.envoy.sync import SyncError, capture_of
 from labkit.envoy.volumes import rewrite
-from labkit.errors import BackendUnavailable
+from labkit.errors import BackendUnavailable, LabkitError
 from labkit.lab import Lab
 from labkit.sim.netpol import Peer
 
@@ -93,6 +93,34 @@ def test_paths_under_a_mount_point_move_into_the_volume_directory(tmp_path) -> N
     assert rewrite("https://example.com/etc/certs", mounts) == "https://example.com/etc/certs"
 
 
+def listener_names(dump: dict) -> set[str]:
+    return {x["name"] for x in dump.get("dynamic_listeners", [])}
+
+
+def test_proxy_config_on_the_simulator_is_the_translation() -> None:
+    # Istio 1.27 pilot/pkg/model/sidecar.go: every sidecar has virtualOutbound on 15001; with the default
+    # ALLOW_ANY its config has the PassthroughCluster (cluster_builder.go buildDefaultPassthroughCluster).
+    sim = labkit.connect(backend="sim", lab="t", cleanup_on_error=False, console=QUIET)
+    sim.deploy_client()
+    dump = sim.proxy_config("listeners")
+    assert dump["@type"] == "type.googleapis.com/envoy.admin.v3.ListenersConfigDump"
+    assert "virtualOutbound" in listener_names(dump)
+    clusters = {c["cluster"]["name"] for c in sim.proxy_config("clusters")["dynamic_active_clusters"]}
+    assert "PassthroughCluster" in clusters
+    with pytest.raises(LabkitError, match="choose one of"):
+        sim.proxy_config("endpoints")
+
+
+def test_proxy_config_is_refused_where_it_is_not_built() -> None:
+    from labkit.xds.shown import shown_config
+
+    class Cluster:
+        name = "kube"
+
+    with pytest.raises(LabkitError, match=re.escape("istioctl proxy-config listeners sleep-1.default")):
+        shown_config(Cluster(), "listeners", "default", "sleep-1")
+
+
 # -- live ----------------------------------------------------------------------------------------
 
 
@@ -145,6 +173,23 @@ def test_a_network_policy_really_drops(lab: Lab) -> None:
     )
     after = lab.curl("http://httpbin.org/get", "-sS", "-o", "/dev/null", "--connect-timeout", "2", namespace="deny")
     assert (after.exit_code, after.status) == (28, None)
+    lab.cleanup()
+
+
+def test_proxy_config_on_envoy_is_what_the_real_proxy_holds(lab: Lab) -> None:
+    # Envoy's admin API, /config_dump: the listeners Envoy runs. They are the translation's listeners, so
+    # the same names as on the simulator for the same mesh (labkit.xds is what both show).
+    lab.deploy_client()
+    lab.apply(labkit.lab_file("01-external-access", "serviceentry-http.yaml"), name="httpbin-ext", host="httpbin.org")
+    lab.driver.sleep(1.5)  # istiod's push delay (one second in labkit's control plane)
+    real = lab.proxy_config("listeners")
+    sim = labkit.connect(backend="sim", lab="t", cleanup_on_error=False, console=QUIET)
+    sim.deploy_client()
+    sim.apply(labkit.lab_file("01-external-access", "serviceentry-http.yaml"), name="httpbin-ext", host="httpbin.org")
+    sim.driver.sleep(1.5)
+    assert listener_names(real) == listener_names(sim.proxy_config("listeners"))
+    gateway = lab.proxy_config("clusters", pod="istio=egressgateway", namespace="istio-system")
+    assert "BlackHoleCluster" in {c["cluster"]["name"] for c in gateway["dynamic_active_clusters"]}
     lab.cleanup()
 
 

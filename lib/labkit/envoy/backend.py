@@ -166,6 +166,14 @@ class EnvoyBackend(SimBackend):
         cutoff = datetime.now(timezone.utc).timestamp() - since_seconds
         return [line for line in lines if _started(line) >= cutoff]
 
+    def config_dump(self, namespace: str, pod: str) -> dict[str, Any]:
+        """The pod's Envoy's own ``/config_dump`` (after config istiod has pushed by now reached it)."""
+        self.sync.run()
+        real = self.plane.pods.get(f"{namespace}/{pod}")
+        if real is None or real.proxy is None:
+            raise LabkitError(f"pod {namespace}/{pod} runs no Envoy", hint="pick a pod with a sidecar or a gateway")
+        return real.proxy.config_dump()
+
     def doctor(self) -> list[DoctorItem]:
         items = super().doctor()
         return [DoctorItem("backend", None, self.describe()), *items[1:]]
