@@ -8,6 +8,7 @@ every run (request ids, trace ids, dates, durations, ports a kernel picks) are l
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -71,6 +72,9 @@ def observe(lab: Lab, request: Request, settle: Callable[[], None]) -> Observati
             ",".join(sorted(k.lower() for k, _ in last.headers if k.lower().startswith("x-envoy-"))) or "-"
         )
     out.fields.update(_echo(result.body))
+    title = re.search(r"<title>(.*?)</title>", result.body or "", re.S)
+    if title:
+        out.fields["body.title"] = title.group(1).strip()
     for proxy in request.logs:
         lines = _new_lines(lab, proxy, before[proxy.role], settle)
         out.fields[f"log.{proxy.role}.lines"] = str(len(lines))
@@ -78,7 +82,23 @@ def observe(lab: Lab, request: Request, settle: Callable[[], None]) -> Observati
             entry = parse(lines[-1])
             for name, get in LOG_FIELDS.items():
                 out.fields[f"log.{proxy.role}.{name}"] = get(entry)
+            out.fields[f"log.{proxy.role}.upstream_host"] = _address(lab, entry.upstream_host)
     return out
+
+
+def _address(lab: Lab, host: str) -> str:
+    """An address as what it belongs to (``pod:<app>:<port>``, ``service:<name>:<port>``), so two runs
+    that hand out different cluster addresses compare; addresses outside the cluster stay as they are."""
+    ip, sep, port = host.rpartition(":")
+    cluster = lab.driver.mesh.cluster  # type: ignore[attr-defined]  # both backends keep the control plane
+    pod = cluster.pod_by_ip(ip) if sep else None
+    if pod is not None:
+        labels = pod["metadata"].get("labels") or {}
+        return f"pod:{labels.get('app') or labels.get('run') or pod['metadata']['name']}:{port}"
+    svc = cluster.service_by_ip(ip) if sep else None
+    if svc is not None:
+        return f"service:{svc['metadata']['name']}:{port}"
+    return host
 
 
 def _new_lines(lab: Lab, proxy: Proxy, seen: int, settle: Callable[[], None]) -> list[str]:

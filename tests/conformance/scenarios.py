@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from observe import Proxy, Request
 
-from labkit import manifests
+from labkit import certs, manifests, nginxconf
 from labkit.lab import Lab
 from labkit.paths import lab_file
 
@@ -145,8 +145,147 @@ def _dr(host: str, policy: dict, name: str = "originate") -> str:
     )
 
 
-def _get(url: str, *args: str, logs: tuple[Proxy, ...] = (SIDECAR,), client: str = "sleep") -> Request:
-    return Request(url, ("-sS", *args), client=client, logs=logs)
+# -- lab 04: a second namespace, NetworkPolicy, the DestinationRule's namespace
+
+EGRESS_NS = "test-egress"
+EGRESS_SIDECAR = Proxy("sidecar", EGRESS_NS, "app=sleep")
+TLS_URL = f"https://{CNN}/politics"
+
+
+def _test_namespace(lab: Lab, *, injected: bool, policy: bool, rule: bool = False) -> None:
+    gateway_tls(lab)
+    lab.apply(lab_file("common", "namespace.yaml"), name=EGRESS_NS)
+    if injected:
+        lab.label_namespace(EGRESS_NS, {"istio-injection": "enabled"})
+    lab.deploy_client(namespace=EGRESS_NS)
+    if policy:
+        lab.label_namespace("istio-system", {"istio": "system"})
+        lab.label_namespace("kube-system", {"kube-system": "true"})
+        lab.apply(lab_file("04-network-policy", "networkpolicy.yaml"), namespace=EGRESS_NS)
+    if rule:
+        lab.apply(lab_file("03-egress-gateway", "destinationrule-gateway.yaml"), namespace=EGRESS_NS, **GW)
+
+
+def unmeshed_client(lab: Lab) -> None:
+    _test_namespace(lab, injected=False, policy=False)
+
+
+def unmeshed_client_under_policy(lab: Lab) -> None:
+    _test_namespace(lab, injected=False, policy=True)
+
+
+def meshed_client_without_rule(lab: Lab) -> None:
+    _test_namespace(lab, injected=True, policy=True)
+
+
+def meshed_client_with_rule(lab: Lab) -> None:
+    _test_namespace(lab, injected=True, policy=True, rule=True)
+
+
+# -- lab 05: TLS origination at the gateway, mutual TLS to nginx
+
+LAB05 = "05-egress-gateway-tls-origination"
+NGINX = "my-nginx.mesh-external.svc.cluster.local"
+LAB05_PARAMS = {**GW, "nginx_host": NGINX, "credential": "client-credential"}
+PKI: list[certs.LabPki] = []
+
+
+def lab_pki() -> certs.LabPki:
+    if not PKI:
+        PKI.append(certs.generate_lab_pki(certs.new_run_dir()))
+    return PKI[0]
+
+
+def gateway_simple_origination(lab: Lab) -> None:
+    lab.apply(lab_file(LAB05, "tls-origination-cnn.yaml"), **LAB05_PARAMS)
+
+
+def nginx_server(lab: Lab) -> None:
+    pki = lab_pki()
+    lab.apply(lab_file("common", "namespace.yaml"), name="mesh-external")
+    lab.apply(
+        [
+            certs.secret_manifest("nginx-server-certs", "mesh-external", cert=pki.server_cert, key=pki.server_key),
+            certs.secret_manifest("nginx-ca-certs", "mesh-external", ca=pki.ca_cert),
+            nginxconf.configmap(server_name=NGINX),
+        ],
+        namespace="mesh-external",
+    )
+    lab.apply(lab_file(LAB05, "nginx.yaml"), namespace="mesh-external")
+    lab.apply(
+        certs.secret_manifest("nginx-client-certs", "default", cert=pki.client_cert, key=pki.client_key, ca=pki.ca_cert)
+    )
+    lab.deploy_client(name="sleep-with-certs", secret_mounts={"nginx-client-certs": "/etc/nginx-client-certs"})
+
+
+def nginx_mutual_origination(lab: Lab, *, credential: bool = True) -> None:
+    nginx_server(lab)
+    pki = lab_pki()
+    if credential:
+        lab.apply(
+            certs.secret_manifest(
+                "client-credential", "istio-system", cert=pki.client_cert, key=pki.client_key, ca=pki.ca_cert
+            )
+        )
+    lab.apply(lab_file(LAB05, "mtls-origination-nginx.yaml"), **LAB05_PARAMS)
+    lab.apply(lab_file(LAB05, "destinationrule-mtls-nginx.yaml"), namespace="istio-system", **LAB05_PARAMS)
+
+
+def nginx_mutual_origination_without_credential(lab: Lab) -> None:
+    nginx_mutual_origination(lab, credential=False)
+
+
+# -- lab 06: wildcard hosts
+
+WIKI = {"name": "wikipedia", "domain": "wikipedia.org", "server_host": "www.wikipedia.org", **GW}
+EN = "https://en.wikipedia.org/wiki/Main_Page"
+
+
+def _lab06(lab: Lab, *files: str, **more: str) -> None:
+    for f in files:
+        lab.apply(lab_file("06-wildcard-hosts", f), **{**WIKI, **more})
+
+
+def wildcard_entry(lab: Lab) -> None:
+    lab.set_outbound_policy("REGISTRY_ONLY")
+    _lab06(lab, "serviceentry-wildcard.yaml")
+
+
+def wildcard_through_gateway(lab: Lab) -> None:
+    lab.set_outbound_policy("REGISTRY_ONLY")
+    _lab06(lab, "gateway.yaml", "destinationrule-gateway.yaml", "virtualservice.yaml", "serviceentry-server.yaml")
+
+
+def wider_wildcard(lab: Lab) -> None:
+    wildcard_through_gateway(lab)
+    _lab06(lab, "serviceentry-wildcard.yaml", "gateway.yaml", "virtualservice.yaml", domain="org", name="wider-domain")
+
+
+# -- more misconfigurations and everyday cases
+
+
+def httpbin_fault(lab: Lab) -> None:
+    httpbin_entry(lab)
+    lab.apply(
+        "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: httpbin-fault}\n"
+        "spec:\n  hosts: [httpbin.org]\n  http:\n  - fault: {abort: {httpStatus: 418, percentage: {value: 100}}}\n"
+        "    route:\n    - destination: {host: httpbin.org}\n"
+    )
+
+
+def httpbin_wrong_port_entry(lab: Lab) -> None:
+    lab.set_outbound_policy("REGISTRY_ONLY")
+    lab.apply(
+        "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: httpbin-8080}\n"
+        "spec:\n  hosts: [httpbin.org]\n  ports: [{number: 8080, name: http, protocol: HTTP}]\n"
+        "  resolution: DNS\n  location: MESH_EXTERNAL\n"
+    )
+
+
+def _get(
+    url: str, *args: str, logs: tuple[Proxy, ...] = (SIDECAR,), client: str = "sleep", namespace: str = "default"
+) -> Request:
+    return Request(url, ("-sS", *args), client=client, namespace=namespace, logs=logs)
 
 
 SCENARIOS = [
@@ -224,4 +363,110 @@ SCENARIOS = [
     # answers 503 (Envoy's router: upstream connect failure; Istio's DestinationRule docs: the SANs are
     # checked against the server's certificate).
     Scenario("misc-wrong-subject-alt-names", cnn_wrong_san, _get(f"http://{CNN}/politics"), {"status": "503"}),
+    # istio.io egress-control task: a request within the timeout is unaffected (200).
+    Scenario("01-within-timeout", httpbin_timeout, _get("http://httpbin.org/delay/1"), {"status": "200"}),
+    # Lab 04 (istio.io egress-gateway task, "Apply Kubernetes network policies"): a pod without a sidecar
+    # goes out directly; under the policy it times out (curl exit 28); with a sidecar but no
+    # DestinationRule for the subset in its namespace the route's cluster is missing; with it, 200.
+    Scenario(
+        "04-unmeshed-client-direct",
+        unmeshed_client,
+        _get(TLS_URL, "-o", "/dev/null", namespace=EGRESS_NS),
+        {"status": "200"},
+    ),
+    Scenario(
+        "04-policy-blocks-unmeshed-client",
+        unmeshed_client_under_policy,
+        _get(TLS_URL, "-o", "/dev/null", "--connect-timeout", "2", namespace=EGRESS_NS),
+        {"exit_code": "28", "status": "None"},
+    ),
+    Scenario(
+        "04-meshed-client-without-rule",
+        meshed_client_without_rule,
+        _get(TLS_URL, "-o", "/dev/null", "--connect-timeout", "2", namespace=EGRESS_NS, logs=(EGRESS_SIDECAR,)),
+        {"exit_code": "35"},
+    ),
+    Scenario(
+        "04-meshed-client-with-rule",
+        meshed_client_with_rule,
+        _get(TLS_URL, "-o", "/dev/null", "--connect-timeout", "2", namespace=EGRESS_NS, logs=(EGRESS_SIDECAR, GATEWAY)),
+        {"status": "200", "log.gateway.cluster": f"outbound|443||{CNN}"},
+    ),
+    # istio.io egress-gateway TLS origination task: plain HTTP in, TLS out of the gateway, one 200.
+    Scenario(
+        "05-simple-origination-at-gateway",
+        gateway_simple_origination,
+        _get(f"http://{CNN}/politics", "-o", "/dev/null", logs=(SIDECAR, GATEWAY)),
+        {"status": "200", "log.gateway.cluster": f"outbound|443||{CNN}"},
+    ),
+    # Same task, "Perform mutual TLS origination": nginx requires a client certificate; with the
+    # credentialName Secret the gateway presents one and nginx answers its page.
+    Scenario(
+        "05-mutual-origination",
+        nginx_mutual_origination,
+        _get(f"http://{NGINX}", logs=(SIDECAR, GATEWAY)),
+        {"status": "200", "body.title": "Welcome to nginx!"},
+    ),
+    Scenario(
+        "05-mutual-origination-without-credential",
+        nginx_mutual_origination_without_credential,
+        _get(f"http://{NGINX}", "-m", "10", logs=(SIDECAR, GATEWAY)),
+    ),
+    # Same task: curl with the client certificate straight to nginx answers 200 (curl --cert/--key/--cacert).
+    Scenario(
+        "05-curl-with-client-certificate",
+        nginx_server,
+        _get(
+            f"https://{NGINX}",
+            "--cacert",
+            "/etc/nginx-client-certs/ca.crt",
+            "--cert",
+            "/etc/nginx-client-certs/tls.crt",
+            "--key",
+            "/etc/nginx-client-certs/tls.key",
+            client="sleep-with-certs",
+            logs=(Proxy("sidecar", "default", "app=sleep-with-certs"),),
+        ),
+        {"status": "200", "body.title": "Welcome to nginx!"},
+    ),
+    # istio.io wildcard-hosts task: REGISTRY_ONLY blocks the host; the wildcard ServiceEntry lets every
+    # language's host through; through the gateway all go to www.wikipedia.org.
+    Scenario("06-registry-only", registry_only, _get(EN), {"exit_code": "35"}),
+    Scenario(
+        "06-wildcard-entry",
+        wildcard_entry,
+        _get(EN),
+        {"status": "200", "log.sidecar.cluster": "outbound|443||*.wikipedia.org"},
+    ),
+    Scenario(
+        "06-wildcard-through-gateway",
+        wildcard_through_gateway,
+        _get(EN, logs=(SIDECAR, GATEWAY)),
+        {"status": "200", "log.gateway.cluster": "outbound|443||www.wikipedia.org"},
+    ),
+    # Same task, the wider wildcard: httpbin.org is sent to www.wikipedia.org as well and fails.
+    Scenario(
+        "06-wider-wildcard-other-host",
+        wider_wildcard,
+        _get("https://httpbin.org/", logs=(SIDECAR, GATEWAY)),
+        {"status": "None", "log.gateway.cluster": "outbound|443||www.wikipedia.org"},
+    ),
+    # VirtualService fault injection (Istio HTTPFaultInjection reference): abort 100% → that status, and
+    # Envoy's access log flag FI (fault injected).
+    Scenario(
+        "misc-fault-abort",
+        httpbin_fault,
+        _get("http://httpbin.org/headers"),
+        {"status": "418", "log.sidecar.flags": "FI"},
+    ),
+    # A ServiceEntry for another port does not register port 80: REGISTRY_ONLY still answers 502.
+    Scenario(
+        "misc-service-entry-other-port", httpbin_wrong_port_entry, _get("http://httpbin.org/headers"), {"status": "502"}
+    ),
+    # A name nothing resolves: curl exit 6, "Couldn't resolve host" (curl's man page).
+    Scenario("misc-unknown-host", nothing, _get("http://no-such-host.example.invalid/"), {"exit_code": "6"}),
+    # curl -L follows edition.cnn.com's 301 to HTTPS: passthrough HTTPS, 200.
+    Scenario(
+        "misc-follow-redirect", cnn_entry, _get(f"http://{CNN}/politics", "-L", "-o", "/dev/null"), {"status": "200"}
+    ),
 ]

@@ -210,8 +210,15 @@ class DataPlane:
         return self.add_pod(name, namespace, proxy="router", capture=None)
 
     def add_host(self, name: str, ip: str) -> None:
-        """Make ``name`` resolve to ``ip`` in every pod, present and future (a Service name, for example)."""
-        self.hosts.append((name, ip))
+        """Make ``name`` resolve to ``ip`` in every pod, present and future (a Service name, for example);
+        an earlier address of the name is replaced (a Service deleted and created again)."""
+        self.hosts = [(n, i) for n, i in self.hosts if n != name] + [(name, ip)]
+        for pod in self.pods.values():
+            pod.view.write_hosts([*self.hosts, *pod.extra_hosts])
+
+    def remove_host(self, name: str) -> None:
+        """``name`` no longer resolves (its Service is gone)."""
+        self.hosts = [(n, i) for n, i in self.hosts if n != name]
         for pod in self.pods.values():
             pod.view.write_hosts([*self.hosts, *pod.extra_hosts])
 

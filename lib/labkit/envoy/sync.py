@@ -89,7 +89,7 @@ class MeshSync:
         self._uids: dict[str, str] = {}
         self._applied: dict[str, str] = {}  # pod key -> the config last delivered, as JSON
         self._filters: dict[str, str] = {}  # pod key -> the filter table last written
-        self._hosts: set[tuple[str, str]] = set()
+        self._hosts: dict[str, str] = {}  # Service name -> the cluster IP the pods resolve it to
         self.apps: dict[str, apps.App] = {}  # pod key -> its running application (nginx)
 
     # -- everything
@@ -136,14 +136,18 @@ class MeshSync:
             table.pop(key, None)
 
     def _sync_hosts(self) -> None:
+        """Every Service name resolves to its current cluster IP; names of deleted Services no longer do."""
+        wanted: dict[str, str] = {}
         for svc in self.mesh.cluster.services():
             ip = svc["spec"].get("clusterIP")
-            if not ip or ip == "None":
-                continue
-            for name in service_names(svc):
-                if (name, ip) not in self._hosts:
-                    self._hosts.add((name, ip))
-                    self.plane.add_host(name, ip)
+            if ip and ip != "None":
+                wanted.update({name: ip for name in service_names(svc)})
+        for name, ip in wanted.items():
+            if self._hosts.get(name) != ip:
+                self.plane.add_host(name, ip)
+        for name in set(self._hosts) - set(wanted):
+            self.plane.remove_host(name)
+        self._hosts = wanted
 
     # -- proxies
 
