@@ -193,6 +193,32 @@ def test_proxy_config_on_envoy_is_what_the_real_proxy_holds(lab: Lab) -> None:
     lab.cleanup()
 
 
+def test_explain_names_the_real_hops(lab: Lab) -> None:
+    # istio.io egress-gateway task: the sidecar sends edition.cnn.com:80 to the gateway's subset cluster,
+    # and the gateway's access log shows outbound|80||edition.cnn.com; explain() reads those real lines.
+    lab.deploy_client()
+    gw = {"host": "edition.cnn.com", "istio_namespace": "istio-system", "gateway_label": "egressgateway"}
+    for f in (
+        "serviceentry-http.yaml",
+        "gateway-http.yaml",
+        "destinationrule-gateway.yaml",
+        "virtualservice-http.yaml",
+    ):
+        lab.apply(labkit.lab_file("03-egress-gateway", f), **gw)
+    lab.driver.sleep(1.5)
+    explained = lab.curl("http://edition.cnn.com/politics", "-sS", "-o", "/dev/null").explain()
+    assert not explained.simulated
+    (trace,) = explained.traces
+    sidecar, gateway = trace.hops
+    assert "sidecar of default/" in sidecar.where and "egress gateway of istio-system/" in gateway.where
+    steps = {s.what: s.detail for s in gateway.steps}
+    assert steps["cluster"] == "outbound|80||edition.cnn.com" and steps["listener"] == "0.0.0.0_8080"
+    assert {s.what: s.detail for s in sidecar.steps}["cluster"] == (
+        "outbound|80|cnn|istio-egressgateway.istio-system.svc.cluster.local"
+    )
+    lab.cleanup()
+
+
 def test_closing_removes_every_namespace(lab: Lab) -> None:
     run_id = lab.driver.plane.run_id  # type: ignore[attr-defined]
     assert [ns for ns in netns.names() if ns.startswith(f"lk-{run_id}-")]

@@ -16,6 +16,7 @@ import signal
 import subprocess
 import time
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Any
 
@@ -26,6 +27,7 @@ from ..manifests import Ref
 from ..result import CurlResult
 from ..sim.backend import SimBackend
 from ..sim.topology import SimOptions
+from . import hops
 from .plane import DataPlane
 from .preflight import ENVOY_VERSION
 from .sync import MeshSync
@@ -38,6 +40,8 @@ CURL_TIMEOUT_EXIT_CODE = 28
 #: Extra seconds past a curl's own timeout, so curl can report exit 28 itself (as on kube).
 CURL_GRACE = 5.0
 PROXY_CONTAINER = "istio-proxy"
+#: Just over the proxies' access-log flush interval (proxy.FILE_FLUSH_MSEC, 50 ms).
+ACCESS_LOG_FLUSH = 0.06
 POD_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
@@ -113,9 +117,15 @@ class EnvoyBackend(SimBackend):
         if problem:
             raise LabkitError(problem, hint="lab.deploy_client(...) creates the client pod")
         self.sync.run()
+        proxies = [p for p in self.plane.pods.values() if p.proxy is not None]
+        hop_pods = [p for p in proxies if (p.namespace, p.name) == (namespace, pod) or p.proxy.kind == "router"]
+        marks = hops.log_marks(hop_pods)
         argv = remote.build_command(self._local_paths(namespace, pod, container, list(args)))
         result = self._run(namespace, pod, container, argv, timeout + CURL_GRACE, CURL_TIMEOUT_EXIT_CODE)
-        return remote.to_result(list(args), result)
+        curl = remote.to_result(list(args), result)
+        time.sleep(ACCESS_LOG_FLUSH)  # the lines of this request reach the files
+        real = hops.trace(hop_pods, marks, curl.command)
+        return replace(curl, traces=[real]) if real.hops else curl
 
     def _run(
         self, namespace: str, pod: str, container: str, argv: list[str], timeout: float, timeout_code: int
