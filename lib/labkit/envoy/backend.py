@@ -18,6 +18,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 from ..backend import DoctorItem, ExecResult
@@ -27,7 +28,8 @@ from ..manifests import Ref
 from ..result import CurlResult
 from ..sim.backend import SimBackend
 from ..sim.topology import SimOptions
-from . import hops
+from . import hops, preflight
+from .apps import NGINX
 from .plane import DataPlane
 from .preflight import ENVOY_VERSION
 from .sync import MeshSync
@@ -186,7 +188,17 @@ class EnvoyBackend(SimBackend):
 
     def doctor(self) -> list[DoctorItem]:
         items = super().doctor()
-        return [DoctorItem("backend", None, self.describe()), *items[1:]]
+        machine = [DoctorItem(f"machine: {c.name}", c.ok, c.detail, c.fix) for c in preflight.run().checks]
+        has_nginx = Path(NGINX).exists()
+        machine.append(
+            DoctorItem(
+                "machine: nginx",
+                has_nginx,
+                NGINX if has_nginx else "missing (lab 05's server needs it)",
+                "" if has_nginx else "apt-get install nginx-light",
+            )
+        )
+        return [DoctorItem("backend", None, self.describe()), *machine, *items[1:]]
 
     # -- teardown
     def close(self) -> None:
