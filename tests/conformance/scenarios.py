@@ -469,4 +469,14 @@ SCENARIOS = [
     Scenario(
         "misc-follow-redirect", cnn_entry, _get(f"http://{CNN}/politics", "-L", "-o", "/dev/null"), {"status": "200"}
     ),
+    # Everyday requests through the sidecar (httpbin's own endpoints: /status/<code> answers that code,
+    # HEAD gets the headers only, /post echoes the body it got, /delay/<n> waits n seconds).
+    Scenario("misc-status-code-passthrough", nothing, _get("http://httpbin.org/status/418"), {"status": "418"}),
+    Scenario("misc-head-request", httpbin_entry, _get("http://httpbin.org/get", "-I"), {"status": "200"}),
+    Scenario("misc-post-body", httpbin_entry, _get("http://httpbin.org/post", "-d", "hello=mesh"), {"status": "200"}),
+    Scenario("misc-delay-without-timeout", httpbin_entry, _get("http://httpbin.org/delay/1"), {"status": "200"}),
+    # REGISTRY_ONLY with an entry for httpbin.org only: another host is still blocked (502, as above).
+    Scenario("01-registry-only-other-host", httpbin_entry, _get(f"http://{CNN}/politics"), {"status": "502"}),
+    # Lab 02's origination config leaves port 443 as HTTPS: the application's own TLS passes through, 200.
+    Scenario("02-https-alongside-origination", cnn_origination, _get(TLS_URL, "-o", "/dev/null"), {"status": "200"}),
 ]
