@@ -50,6 +50,9 @@ POD_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 class EnvoyBackend(SimBackend):
     name = "envoy"
     simulated = False
+    #: How long a check looks again for an access-log line: the proxies flush every 50 ms
+    #: (proxy.FILE_FLUSH_MSEC), and a TCP proxy writes its line when the connection closes.
+    access_log_flush_wait = 0.5
 
     def __init__(self, options: SimOptions | None = None, **overrides: Any) -> None:
         super().__init__(options, **overrides)
