@@ -219,6 +219,24 @@ def test_explain_names_the_real_hops(lab: Lab) -> None:
     lab.cleanup()
 
 
+def test_a_change_it_cannot_build_is_refused_and_changes_nothing(lab: Lab) -> None:
+    # meshConfig.accessLogFormat is Istio config (Istio's MeshConfig reference) that labkit's translator
+    # does not build: the envoy backend refuses it by name and leaves the ConfigMap as it was.
+    import yaml
+
+    from labkit.manifests import Ref
+    from labkit.xds import TranslationError
+
+    ref = Ref("v1", "ConfigMap", "istio-system", "istio")
+    before = lab.driver.get(ref)
+    assert before is not None
+    mesh = {**(yaml.safe_load(before["data"]["mesh"]) or {}), "accessLogFormat": "%START_TIME%\n"}
+    with pytest.raises(TranslationError, match=re.escape("meshConfig.accessLogFormat")):
+        lab.driver.patch(ref, {"data": {"mesh": yaml.safe_dump(mesh)}})
+    after = lab.driver.get(ref)
+    assert after is not None and after["data"] == before["data"]
+
+
 def test_closing_removes_every_namespace(lab: Lab) -> None:
     run_id = lab.driver.plane.run_id  # type: ignore[attr-defined]
     assert [ns for ns in netns.names() if ns.startswith(f"lk-{run_id}-")]

@@ -80,19 +80,37 @@ class EnvoyBackend(SimBackend):
 
     # -- objects: the simulator's API server, then the data plane follows
     def apply(self, docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        refs = [Ref.of(d) for d in docs]
+        before = {ref: self.mesh.store.get(ref) for ref in refs}
         stored = super().apply(docs)
-        self.sync.run()
+        self._or_undo(before)
         return stored
 
     def delete(self, ref: Ref) -> bool:
+        before = {ref: self.mesh.store.get(ref)}
         removed = super().delete(ref)
-        self.sync.run()
+        self._or_undo(before)
         return removed
 
     def patch(self, ref: Ref, patch: Mapping[str, Any]) -> dict[str, Any]:
+        before = {ref: self.mesh.store.get(ref)}
         patched = super().patch(ref, patch)
-        self.sync.run()
+        self._or_undo(before)
         return patched
+
+    def _or_undo(self, before: dict[Ref, dict[str, Any] | None]) -> None:
+        """Refuse a change the data plane cannot build (the translator's or the pods' refusals), putting
+        the objects back as they were, so a refused change changes nothing; then bring the pods along."""
+        try:
+            self.sync.preview()
+        except LabkitError:
+            for ref, old in reversed(list(before.items())):
+                if old is None:
+                    self.mesh.remove(ref)
+                else:
+                    self.mesh.put(old)
+            raise
+        self.sync.run()
 
     def wait_ready(self, namespace: str, selector: str, timeout: float) -> list[dict[str, Any]]:
         pods = super().wait_ready(namespace, selector, timeout)

@@ -10,6 +10,7 @@ has taken it (versions accepted, nothing warming).
 
 from __future__ import annotations
 
+import copy
 import json
 import time
 from typing import TYPE_CHECKING, Any
@@ -108,6 +109,20 @@ class MeshSync:
             if proxy_role(pod) is not None:
                 self._configure(pod, self.plane.pods[key])
         self._sync_network_policy(pods)
+
+    def preview(self) -> None:
+        """Build what every proxy will get once istiod has pushed what is stored now, without delivering
+        it: a config labkit cannot build is refused here (by name), before any proxy could need it."""
+        future = copy.deepcopy(self.mesh)
+        future.clock.sleep(future.options.push_delay)
+        netpol_rules.check(future.store.select("networking.k8s.io", "NetworkPolicy"))
+        for pod in future.cluster.pods():
+            role = proxy_role(pod)
+            if role == SIDECAR:
+                capture_of(pod)
+                sidecar_config(future, pod)
+            elif role == ROUTER:
+                gateway_config(future, pod)
 
     # -- pods
 
