@@ -11,11 +11,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from observe import Proxy, Request
-
 from labkit import certs, manifests, nginxconf
 from labkit.lab import Lab
 from labkit.paths import lab_file
+
+from .observe import Proxy, Request
 
 SIDECAR = Proxy("sidecar", "default", "app=sleep")
 GATEWAY = Proxy("gateway", "istio-system", "istio=egressgateway")

@@ -13,12 +13,13 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import PUSH_DELAY, QUIET
-from observe import observe
-from scenarios import SCENARIOS, Scenario
 
 from labkit.lab import Lab
 from labkit.sim import SimBackend
+
+from .conftest import PUSH_DELAY, QUIET
+from .observe import observe
+from .scenarios import SCENARIOS, Scenario
 
 TABLE = Path(__file__).with_name("differences.yaml")
 
