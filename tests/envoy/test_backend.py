@@ -121,6 +121,22 @@ def test_proxy_config_is_refused_where_it_is_not_built() -> None:
         shown_config(Cluster(), "listeners", "default", "sleep-1")
 
 
+def test_a_volume_kind_it_does_not_write_is_refused_by_name() -> None:
+    # Kubernetes has many volume kinds; this backend writes Secret and ConfigMap volumes only, and names
+    # the one it would otherwise leave empty.
+    from labkit.envoy.volumes import VolumeNotBuilt, check
+
+    pod = {
+        "metadata": {"name": "web", "namespace": "default"},
+        "spec": {
+            "containers": [{"name": "web", "volumeMounts": [{"name": "scratch", "mountPath": "/data"}]}],
+            "volumes": [{"name": "scratch", "emptyDir": {}}],
+        },
+    }
+    with pytest.raises(VolumeNotBuilt, match=re.escape("volume scratch (emptyDir)")):
+        check(pod, "web")
+
+
 # -- live ----------------------------------------------------------------------------------------
 
 

@@ -52,15 +52,25 @@ class App:
                 self.process.wait(3)
 
 
-def start(store: Any, pod: dict[str, Any], real: Pod, run: RunDir) -> App | None:
-    """Start the pod's application when it is one that runs here (nginx); None otherwise."""
+def check(pod: dict[str, Any]) -> None:
+    """Refuse, by name, an nginx pod this machine cannot run (no nginx, or a volume kind not written)."""
     if not is_nginx(pod):
-        return None
+        return
     if shutil.which(NGINX) is None and not Path(NGINX).exists():
         raise AppError(
             f"pod {pod['metadata']['namespace']}/{pod['metadata']['name']} runs nginx, and {NGINX} is missing",
             hint="apt-get install nginx-light",
         )
+    container = container_of(pod)
+    if container is not None:
+        volumes.check(pod, container["name"])
+
+
+def start(store: Any, pod: dict[str, Any], real: Pod, run: RunDir) -> App | None:
+    """Start the pod's application when it is one that runs here (nginx); None otherwise."""
+    if not is_nginx(pod):
+        return None
+    check(pod)
     container = container_of(pod)
     assert container is not None
     meta = pod["metadata"]

@@ -117,6 +117,7 @@ class MeshSync:
         future.clock.sleep(future.options.push_delay)
         netpol_rules.check(future.store.select("networking.k8s.io", "NetworkPolicy"))
         for pod in future.cluster.pods():
+            apps.check(pod)
             role = proxy_role(pod)
             if role == SIDECAR:
                 capture_of(pod)

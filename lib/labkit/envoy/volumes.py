@@ -26,11 +26,27 @@ class VolumeNotBuilt(LabkitError):
     """A volume kind the envoy backend does not write."""
 
 
+def check(pod: dict[str, Any], container: str) -> None:
+    """Refuse, by name, a volume of the container that ``write`` would not write."""
+    spec = next((c for c in pod["spec"].get("containers") or [] if c["name"] == container), None)
+    volumes = {v["name"]: v for v in pod["spec"].get("volumes") or []}
+    for mount in (spec or {}).get("volumeMounts") or []:
+        volume = volumes.get(mount["name"]) or {}
+        if "secret" not in volume and "configMap" not in volume:
+            kind = next((k for k in volume if k != "name"), "unknown")
+            raise VolumeNotBuilt(
+                f"pod {pod['metadata']['namespace']}/{pod['metadata']['name']}: volume {mount['name']} ({kind}) "
+                "is not written by the envoy backend (Secret and ConfigMap volumes only)",
+                hint="mount a Secret or a ConfigMap, or run this lab on a kind cluster",
+            )
+
+
 def write(store: ObjectStore, pod: dict[str, Any], container: str, directory: Path) -> Mounts:
     """Write the container's Secret and ConfigMap volumes (their current content) under ``directory``."""
     spec = next((c for c in pod["spec"].get("containers") or [] if c["name"] == container), None)
     volumes = {v["name"]: v for v in pod["spec"].get("volumes") or []}
     ns = pod["metadata"]["namespace"]
+    check(pod, container)
     out: Mounts = {}
     for i, mount in enumerate((spec or {}).get("volumeMounts") or []):
         volume = volumes.get(mount["name"]) or {}
@@ -38,16 +54,9 @@ def write(store: ObjectStore, pod: dict[str, Any], container: str, directory: Pa
             obj = store.raw("", "Secret", ns, volume["secret"]["secretName"]) or {}
             data = {k: base64.b64decode(v) for k, v in (obj.get("data") or {}).items()}
             data.update({k: v.encode() for k, v in (obj.get("stringData") or {}).items()})
-        elif "configMap" in volume:
+        else:
             obj = store.raw("", "ConfigMap", ns, volume["configMap"]["name"]) or {}
             data = {k: v.encode() for k, v in (obj.get("data") or {}).items()}
-        else:
-            kind = next((k for k in volume if k != "name"), "unknown")
-            raise VolumeNotBuilt(
-                f"pod {ns}/{pod['metadata']['name']}: volume {mount['name']} ({kind}) is not written by the "
-                "envoy backend (Secret and ConfigMap volumes only)",
-                hint="mount a Secret or a ConfigMap, or run this lab on a kind cluster",
-            )
         target = directory / f"{container}-{i}"
         target.mkdir(mode=0o700, parents=True, exist_ok=True)
         for stale in target.iterdir():
