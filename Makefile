@@ -32,7 +32,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 help:
 	@echo "Targets:"
 	@echo "  venv       create $(VENV) (Python >= 3.10), install requirements and labkit, register the '$(KERNEL_NAME)' kernel"
-	@echo "  labs       run the lab notebooks: BACKEND=auto|sim|kube (now: $(BACKEND)), LABS='01 02', OUT=$(OUT)"
+	@echo "  labs       run the lab notebooks: BACKEND=auto|sim|kube|envoy (now: $(BACKEND)), LABS='01 02', OUT=$(OUT)"
 	@echo "  list       list the labs"
 	@echo "  doctor     check that BACKEND can run the labs"
 	@echo "  lab        start JupyterLab on the notebooks (alias: jupyter); extra options in JUPYTER_ARGS"

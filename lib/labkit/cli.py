@@ -85,7 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     # kube by default: "auto" would fall back to the simulator, where there is never anything to reset.
     p_reset.add_argument(
-        "--backend", choices=(*BACKENDS, "envoy"), default="kube", help="default: kube (envoy: leftovers)"
+        "--backend", choices=BACKENDS, default="kube", help="default: kube (envoy: leftovers)"
     )
     p_reset.add_argument(
         "--timeout",
@@ -124,7 +124,8 @@ def _backend_option(p: argparse.ArgumentParser) -> None:
         "--backend",
         choices=BACKENDS,
         default="auto",
-        help="kube: a real cluster; sim: the offline simulator; auto: kube when reachable (default: auto)",
+        help="kube: a real cluster; sim: the offline simulator; envoy: real Envoy and curl offline, labkit's "
+        "control plane (root); auto: kube when reachable (default: auto)",
     )
 
 

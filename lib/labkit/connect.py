@@ -16,7 +16,7 @@ from .errors import BackendUnavailable, ContextNotAllowed
 from .lab import Lab
 from .labinfo import LabMeta, find
 
-BACKENDS = ("auto", "sim", "kube")
+BACKENDS = ("auto", "sim", "kube", "envoy")
 #: ``labkit run --backend auto`` chooses once and injects the choice into each notebook; these carry
 #: which backend it chose and why, so the banner gives that reason (set by ``runner.kernel_env``).
 AUTO_CHOICE_VAR, AUTO_REASON_VAR = "LABKIT_AUTO_CHOICE", "LABKIT_AUTO_REASON"
@@ -74,6 +74,10 @@ def make_backend(
                 driver.close()
                 raise
         return driver, reason
+    if backend == "envoy":  # refuses (EnvoyBackendUnavailable, with the fix) without root, iptables or Envoy
+        from .envoy.backend import EnvoyBackend
+
+        return EnvoyBackend(istio_namespace=istio_namespace, **(sim_options or {})), reason
     from .sim import SimBackend
 
     return SimBackend(istio_namespace=istio_namespace, **(sim_options or {})), reason
@@ -91,7 +95,7 @@ def connect(
     cleanup_on_error: bool = True,
     console: Console | None = None,
 ) -> Lab:
-    """Connect a lab to a mesh. ``backend``: ``"sim"``, ``"kube"`` or ``"auto"``.
+    """Connect a lab to a mesh. ``backend``: ``"sim"``, ``"kube"``, ``"envoy"`` or ``"auto"``.
 
     In a notebook, a cell that raises triggers ``lab.cleanup()`` (and so does the kernel's exit),
     so a lab leaves the cluster as it found it even when it fails halfway.
@@ -154,6 +158,15 @@ def banner(lab: Lab, reason: str, meta: LabMeta | None = None, cleanup_on_error:
             ".",
         )
         target = "the simulated cluster (nothing real is touched)"
+    elif lab.backend == "envoy":
+        style = "cyan"
+        head = Text.assemble(
+            (" REAL ENVOY ", "bold white on cyan"),
+            "  real proxies and real curl in network namespaces on this machine; ",
+            ("the control plane is labkit's model", "bold"),
+            ".",
+        )
+        target = "the mesh on this machine (its network namespaces are removed at the end)"
     else:
         style = "green"
         head = Text.assemble((" REAL CLUSTER ", "bold white on green"), "  every step runs against a live cluster.")

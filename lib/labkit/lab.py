@@ -164,6 +164,23 @@ class Lab(Verifications):
             )
         return running[0]["metadata"]["name"]
 
+    def proxy_config(self, kind: str, pod: str = "sleep", namespace: str = "default") -> dict[str, Any]:
+        """One section ("listeners" | "routes" | "clusters" | "secrets") of the proxy's config dump, as
+        Envoy's admin API shapes it. ``pod``: a pod name, a label selector (``istio=egressgateway``), or
+        a client's name (``sleep``)."""
+        from .xds.shown import shown_config
+
+        if "=" in pod:
+            found = self.pods(namespace, pod)
+            if not found:
+                raise LabkitError(f"no pod matches {pod} in namespace {namespace}")
+            name = found[0]["metadata"]["name"]
+        elif self.driver.get(Ref("v1", "Pod", namespace, pod)) is not None:
+            name = pod
+        else:
+            name = self.client_pod(namespace, pod)
+        return shown_config(self.driver, kind, namespace, name)
+
     def containers(self, namespace: str = "default", name: str = "sleep") -> list[str]:
         """Container names of the client pod: ``['sleep', 'istio-proxy']`` when it has a sidecar."""
         spec = (self.driver.get(Ref("v1", "Pod", namespace, self.client_pod(namespace, name))) or {}).get("spec", {})

@@ -95,6 +95,14 @@ class CurlResult(RichDisplay):
         """Each hop and the config that decided it. Only the simulator can see inside the mesh."""
         if self.simulated:
             return Explanation(self.command, self.traces, simulated=True)
+        if self.traces:  # the envoy backend: hops the real proxies logged
+            return Explanation(
+                self.command,
+                self.traces,
+                simulated=False,
+                note="Each hop is an access-log line a real Envoy wrote; its listener comes from that Envoy's "
+                "config dump (lab.proxy_config('listeners', pod=...)).",
+            )
         return Explanation(
             self.command,
             [],

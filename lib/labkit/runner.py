@@ -41,11 +41,13 @@ from .snapshot import ClusterReport, Guard
 LAB_PATTERN = re.compile(r"^(\d+)-[\w.-]+\.ipynb$")
 #: The exception a failing check raises in the kernel (labkit.checks.ExpectationFailed).
 CHECK_FAILURE = "ExpectationFailed"
-BACKENDS = ("auto", "sim", "kube")
+BACKENDS = ("auto", "sim", "kube", "envoy")
 #: Whether notebooks on a backend may run at the same time. Each sim kernel builds its own private
 #: mesh; kube labs share one mesh-wide config (the outbound policy, the istio ConfigMap), so one
 #: lab's change would break another's checks. A backend missing here runs one notebook at a time.
-PARALLEL_SAFE: dict[str, bool] = {"sim": True, "kube": False}
+#: envoy: every run names its namespaces after a unique run id, but two data planes on a 2-core
+#: machine race for the CPU while timing real delays, so its labs run one at a time as well.
+PARALLEL_SAFE: dict[str, bool] = {"sim": True, "kube": False, "envoy": False}
 #: The kernel ``make venv`` registers (see the README); plain ``python3`` when it is not installed.
 LAB_KERNEL, FALLBACK_KERNEL = "labkit", "python3"
 
@@ -127,7 +129,7 @@ class LabResult:
     @property
     def backend_used(self) -> str:
         """The backend the checks ran on, when the records tell (``auto`` resolves in the kernel)."""
-        if self.checks:
+        if self.backend == "auto" and self.checks:  # an explicit backend (envoy too) is the one used
             if all(c.simulated for c in self.checks):
                 return "sim"
             if not any(c.simulated for c in self.checks):

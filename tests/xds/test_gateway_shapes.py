@@ -159,3 +159,17 @@ def test_https_redirect_requires_tls_on_the_virtual_host(pki: certs.LabPki) -> N
     by_name = {v["name"]: v for v in routes["virtual_hosts"]}
     assert by_name["edition.cnn.com:80"]["require_tls"] == "ALL" and by_name["edition.cnn.com:80"]["routes"]
     assert by_name["www.cnn.com:80"]["require_tls"] == "ALL" and "routes" not in by_name["www.cnn.com:80"]
+
+
+def test_a_passthrough_server_no_route_uses_gets_no_listener(pki: certs.LabPki) -> None:
+    # Istio 1.27 pilot/pkg/networking/core/gateway.go: a gateway listener left without filter chains is
+    # omitted (istiod logs "gateway omitting listener ... must have more than 0 chains in listener"); Envoy
+    # would reject it, and the whole LDS update with it. Here the TLS VirtualService is gone.
+    lab = scenario("03-tls-passthrough", pki)
+    from labkit.paths import lab_file
+
+    from .conftest import GW
+
+    lab.delete(lab_file("03-egress-gateway", "virtualservice-tls.yaml"), **GW)
+    settle(lab)
+    assert gateway(lab).listener("0.0.0.0_8443") is None

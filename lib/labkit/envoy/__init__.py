@@ -25,6 +25,12 @@ Running commands in a pod (its network namespace, its /etc/hosts, resolv.conf an
 
 ``plane.cleanup()`` (also at interpreter exit and on SIGTERM) removes everything; ``reset()`` removes
 what a killed run left behind (``labkit reset --backend envoy``).
+
+The backend (``labkit.connect(backend="envoy")``, ``backend.EnvoyBackend``) puts labkit's control plane
+in front of this: ``sync.MeshSync`` makes one real pod per pod of the simulator's Mesh, hands each Envoy
+what ``labkit.xds`` translates (``material``: its SDS secrets; ``meshca``: the mesh's identities),
+writes NetworkPolicy as iptables (``netpol``), runs lab 05's nginx (``apps``, ``volumes``), and
+``hops`` reads the real hops of a request back for ``explain()``.
 """
 
 from .capture import ISTIO_DEFAULT, CaptureConfig

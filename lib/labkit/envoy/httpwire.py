@@ -68,6 +68,12 @@ class Reader:
 
 def read_request(reader: Reader, on_continue: socket.socket | None = None) -> RawRequest | None:
     """The next request on the connection, or None when the client closed it cleanly."""
+    if not reader.buf and not reader._fill():
+        return None
+    if not reader.buf[:1].isupper():
+        # A request line starts with its method, an upper-case token. Servers such as nginx answer 400 on
+        # the first byte that can't start one (a TLS ClientHello's 0x16, say) rather than wait for more.
+        raise BadRequest(f"not an HTTP request: starts with {reader.buf[:1]!r}")
     head = reader.until(b"\r\n\r\n", MAX_HEAD)
     if head is None:
         return None

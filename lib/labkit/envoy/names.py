@@ -7,6 +7,7 @@ need to be unique there.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import secrets
 
@@ -33,10 +34,13 @@ def netns_name(run_id: str, role: str) -> str:
 
 
 def pod_role(pod: str) -> str:
-    """``pod-<name>`` for a pod name such as ``sleep`` or ``default.sleep`` (dots become dashes)."""
+    """``pod-<name>`` for a pod name such as ``sleep`` or ``default.sleep`` (dots become dashes). A name
+    longer than 40 characters (a Deployment's pod in istio-system, say) keeps its first 31 and a digest."""
     name = pod.lower().replace(".", "-")
-    if not _POD_NAME.fullmatch(name) or len(name) > 40:
-        raise ValueError(f"pod name {pod!r} must be lower-case letters, digits, '-' or '.', at most 40 characters")
+    if not _POD_NAME.fullmatch(name):
+        raise ValueError(f"pod name {pod!r} must be lower-case letters, digits, '-' or '.'")
+    if len(name) > 40:
+        name = f"{name[:31].rstrip('-')}-{hashlib.sha256(name.encode()).hexdigest()[:8]}"
     return f"pod-{name}"
 
 

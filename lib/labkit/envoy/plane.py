@@ -140,9 +140,11 @@ class DataPlane:
         proxy: Literal["sidecar", "router"] | None = "sidecar",
         capture: CaptureConfig | None = ISTIO_DEFAULT,
         extra_hosts: Iterable[tuple[str, str]] = (),
+        ip: str | None = None,
     ) -> Pod:
         """A pod; ``proxy="sidecar"`` with ``capture`` is a meshed pod, ``proxy="router"`` and no capture a
-        gateway, ``proxy=None`` and no capture a pod outside the mesh."""
+        gateway, ``proxy=None`` and no capture a pod outside the mesh. ``ip`` (in the pod range) is the
+        address the control plane gave the pod; without it the next free one is taken."""
         if capture is not None and proxy != "sidecar":
             raise PlaneError(f"pod {namespace}/{name}: traffic capture needs a sidecar (proxy='sidecar')")
         key = f"{namespace}/{name}"
@@ -151,8 +153,13 @@ class DataPlane:
                 raise PlaneError("this data plane has been cleaned up")
             if key in self.pods:
                 raise PlaneError(f"pod {key} exists already")
-            ip = str(ipaddress.ip_network(POD_CIDR)[self._next_host])
-            self._next_host += 1
+            if ip is None:
+                ip = str(ipaddress.ip_network(POD_CIDR)[self._next_host])
+                self._next_host += 1
+            elif ipaddress.ip_address(ip) not in ipaddress.ip_network(POD_CIDR):
+                raise PlaneError(f"pod {key}: {ip} is outside the pod range {POD_CIDR}")
+            elif any(p.ip == ip for p in self.pods.values()):
+                raise PlaneError(f"pod {key}: {ip} is taken by another pod")
         ns = names.netns_name(self.run_id, names.pod_role(f"{namespace}.{name}"))
         self._namespaces.append(ns)
         netns.create(ns)
@@ -183,12 +190,35 @@ class DataPlane:
         self.pods[key] = pod
         return pod
 
+    def remove_pod(self, name: str, namespace: str = "default") -> None:
+        """Stop the pod's Envoy and every process in its namespace, then delete the namespace (its veth
+        goes with it). A pod that is not there is left alone."""
+        with self._lock:
+            pod = self.pods.pop(f"{namespace}/{name}", None)
+        if pod is None:
+            return
+        if pod.proxy is not None:
+            pod.proxy.stop()
+        if netns.exists(pod.ns):
+            for pid in netns.pids(pod.ns):
+                _kill(pid)
+            netns.delete(pod.ns)
+        if pod.ns in self._namespaces:
+            self._namespaces.remove(pod.ns)
+
     def add_gateway(self, name: str = "istio-egressgateway", namespace: str = "istio-system") -> Pod:
         return self.add_pod(name, namespace, proxy="router", capture=None)
 
     def add_host(self, name: str, ip: str) -> None:
-        """Make ``name`` resolve to ``ip`` in every pod, present and future (a Service name, for example)."""
-        self.hosts.append((name, ip))
+        """Make ``name`` resolve to ``ip`` in every pod, present and future (a Service name, for example);
+        an earlier address of the name is replaced (a Service deleted and created again)."""
+        self.hosts = [(n, i) for n, i in self.hosts if n != name] + [(name, ip)]
+        for pod in self.pods.values():
+            pod.view.write_hosts([*self.hosts, *pod.extra_hosts])
+
+    def remove_host(self, name: str) -> None:
+        """``name`` no longer resolves (its Service is gone)."""
+        self.hosts = [(n, i) for n, i in self.hosts if n != name]
         for pod in self.pods.values():
             pod.view.write_hosts([*self.hosts, *pod.extra_hosts])
 

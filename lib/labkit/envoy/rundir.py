@@ -102,6 +102,12 @@ class RunDir:
 
     def subdir(self, name: str, *, owner_uid: int | None = None, mode: int = 0o700) -> Path:
         path = self.path / name
+        for parent in reversed(path.relative_to(self.path).parents[:-1]):
+            # Directories on the way are traversable (0711) whatever the umask: proxies run as uid 1337.
+            between = self.path / parent
+            if not between.exists():
+                between.mkdir(mode=0o711)
+                os.chmod(between, 0o711)
         path.mkdir(mode=mode, parents=True, exist_ok=True)
         os.chmod(path, mode)
         if owner_uid is not None:
@@ -134,3 +140,5 @@ def _safe_base(base: Path) -> None:
                 f"{base} exists but is not a directory owned by uid {os.geteuid()}",
                 hint=f"Remove it, or point {ENV_BASE} at another directory.",
             ) from None
+    # mkdir's mode is cut by the umask (a notebook kernel's may be 077): the proxies' uid must traverse it.
+    os.chmod(base, 0o711)

@@ -84,8 +84,13 @@ class XdsFiles:
         clusters: Iterable[Resource] | None = None,
         routes: Iterable[Resource] | None = None,
         secrets: Iterable[Resource] | None = None,
+        undelivered_secrets: Iterable[str] = (),
     ) -> str:
         """Replace the given resource types (None leaves a type as it is); returns the new version.
+
+        ``undelivered_secrets`` are secret names a listener or cluster uses that have no content: their
+        files hold no resource, so Envoy keeps waiting for them (as for an SDS server that never sends
+        one) instead of rejecting a config that points at a missing file.
 
         Order matters for a running Envoy: secrets and clusters first, then routes, then the listeners
         that refer to them, so no listener ever points at a route file that is not there yet.
@@ -99,7 +104,7 @@ class XdsFiles:
         self.version += 1
         version = str(self.version)
         if batches["secrets"] is not None:
-            self._write_each(self.root / "sds", batches["secrets"], SECRET, version)
+            self._write_each(self.root / "sds", batches["secrets"], SECRET, version, list(undelivered_secrets))
         if batches["clusters"] is not None:
             self._write(self.cds, _response(batches["clusters"], CLUSTER, version))
         if batches["routes"] is not None:
@@ -115,10 +120,15 @@ class XdsFiles:
         if not self.cds.exists():
             self._write(self.cds, _response([], CLUSTER, "0"))
 
-    def _write_each(self, directory: Path, resources: list[Resource], type_url: str, version: str) -> None:
+    def _write_each(
+        self, directory: Path, resources: list[Resource], type_url: str, version: str, empty: list[str] | None = None
+    ) -> None:
         wanted = {_filename(r["name"]): r for r in resources}
         for filename, resource in wanted.items():
             self._write(directory / filename, _response([resource], type_url, version))
+        for name in empty or []:
+            wanted.setdefault(_filename(name), {})
+            self._write(directory / _filename(name), _response([], type_url, version))
         for stale in directory.glob("*.json"):
             if stale.name not in wanted:
                 stale.unlink()

@@ -132,7 +132,11 @@ def gateway_listeners(inp: GatewayInput) -> list[Obj]:
     by_port: dict[int, list[Server]] = {}
     for server in inp.servers:
         by_port.setdefault(server.target_port, []).append(server)
-    return [_listener(inp, port, group) for port, group in sorted(by_port.items())]
+    listeners = [_listener(inp, port, group) for port, group in sorted(by_port.items())]
+    # gateway.go: a listener without filter chains is omitted ("gateway omitting listener ... must have more
+    # than 0 chains in listener"), e.g. a PASSTHROUGH server no VirtualService routes yet; Envoy would
+    # reject it, and the whole LDS update with it.
+    return [x for x in listeners if x.get("filter_chains")]
 
 
 def _listener(inp: GatewayInput, port: int, group: list[Server]) -> Obj:

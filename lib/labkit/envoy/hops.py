@@ -1,0 +1,62 @@
+"""The real hops of one request: which listener, route and cluster of which Envoy served it.
+
+Read from what the proxies themselves report: the access-log lines they wrote during the request
+(Istio's text format, ``accesslog.parse``) and the listeners they hold (their ``/config_dump``). Nothing
+here is a model: a hop exists because an Envoy logged it.
+"""
+
+from __future__ import annotations
+
+from ..trace import Hop, Trace
+from .accesslog import parse
+from .plane import Pod
+
+#: The catch-all listener a sidecar's captured connections enter by (istiod's virtualOutbound).
+VIRTUAL_OUTBOUND = "virtualOutbound"
+
+
+def log_marks(pods: list[Pod]) -> dict[str, int]:
+    """How many access-log lines each proxy has written so far."""
+    return {f"{p.namespace}/{p.name}": len(p.proxy.access_log()) for p in pods if p.proxy is not None}
+
+
+def listener_for(listeners: set[str], downstream_local: str, sidecar: bool) -> str:
+    """The listener that took a connection to ``ip:port``: istiod's ``<ip>_<port>`` or ``0.0.0.0_<port>``,
+    else (a sidecar) virtualOutbound's own catch-all chain."""
+    ip, _, port = downstream_local.rpartition(":")
+    for name in (f"{ip}_{port}", f"0.0.0.0_{port}"):
+        if name in listeners:
+            return name
+    return VIRTUAL_OUTBOUND if sidecar else "-"
+
+
+def trace(pods: list[Pod], marks: dict[str, int], request: str) -> Trace:
+    """One hop per access-log line written since ``marks``, client sidecar first, then gateways."""
+    out = Trace(request)
+    ordered = sorted(pods, key=lambda p: p.proxy is not None and p.proxy.kind == "router")
+    for pod in ordered:
+        proxy = pod.proxy
+        if proxy is None:
+            continue
+        lines = [x for x in proxy.access_log()[marks.get(f"{pod.namespace}/{pod.name}", 0) :] if x.startswith("[")]
+        if not lines:
+            continue
+        dump = proxy.config_dump()
+        listeners = {
+            x.get("name", "") for section in dump.get("configs", []) for x in section.get("dynamic_listeners", [])
+        }
+        role = "egress gateway" if proxy.kind == "router" else "sidecar"
+        for line in lines:
+            entry = parse(line)
+            hop: Hop = out.hop(f"{role} of {pod.namespace}/{pod.name} (real Envoy)")
+            hop.step("listener", listener_for(listeners, entry.downstream_local, proxy.kind == "sidecar"))
+            hop.step("route", entry.route_name)
+            hop.step("cluster", entry.upstream_cluster)
+            hop.step("upstream host", entry.upstream_host)
+            if entry.server_name != "-":
+                hop.step("SNI", entry.server_name)
+            if entry.flags != "-":
+                hop.step("response flags", entry.flags)
+            code = "no HTTP response (TCP)" if entry.response_code == 0 else f"HTTP {entry.response_code}"
+            hop.outcome = f"{code}, {entry.details}"
+    return out

@@ -1,0 +1,80 @@
+"""The content behind each SDS secret name a translation uses, for one proxy of the mesh.
+
+- ``kubernetes://<name>`` (a ``credentialName``): the Kubernetes Secret in the proxy's namespace, with
+  Istio's formats ``tls.crt``/``tls.key``/``ca.crt`` or ``cert``/``key``/``cacert``; ``...-cacert`` is the
+  CA, from a Secret named ``<name>-cacert`` when it exists, else from ``<name>`` itself;
+- ``default`` and ``ROOTCA``: the workload certificate and the mesh root from the run's mesh CA;
+- ``file-root:system``: the pods' CA bundle (the lab CAs the world's servers use);
+- ``file-root:<path>``, ``file-cert:<cert>~<key>``: files mounted into the proxy's container.
+
+A secret without content (a Secret that does not exist) is None: Envoy then never gets its certificate,
+as with istiod, which does not push a credential it cannot read.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from ..sim.pki import secret_data
+from ..xds.names import SDS_DEFAULT, SDS_ROOT, SDS_SYSTEM_ROOT
+from ..xds.secrets import Material
+from .meshca import MeshCa
+
+if TYPE_CHECKING:
+    from ..sim.mesh import Mesh
+
+PROXY_CONTAINER = "istio-proxy"
+
+
+def _inline(data: bytes) -> dict[str, str]:
+    return {"inline_bytes": base64.b64encode(data).decode()}
+
+
+def material_of(mesh: Mesh, pod: dict[str, Any], ca: MeshCa, system_roots: bytes) -> Callable[[str], Material | None]:
+    namespace = pod["metadata"]["namespace"]
+    account = pod["spec"].get("serviceAccountName") or "default"
+
+    def material(name: str) -> Material | None:
+        if name == SDS_DEFAULT:
+            cert = ca.workload(namespace, account)
+            return Material(certificate_chain=_inline(cert.chain_pem), private_key=_inline(cert.key_pem))
+        if name == SDS_ROOT:
+            return Material(trusted_ca=_inline(ca.root_pem))
+        if name == SDS_SYSTEM_ROOT:
+            return Material(trusted_ca=_inline(system_roots))
+        if name.startswith("kubernetes://"):
+            return _kubernetes(mesh, namespace, name.removeprefix("kubernetes://"))
+        if name.startswith("file-root:"):
+            data = mesh.cluster.pod_file(pod, PROXY_CONTAINER, name.removeprefix("file-root:"))
+            return Material(trusted_ca=_inline(data)) if data else None
+        if name.startswith("file-cert:"):
+            cert_path, _, key_path = name.removeprefix("file-cert:").partition("~")
+            cert = mesh.cluster.pod_file(pod, PROXY_CONTAINER, cert_path)
+            key = mesh.cluster.pod_file(pod, PROXY_CONTAINER, key_path)
+            if not cert or not key:
+                return None
+            return Material(certificate_chain=_inline(cert), private_key=_inline(key))
+        return None
+
+    return material
+
+
+def _kubernetes(mesh: Mesh, namespace: str, secret_name: str) -> Material | None:
+    if secret_name.endswith("-cacert"):
+        base = secret_name.removesuffix("-cacert")
+        obj = mesh.store.raw("", "Secret", namespace, secret_name) or mesh.store.raw("", "Secret", namespace, base)
+        if obj is None:
+            return None
+        data = secret_data(obj)
+        ca = data.get("cacert") or data.get("ca.crt")
+        return Material(trusted_ca=_inline(ca)) if ca else None
+    obj = mesh.store.raw("", "Secret", namespace, secret_name)
+    if obj is None:
+        return None
+    data = secret_data(obj)
+    for cert_key, key_key in (("cert", "key"), ("tls.crt", "tls.key")):
+        if data.get(cert_key) and data.get(key_key):
+            return Material(certificate_chain=_inline(data[cert_key]), private_key=_inline(data[key_key]))
+    return None
