@@ -141,7 +141,9 @@ class EnvoyBackend(SimBackend):
             raise LabkitError(problem, hint="lab.deploy_client(...) creates the client pod")
         self.sync.run()
         proxies = [p for p in self.plane.pods.values() if p.proxy is not None]
-        hop_pods = [p for p in proxies if (p.namespace, p.name) == (namespace, pod) or p.proxy.kind == "router"]
+        hop_pods = [
+            p for p in proxies if (p.namespace, p.name) == (namespace, pod) or (p.proxy and p.proxy.kind == "router")
+        ]
         marks = hops.log_marks(hop_pods)
         argv = remote.build_command(self._local_paths(namespace, pod, container, list(args)))
         result = self._run(namespace, pod, container, argv, timeout + CURL_GRACE, CURL_TIMEOUT_EXIT_CODE)
@@ -157,7 +159,9 @@ class EnvoyBackend(SimBackend):
         if real is None:
             return ExecResult("", f"error: pod {namespace}/{pod} has no real namespace\n", 1, 0.0)
         obj = self.mesh.store.raw("", "Pod", namespace, pod) or {}
-        spec = next((c for c in obj.get("spec", {}).get("containers", []) if c["name"] == container), {})
+        spec: dict[str, Any] = next(
+            (c for c in obj.get("spec", {}).get("containers", []) if c["name"] == container), {}
+        )
         env = {"HOSTNAME": pod, "HOME": "/root", "PATH": POD_PATH, "LANG": "C.UTF-8"}
         env.update({e["name"]: e["value"] for e in spec.get("env") or [] if isinstance(e.get("value"), str)})
         started = time.monotonic()

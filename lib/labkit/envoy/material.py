@@ -51,11 +51,11 @@ def material_of(mesh: Mesh, pod: dict[str, Any], ca: MeshCa, system_roots: bytes
             return Material(trusted_ca=_inline(data)) if data else None
         if name.startswith("file-cert:"):
             cert_path, _, key_path = name.removeprefix("file-cert:").partition("~")
-            cert = mesh.cluster.pod_file(pod, PROXY_CONTAINER, cert_path)
-            key = mesh.cluster.pod_file(pod, PROXY_CONTAINER, key_path)
-            if not cert or not key:
+            cert_pem = mesh.cluster.pod_file(pod, PROXY_CONTAINER, cert_path)
+            key_pem = mesh.cluster.pod_file(pod, PROXY_CONTAINER, key_path)
+            if not cert_pem or not key_pem:
                 return None
-            return Material(certificate_chain=_inline(cert), private_key=_inline(key))
+            return Material(certificate_chain=_inline(cert_pem), private_key=_inline(key_pem))
         return None
 
     return material

@@ -57,7 +57,7 @@ def pod_key(pod: dict[str, Any]) -> str:
 def capture_of(pod: dict[str, Any]) -> CaptureConfig:
     """istio-init's settings from the pod's annotations; one it does not build is refused by name."""
     annotations = pod["metadata"].get("annotations") or {}
-    settings: dict[str, str] = {}
+    settings: dict[str, Any] = {}
     for name, value in annotations.items():
         if not name.startswith("traffic.sidecar.istio.io/"):
             continue
