@@ -31,9 +31,14 @@ def rows() -> list[dict[str, Any]]:
     return out
 
 
+#: Which "*" rows (by position) described a difference some scenario showed, and which scenarios ran.
+USED_STAR_ROWS: set[int] = set()
+RAN: set[str] = set()
+
+
 def covering(table: list[dict[str, Any]], scenario: str, name: str, sim: str, envoy: str) -> dict[str, Any] | None:
     """The row that lists this difference: its scenario (or "*", any scenario), field and both values."""
-    for row in table:
+    for index, row in enumerate(table):
         if (
             row["scenario"] in (scenario, "*")
             and row["field"] == name
@@ -43,6 +48,8 @@ def covering(table: list[dict[str, Any]], scenario: str, name: str, sim: str, en
                 envoy,
             )
         ):
+            if row["scenario"] == "*":
+                USED_STAR_ROWS.add(index)
             return row
     return None
 
@@ -76,7 +83,17 @@ def test_sim_and_envoy_agree(scenario: Scenario, envoy_driver: Any) -> None:
         for backend, seen in (("sim", sim), ("envoy", envoy)):
             if seen.get(name) != value:
                 problems.append(f"{backend}: {name} is {seen.get(name)!r}, the documentation says {value!r}")
+    RAN.add(scenario.name)
     assert not problems, f"{scenario.name}:\n  " + "\n  ".join(problems)
+
+
+def test_every_any_scenario_row_still_describes_a_difference() -> None:
+    """Runs after the scenarios (pytest keeps file order): a "*" row no scenario needed is stale."""
+    if {s.name for s in SCENARIOS} != RAN:
+        pytest.skip("not every scenario ran in this session, so unused rows can't be told apart")
+    stale = [f"{row['field']}: {row['sim']!r} vs {row['envoy']!r}"
+             for i, row in enumerate(rows()) if row["scenario"] == "*" and i not in USED_STAR_ROWS]  # fmt: skip
+    assert not stale, "differences.yaml rows no scenario shows any more; remove them:\n  " + "\n  ".join(stale)
 
 
 def test_every_listed_difference_names_a_scenario() -> None:

@@ -281,3 +281,15 @@ def _owner(pod: dict[str, Any]) -> str | None:
 
 def _ref(obj: dict[str, Any]) -> Ref:
     return Ref.of(obj)
+
+
+def target_port(spec_port: dict[str, Any], pod: dict[str, Any]) -> int:
+    """The pod port a Service port sends to: a number, or a named container port."""
+    target = spec_port.get("targetPort", spec_port["port"])
+    if isinstance(target, int):
+        return target
+    for c in pod["spec"].get("containers", []):
+        for p in c.get("ports") or []:
+            if p.get("name") == target:
+                return p["containerPort"]
+    return spec_port["port"]

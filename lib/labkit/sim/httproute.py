@@ -40,14 +40,14 @@ UPSTREAM_FAILURES = {
 }
 
 
-#: The order Envoy prints %RESPONSE_FLAGS% in (its response flag enum, lowest bit first).
-FLAG_ORDER = ("LH", "UH", "UT", "LR", "UR", "UF", "UC", "UO", "NR", "DI", "FI", "RL", "UAEX", "RLSE", "DC", "URX", "SI",
-              "IH", "DPE", "UMSDR", "RFCF", "NFCF", "DT", "UPE", "NC", "OM", "DF", "DO", "DR")  # fmt: skip
-
-
 def format_flags(flags: list[str]) -> str:
-    ordered = sorted(set(flags), key=lambda f: FLAG_ORDER.index(f) if f in FLAG_ORDER else len(FLAG_ORDER))
-    return ",".join(ordered) or "-"
+    """%RESPONSE_FLAGS% in the order the flags were set, as Envoy 1.40 prints them: the router marks the
+    retry limit (URX) before the failure it ends with (UF, UT) - "URX,UF" in tests/conformance."""
+    seen: list[str] = []
+    for flag in flags:
+        if flag not in seen:
+            seen.append(flag)
+    return ",".join(seen) or "-"
 
 
 @dataclass(frozen=True)
@@ -213,10 +213,13 @@ def _location(route: HTTPRoute, req: Request) -> str:
     return f"{scheme}://{authority}{path}"
 
 
-def route_request(req: Request, choice: HttpRouteChoice | None, up: Upstream, hop: Hop) -> Outcome:
-    """Serve ``req`` by the chosen route (None: the default route to the virtual host's own service)."""
+def route_request(
+    req: Request, choice: HttpRouteChoice | None, up: Upstream, hop: Hop, default_name: str = "default"
+) -> Outcome:
+    """Serve ``req`` by the chosen route (None: the virtual host's own route, named ``default_name``:
+    "default" for a service's virtual host, "allow_any" for the passthrough one)."""
     route = choice.route if choice else HTTPRoute()
-    name = choice.name if choice else "default"
+    name = choice.name if choice else default_name
     flags: list[str] = []
     delay = 0.0
     fault = route.fault
@@ -317,14 +320,15 @@ def _send_with_retries(
             else f"upstream connect error or disconnect/reset before headers. reset reason: {out.failure}"
         )
         hop.outcome = f"503 from the proxy: {out.detail} ({flag})"
-        return up.local(503, flags=format_flags([flag, *flags]), details=details, route=name, body=body,
+        return up.local(503, flags=format_flags([*flags, flag]), details=details, route=name, body=body,
                         cluster=cluster, upstream=upstream, duration=total,
                         transport_failure=out.transport_failure)  # fmt: skip
     reply = out.reply
     headers = reply.headers
     for ops in _response_ops(route, dest):
         headers = apply_header_ops(headers, ops)
-    headers = tuple((k, v) for k, v in headers if k.lower() != "server")
+    # Each router sets these, replacing what a router upstream (the egress gateway's) wrote.
+    headers = tuple((k, v) for k, v in headers if k.lower() not in ("server", "x-envoy-upstream-service-time"))
     reply = replace(reply, headers=headers, http_version="1.1").with_headers(
         ("x-envoy-upstream-service-time", str(int(spent * 1000))), ("server", up.server_name)
     )

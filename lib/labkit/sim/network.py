@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..trace import Trace
 from . import netpol
-from .cluster import ROUTER, proxy_role
+from .cluster import ROUTER, proxy_role, target_port
 from .gateway import Gateway
 from .messages import REFUSED, TIMEOUT, Connection, Outcome
 
@@ -79,7 +79,7 @@ class Network:
                 return Outcome.failed(REFUSED, hop.outcome)
             pod = endpoints[0]
             dst_ip = pod["status"]["podIP"]
-            port = _target_port(spec_port, pod)
+            port = target_port(spec_port, pod)
             conn = replace(conn, dst_ip=dst_ip, dst_port=port)  # everything else, a tunnel too, goes along
         verdict = self.allowed(conn.src_ip, dst_ip, port)
         if not verdict.allowed:
@@ -106,17 +106,6 @@ class Network:
         out = proxy.inbound(conn, trace) if isinstance(proxy, Gateway) else self.mesh.apps.serve(pod, conn, trace)
         out.elapsed += HOP_LATENCY
         return out
-
-
-def _target_port(spec_port: dict[str, Any], pod: dict[str, Any]) -> int:
-    target = spec_port.get("targetPort", spec_port["port"])
-    if isinstance(target, int):
-        return target
-    for c in pod["spec"].get("containers", []):
-        for p in c.get("ports") or []:
-            if p.get("name") == target:
-                return p["containerPort"]
-    return spec_port["port"]
 
 
 def _describe(out: Outcome) -> str:

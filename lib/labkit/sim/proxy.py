@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from ..trace import Hop, Trace
 from . import pki
 from .accesslog import LogEntry
+from .cluster import target_port
 from .config import ProxyView, TlsSettings
 from .messages import TLS_FAILED, Connection, Outcome, Reply, Request
 from .registry import MeshService
@@ -121,7 +122,13 @@ class Proxy:
                 return None
             return original[0], port if svc else original[1]
         if svc.resolution == "CLUSTER":
-            return svc.addresses[0], cluster.port
+            # EDS: the Service's ready pods at the targetPort; %UPSTREAM_HOST% names the pod, not the cluster IP.
+            assert svc.k8s is not None
+            pods = self.mesh.cluster.service_endpoints(svc.k8s)
+            spec = next((p for p in svc.k8s["spec"].get("ports", []) if p.get("port") == cluster.port), None)
+            if not pods or spec is None:
+                return None
+            return pods[0]["status"]["podIP"], target_port(spec, pods[0])
         if svc.endpoints:
             ep = svc.endpoints[0]
             address = ep.get("address", "")

@@ -74,7 +74,7 @@ class Sidecar(Proxy):
                 return ex.local(502, flags="-", details="direct_response", route="block_all")
             hop.step("route", f"{port} → virtual host allow_any: {host} is not in the registry (ALLOW_ANY)")
             passthrough = self._upstream(ctx, ex, None, original, ns, default_retries=False)
-            return route_request(req, None, passthrough, hop)
+            return route_request(req, None, passthrough, hop, default_name="allow_any")
         hop.step("virtual host", f"{svc.hostname}:{port} ({svc.source})")
         vs_list = view.virtual_services_for(svc.hostname, MESH_GATEWAY)
         choice = None
