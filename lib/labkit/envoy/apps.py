@@ -15,6 +15,7 @@ from typing import Any
 
 from ..errors import LabkitError
 from ..sim.nginx import is_nginx
+from ..sim.squid import is_squid
 from . import netns, volumes
 from .plane import Pod
 from .rundir import RunDir
@@ -53,7 +54,14 @@ class App:
 
 
 def check(pod: dict[str, Any]) -> None:
-    """Refuse, by name, an nginx pod this machine cannot run (no nginx, or a volume kind not written)."""
+    """Refuse, by name, an application pod this backend cannot run: Squid (lab 08's forward proxy) is not
+    built here, and nginx needs the machine's nginx and volume kinds this backend writes."""
+    if is_squid(pod):
+        raise AppError(
+            f"pod {pod['metadata']['namespace']}/{pod['metadata']['name']} runs Squid, which the envoy backend "
+            "does not run",
+            hint="run this lab with --backend sim, or on a kind cluster (--backend kube)",
+        )
     if not is_nginx(pod):
         return
     if shutil.which(NGINX) is None and not Path(NGINX).exists():

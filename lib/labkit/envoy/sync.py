@@ -156,6 +156,9 @@ class MeshSync:
         wanted: dict[str, str] = {}
         for svc in self.mesh.cluster.services():
             ip = svc["spec"].get("clusterIP")
+            if svc["spec"].get("type") == "ExternalName":
+                # Cluster DNS answers an ExternalName Service with a CNAME; a hosts file can only flatten it.
+                ip = self.mesh.resolve(svc["spec"].get("externalName", ""), svc["metadata"]["namespace"])
             if ip and ip != "None":
                 wanted.update({name: ip for name in service_names(svc)})
         for name, ip in wanted.items():
