@@ -90,7 +90,7 @@ def test_sim_and_envoy_agree(scenario: Scenario, envoy_driver: Any) -> None:
 def test_every_any_scenario_row_still_describes_a_difference() -> None:
     """Runs after the scenarios (pytest keeps file order): a "*" row no scenario needed is stale."""
     if {s.name for s in SCENARIOS} != RAN:
-        pytest.skip("not every scenario ran in this session, so unused rows can't be told apart")
+        pytest.skip("not every scenario ran in this pytest run, so unused rows can't be told apart")
     stale = [f"{row['field']}: {row['sim']!r} vs {row['envoy']!r}"
              for i, row in enumerate(rows()) if row["scenario"] == "*" and i not in USED_STAR_ROWS]  # fmt: skip
     assert not stale, "differences.yaml rows no scenario shows any more; remove them:\n  " + "\n  ".join(stale)
