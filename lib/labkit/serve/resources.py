@@ -53,6 +53,9 @@ RESOURCES: tuple[Resource, ...] = (
     _core("Namespace", "namespaces", "ns", namespaced=False),
     _core("Pod", "pods", "po", categories=("all",), subresources=("exec", "log")),
     _core("Service", "services", "svc", categories=("all",)),
+    # A Service without a selector gets its endpoints from these (istio.io's egress-kubernetes-services).
+    _core("Endpoints", "endpoints", "ep"),
+    Resource("discovery.k8s.io", ("v1",), "EndpointSlice", "endpointslices", True),
     _core("ServiceAccount", "serviceaccounts", "sa"),
     _core("ConfigMap", "configmaps", "cm"),
     _core("Secret", "secrets"),
