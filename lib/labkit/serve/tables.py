@@ -60,7 +60,30 @@ def _deployment(d: dict[str, Any]) -> list[Any]:
 def _service(s: dict[str, Any]) -> list[Any]:
     spec = s.get("spec") or {}
     ports = ",".join(f"{p.get('port')}/{p.get('protocol', 'TCP')}" for p in spec.get("ports") or []) or "<none>"
-    return [spec.get("type", "ClusterIP"), spec.get("clusterIP", "<none>"), "<none>", ports]
+    kind = spec.get("type", "ClusterIP")
+    # kubectl's printer (printers.go getServiceExternalIP): an ExternalName Service shows its name there.
+    external = spec.get("externalName", "<none>") if kind == "ExternalName" else ",".join(spec.get("externalIPs") or [])
+    return [kind, spec.get("clusterIP") or "<none>", external or "<none>", ports]
+
+
+def _endpoints(e: dict[str, Any]) -> list[Any]:
+    """printers.go formatEndpoints: ip:port pairs, the first three, then how many more."""
+    pairs = [
+        f"{a.get('ip')}:{p.get('port')}" if subset.get("ports") else str(a.get("ip"))
+        for subset in e.get("subsets") or []
+        for a in subset.get("addresses") or []
+        for p in (subset.get("ports") or [{}])
+    ]
+    shown = ",".join(pairs[:3]) + (f" + {len(pairs) - 3} more..." if len(pairs) > 3 else "")
+    return [shown or "<none>"]
+
+
+def _endpoint_slice(e: dict[str, Any]) -> list[Any]:
+    """printers.go printEndpointSlice: address type, ports, the first three addresses."""
+    ports = ",".join(str(p.get("port")) for p in e.get("ports") or []) or "<unset>"
+    addresses = [a for ep in e.get("endpoints") or [] for a in ep.get("addresses") or []]
+    shown = ",".join(addresses[:3]) + (f" + {len(addresses) - 3} more..." if len(addresses) > 3 else "")
+    return [e.get("addressType", ""), ports, shown or "<unset>"]
 
 
 def _hosts(o: dict[str, Any]) -> str:
@@ -82,6 +105,11 @@ COLUMNS: dict[str, tuple[list[tuple[str, str, int]], Row]] = {
     "Service": (
         [("Type", "string", 0), ("Cluster-IP", "string", 0), ("External-IP", "string", 0), ("Port(s)", "string", 0)],
         _service,
+    ),
+    "Endpoints": ([("Endpoints", "string", 0)], _endpoints),
+    "EndpointSlice": (
+        [("AddressType", "string", 0), ("Ports", "string", 0), ("Endpoints", "string", 0)],
+        _endpoint_slice,
     ),
     "Namespace": ([("Status", "string", 0)], lambda n: [(n.get("status") or {}).get("phase", "Active")]),
     "ConfigMap": ([("Data", "integer", 0)], lambda c: [len(c.get("data") or {}) + len(c.get("binaryData") or {})]),

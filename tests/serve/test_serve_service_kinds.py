@@ -1,0 +1,42 @@
+"""``kubectl get`` of the Service kinds istio.io's "Kubernetes Services for Egress Traffic" task creates:
+an ``ExternalName`` Service, and a Service without selector with its ``Endpoints``, through ``labkit serve``."""
+
+from __future__ import annotations
+
+import yaml
+
+from labkit import manifests
+from labkit.paths import lab_file
+
+from .test_serve_kubectl import Kubectl, kubectl  # noqa: F401
+
+LAB = "07-kubernetes-services"
+
+
+def manifest(file: str, **params: str) -> str:
+    return yaml.safe_dump_all(manifests.load(lab_file(LAB, file), params))
+
+
+def test_an_external_name_service_shows_its_external_name_and_no_cluster_ip(kubectl: Kubectl) -> None:  # noqa: F811
+    applied = kubectl("apply", "-f", "-", stdin=manifest("externalname-service.yaml", name="my-httpbin",
+                                                         external_host="httpbin.org"))  # fmt: skip
+    assert applied.returncode == 0, applied.stderr
+    row = kubectl("get", "svc", "my-httpbin", "--no-headers").stdout.split()
+    # istio.io's task: NAME my-httpbin, TYPE ExternalName, CLUSTER-IP <none>, EXTERNAL-IP httpbin.org, PORT(S) 80/TCP
+    assert row[:5] == ["my-httpbin", "ExternalName", "<none>", "httpbin.org", "80/TCP"]
+
+
+def test_endpoints_of_a_service_without_selector_are_served_and_listed(kubectl: Kubectl) -> None:  # noqa: F811
+    text = manifest("service-with-endpoints.yaml", name="my-wikipedia", address="203.0.113.50")
+    applied = kubectl("apply", "-f", "-", stdin=text)
+    # istio.io's task applies the Endpoints with kubectl, and its clean-up deletes them with kubectl.
+    assert applied.returncode == 0 and "endpoints/my-wikipedia created" in applied.stdout, applied.stderr
+    row = kubectl("get", "svc", "my-wikipedia", "--no-headers").stdout.split()
+    assert row[1] == "ClusterIP" and row[2] != "<none>" and row[3:5] == ["<none>", "443/TCP"]
+    # kubectl's Endpoints columns (Kubernetes printers.go formatEndpoints): NAME, ENDPOINTS as ip:port, AGE.
+    assert kubectl("get", "endpoints", "my-wikipedia", "--no-headers").stdout.split()[:2] == [
+        "my-wikipedia",
+        "203.0.113.50:443",
+    ]
+    assert kubectl("delete", "endpoints", "my-wikipedia").returncode == 0
+    assert kubectl("get", "ep", "my-wikipedia").returncode == 1
