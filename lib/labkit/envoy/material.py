@@ -17,7 +17,7 @@ import base64
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from ..sim.pki import secret_data
+from ..sim.pki import sds_pem
 from ..xds.names import SDS_DEFAULT, SDS_ROOT, SDS_SYSTEM_ROOT
 from ..xds.secrets import Material
 from .meshca import MeshCa
@@ -62,19 +62,11 @@ def material_of(mesh: Mesh, pod: dict[str, Any], ca: MeshCa, system_roots: bytes
 
 
 def _kubernetes(mesh: Mesh, namespace: str, secret_name: str) -> Material | None:
-    if secret_name.endswith("-cacert"):
-        base = secret_name.removesuffix("-cacert")
-        obj = mesh.store.raw("", "Secret", namespace, secret_name) or mesh.store.raw("", "Secret", namespace, base)
-        if obj is None:
-            return None
-        data = secret_data(obj)
-        ca = data.get("cacert") or data.get("ca.crt")
-        return Material(trusted_ca=_inline(ca)) if ca else None
-    obj = mesh.store.raw("", "Secret", namespace, secret_name)
-    if obj is None:
+    """A credentialName Secret as SDS serves it (one reader for the simulator, the dump and this backend)."""
+    pem = sds_pem(mesh.store, namespace, secret_name)
+    if pem is None:
         return None
-    data = secret_data(obj)
-    for cert_key, key_key in (("cert", "key"), ("tls.crt", "tls.key")):
-        if data.get(cert_key) and data.get(key_key):
-            return Material(certificate_chain=_inline(data[cert_key]), private_key=_inline(data[key_key]))
-    return None
+    if pem.ca is not None:
+        return Material(trusted_ca=_inline(pem.ca))
+    assert pem.cert is not None and pem.key is not None  # sds_pem gives a CA or a whole pair
+    return Material(certificate_chain=_inline(pem.cert), private_key=_inline(pem.key))

@@ -6,13 +6,13 @@ from typing import TYPE_CHECKING, Any
 
 from ..trace import Hop
 from .messages import TLS_FAILED, Outcome
+from .pki import CA_SUFFIX
 from .tls import Identity, TrustStore
 
 if TYPE_CHECKING:
     from .mesh import Mesh
 
 
-CA_SUFFIX = "-cacert"  # Istio's SdsCaSuffix
 
 
 class Credentials:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import warnings
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
@@ -310,7 +311,7 @@ def verify_peer(
 
 def _root_from(data: dict[str, bytes], name: str) -> TrustStore | Outcome:
     """Istio's ExtractRoot: ``cacert``, else ``ca.crt``. A CRL beside it is refused: revocation is not modelled."""
-    for ca_key, crl_key in (("cacert", "crl"), ("ca.crt", "ca.crl")):
+    for ca_key, crl_key in zip(CA_KEYS, ("crl", "ca.crl"), strict=True):
         if data.get(ca_key):
             if data.get(crl_key):
                 return Outcome.failed(
@@ -323,6 +324,38 @@ def _root_from(data: dict[str, bytes], name: str) -> TrustStore | Outcome:
                 return Outcome.failed(TLS_FAILED, f"Secret {name}: {ca_key} holds no PEM certificate")
             return trust
     return Outcome.failed(TLS_FAILED, f"Secret {name} has no CA certificate: expected key cacert or ca.crt")
+
+
+#: Istio's key order in a credentialName Secret (the SDS secret controller): ``cert``/``key`` before
+#: ``tls.crt``/``tls.key``; the CA from ``cacert`` before ``ca.crt``.
+CERT_KEY_PAIRS = (("cert", "key"), ("tls.crt", "tls.key"))
+CA_KEYS = ("cacert", "ca.crt")
+CA_SUFFIX = "-cacert"  # Istio's SdsCaSuffix: the CA half of a credentialName
+
+
+@dataclass(frozen=True)
+class SdsPem:
+    """The PEM an SDS resource holds: a certificate and key, or a CA (the ``-cacert`` resource)."""
+
+    cert: bytes | None = None
+    key: bytes | None = None
+    ca: bytes | None = None
+
+
+def sds_pem(store: Any, namespace: str, resource: str) -> SdsPem | None:
+    """What SDS serves for ``kubernetes://<resource>`` from the Secrets in ``namespace``. A ``<name>-cacert``
+    resource is the CA, from a Secret of that name when it exists, else from Secret ``<name>``. None:
+    no Secret, or none of the keys Istio reads."""
+    if resource.endswith(CA_SUFFIX):
+        base = resource.removesuffix(CA_SUFFIX)
+        obj = store.raw("", "Secret", namespace, resource) or store.raw("", "Secret", namespace, base)
+        data = secret_data(obj) if obj is not None else {}
+        ca = next((data[k] for k in CA_KEYS if data.get(k)), None)
+        return SdsPem(ca=ca) if ca else None
+    obj = store.raw("", "Secret", namespace, resource)
+    data = secret_data(obj) if obj is not None else {}
+    pair = next(((data[c], data[k]) for c, k in CERT_KEY_PAIRS if data.get(c) and data.get(k)), None)
+    return SdsPem(cert=pair[0], key=pair[1]) if pair else None
 
 
 class Pki:
@@ -342,12 +375,12 @@ class Pki:
             return trust, None
         data = secret_data(secret)
         name = secret["metadata"]["name"]
-        if trust is None and (data.get("cacert") or data.get("ca.crt")):
+        if trust is None and any(data.get(k) for k in CA_KEYS):
             root = _root_from(data, name)
             if isinstance(root, Outcome):
                 return root
             trust = root
-        pair = next(((c, k) for c, k in (("cert", "key"), ("tls.crt", "tls.key")) if data.get(c) and data.get(k)), None)
+        pair = next(((c, k) for c, k in CERT_KEY_PAIRS if data.get(c) and data.get(k)), None)
         if pair is None:  # SDS has no client certificate to serve: MUTUAL fails, SIMPLE needs none
             return trust, None
         ident = presented_identity(data[pair[0]])

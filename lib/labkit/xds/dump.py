@@ -8,11 +8,11 @@ import base64
 from typing import TYPE_CHECKING, Any
 
 from ..sim.cluster import proxy_role
-from ..sim.pki import secret_data
+from ..sim.pki import sds_pem
 from .config import EnvoyConfig
 from .envoy import Obj
 from .errors import TranslationError
-from .secrets import Material, is_validation, secret
+from .secrets import Material, secret
 from .translate import gateway_config, sidecar_config
 
 if TYPE_CHECKING:
@@ -73,23 +73,14 @@ def secrets_dump(mesh: Mesh, pod: dict[str, Any], config: EnvoyConfig, version: 
 
 
 def _kubernetes_material(mesh: Mesh, namespace: str, name: str) -> Material | None:
-    """Istio's Secret formats: ``tls.crt``/``tls.key``/``ca.crt`` (or ``cert``/``key``/``cacert``);
-    ``<name>-cacert`` is the CA of Secret ``<name>`` (or of a Secret named ``<name>-cacert``)."""
-    secret_name = name.removeprefix("kubernetes://")
-    if is_validation(name):
-        base = secret_name.removesuffix("-cacert")
-        obj = mesh.store.raw("", "Secret", namespace, secret_name) or mesh.store.raw("", "Secret", namespace, base)
-        if obj is None:
-            return None
-        data = secret_data(obj)
-        ca = data.get("ca.crt") or data.get("cacert")
-        return Material(trusted_ca=_inline(ca)) if ca else None
-    obj = mesh.store.raw("", "Secret", namespace, secret_name)
-    if obj is None:
+    """A credentialName Secret as SDS serves it (``sim.pki.sds_pem``), with the private key redacted as
+    Envoy's config dump shows it."""
+    pem = sds_pem(mesh.store, namespace, name.removeprefix("kubernetes://"))
+    if pem is None:
         return None
-    data = secret_data(obj)
-    cert = data.get("tls.crt") or data.get("cert")
-    return Material(certificate_chain=_inline(cert), private_key=REDACTED) if cert else None
+    if pem.ca is not None:
+        return Material(trusted_ca=_inline(pem.ca))
+    return Material(certificate_chain=_inline(pem.cert), private_key=REDACTED)
 
 
 def _inline(data: bytes | None) -> Obj | None:
