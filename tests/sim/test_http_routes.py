@@ -316,3 +316,14 @@ def test_the_sidecar_writes_its_own_server_header(lab: Lab) -> None:
     setup(lab, ROUTE.replace("    route", "  - route"))
     r = lab.curl("http://httpbin.org/get", "-sSI")
     assert r.responses[0].header("server") == "envoy"
+
+
+def test_retry_conditions_the_simulator_does_not_model_are_refused(lab: Lab) -> None:
+    # Envoy's x-envoy-retry-on lists retriable-headers and envoy-ratelimited too; the simulator models the
+    # conditions above (and the HTTP/2 and gRPC ones that can't happen offline), so the rest is refused
+    # by name rather than silently never retried.
+    from labkit import ManifestError
+
+    with pytest.raises(ManifestError, match="retryOn"):
+        lab.apply(SE + "---\n" + vs("  - retries: {attempts: 2, retryOn: 'retriable-headers'}\n" + ROUTE))
+    assert lab.get("VirtualService", "httpbin", "default", "networking.istio.io/v1") is None
