@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from labkit.curl.errors import CurlUsageError
-from labkit.curl.urls import normalize_url, parse_url, resolve_location, split_url
+from labkit.curl.urls import is_ip_literal, normalize_url, parse_url, resolve_location, split_url
 
 SPLITS = [
     ("http://httpbin.org/get", ("http", "httpbin.org", 80, "/get")),
@@ -69,3 +69,14 @@ def test_authority_omits_default_port() -> None:
 )
 def test_resolve_location(base: str, location: str, target: str) -> None:
     assert resolve_location(base, location) == target
+
+
+# RFC 6066 section 3: "Literal IPv4 and IPv6 addresses are not permitted in HostName", so curl sends no
+# SNI for them, and RFC 6125 section 1.7.2 checks them against iPAddress SAN entries, not DNS names.
+@pytest.mark.parametrize(
+    ("host", "literal"),
+    [("93.184.216.34", True), ("::1", True), ("2001:db8::7", True), ("httpbin.org", False),
+     ("1.2.3", False), ("", False), ("999.1.1.1", False)],
+)  # fmt: skip
+def test_is_ip_literal(host: str, literal: bool) -> None:
+    assert is_ip_literal(host) is literal

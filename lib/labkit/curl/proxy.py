@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from .args import CurlOptions
 from .errors import CurlUsageError, transfer_error
 from .support import not_modelled
-from .urls import Url, parse_url
+from .urls import Url, is_ip_literal, parse_url
 
 DEFAULT_PORT = 1080
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
@@ -85,18 +85,11 @@ def _bypassed(host: str, noproxy: str) -> bool:
             continue
         if entry == "*":
             return True
-        if "/" in entry or _is_ip(entry):
-            if _is_ip(host) and ipaddress.ip_address(host) in ipaddress.ip_network(entry, strict=False):
+        if "/" in entry or is_ip_literal(entry):
+            if is_ip_literal(host) and ipaddress.ip_address(host) in ipaddress.ip_network(entry, strict=False):
                 return True
             continue
         if host == entry or host.endswith("." + entry):
             return True
     return False
 
-
-def _is_ip(text: str) -> bool:
-    try:
-        ipaddress.ip_address(text)
-    except ValueError:
-        return False
-    return True

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from dataclasses import dataclass
 from urllib.parse import urljoin
@@ -69,6 +70,16 @@ class Url:
         user = f"{self.userinfo}@" if self.userinfo else ""
         port = f":{self.port}" if self.explicit_port else ""
         return f"{self.scheme}://{user}{host}{port}{self.path}"
+
+
+def is_ip_literal(host: str) -> bool:
+    """Whether a URL's host is an IP address rather than a name: such a host gets no DNS lookup, no SNI
+    and is checked against a certificate's IP entries, not its DNS names."""
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 def _rejected(text: str) -> CurlUsageError:

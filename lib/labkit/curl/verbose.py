@@ -6,14 +6,13 @@ so the shape a learner reads matches a real run; the facts (addresses, headers, 
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass
 
 from ..result import HttpResponse
 from . import request
 from .args import CurlOptions
 from .headers import header_lines
-from .urls import Url, parse_url
+from .urls import Url, is_ip_literal, parse_url
 
 #: The curl release the simulator impersonates (User-Agent, ``%{json}``).
 CURL_VERSION = "8.16.0"
@@ -36,13 +35,6 @@ class Hop:
     local_ip: str = ""
     local_port: int = 0
 
-
-def _is_ip(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
 
 
 def _lines(prefix: str, lines: list[str], crlf: bool = False) -> str:
@@ -75,7 +67,7 @@ class VerboseWriter:
         return _lines("* ", [f"Added {h}:{p}:{a} to DNS cache" for h, p, a in self.opts.resolve])
 
     def _resolved(self, url: Url, ip: str) -> list[str]:
-        if _is_ip(url.host) or not ip:
+        if is_ip_literal(url.host) or not ip:
             return []
         if any(h == url.host and p == url.port for h, p, _ in self.opts.resolve):
             return [f"Hostname {url.host} was found in DNS cache"]

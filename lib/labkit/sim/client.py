@@ -5,7 +5,6 @@ the request itself is built by ``labkit.curl.request``, the one owner of curl's 
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -18,7 +17,7 @@ from ..curl.args import CurlOptions, parse_args
 from ..curl.errors import CurlUsageError
 from ..curl.proxy import ProxyChoice, choose
 from ..curl.render import Exchange, Failure, Transfer, render
-from ..curl.urls import Url, parse_url, resolve_location
+from ..curl.urls import Url, is_ip_literal, parse_url, resolve_location
 from ..curl.verbose import CURL_VERSION
 from ..result import CurlResult, HttpResponse
 from ..trace import Hop, Trace
@@ -288,11 +287,8 @@ class SimCurl:
             if r_host.lower() == host.lower() and r_port == port:
                 hop.step("DNS", f"{host} → {addr} (--resolve)")
                 return addr, 0.0, None
-        try:
-            ipaddress.ip_address(host)
+        if is_ip_literal(host):
             return host, 0.0, None
-        except ValueError:
-            pass
         dns_pods = self.mesh.cluster.pods("kube-system", "k8s-app=kube-dns")
         if dns_pods:
             verdict = self.mesh.network.allowed(pod["status"]["podIP"], dns_pods[0]["status"]["podIP"], 53, "UDP")
@@ -345,11 +341,7 @@ class SimCurl:
             if not key:
                 return Failure(58, f"unable to set private key file: '{opts.key}' type PEM")
             identity = pki.identity(certs[0], certs[1:])  # the intermediates are sent too
-        try:
-            ipaddress.ip_address(host)
-            sni = None
-        except ValueError:
-            sni = host
+        sni = None if is_ip_literal(host) else host
         alpn = ("http/1.1",) if opts.http1_1 else ("h2", "http/1.1")
         return ClientTls(sni=sni, trusted_roots=roots, verify=not opts.insecure, client_identity=identity, alpn=alpn)
 

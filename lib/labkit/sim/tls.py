@@ -16,6 +16,8 @@ from typing import Literal
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
+from ..curl.urls import is_ip_literal
+
 PUBLIC_ROOT = "public-web-pki"  # stands for the CA bundle in curl images and Envoy's default trust
 MESH_ROOT = "istio-mesh-ca"  # istiod's CA, used for ISTIO_MUTUAL between proxies
 PEM_ROOT_PREFIX = "pem:"  # how the legacy root strings of real certificates begin
@@ -165,13 +167,6 @@ def _wildcard_match(pattern: str, host: str) -> bool:
     return bool(label) and bool(dot) and f".{rest}" == suffix
 
 
-def _is_ip(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
-
 
 def hostname_mismatch(ident: Identity, host: str) -> str | None:
     """curl's host name check (OpenSSL backend), or ``None`` when the certificate covers ``host``.
@@ -180,7 +175,7 @@ def hostname_mismatch(ident: Identity, host: str) -> str | None:
     The subject CN counts only when the certificate has neither DNS nor IP SANs. The messages are curl's.
     """
     names = cert_names(ident)
-    if _is_ip(host):
+    if is_ip_literal(host):
         wanted = ipaddress.ip_address(host)
         if any(ipaddress.ip_address(ip) == wanted for ip in names.ips):
             return None
@@ -191,7 +186,7 @@ def hostname_mismatch(ident: Identity, host: str) -> str | None:
     if not names.common_names:
         return "SSL: unable to obtain common name from peer certificate"
     cn = names.common_names[-1]  # curl takes the last CN of the subject, the most specific one
-    matched = cn == host if _is_ip(host) else _wildcard_match(cn, host)
+    matched = cn == host if is_ip_literal(host) else _wildcard_match(cn, host)
     if matched:
         return None
     return f"SSL: certificate subject name '{cn}' does not match target host name '{host}'"
