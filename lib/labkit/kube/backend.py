@@ -7,10 +7,10 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..backend import DoctorItem, ExecResult
-from ..errors import BackendUnavailable
+from ..errors import BackendUnavailable, LabkitError
 from ..manifests import Ref
 from ..result import CurlResult
-from . import configdump, istiod
+from . import configdump, hops, istiod
 from . import context as ctx
 from . import exec as exec_mod
 from . import wait as wait_mod
@@ -164,6 +164,7 @@ class KubeBackend:
         from ..curl import remote
 
         self.config_sync.before_request(namespace, pod)
+        started = time.time()
         argv = remote.build_command(list(args))
         result, _ = exec_mod.run(
             self.clients.exec_core,
@@ -176,7 +177,26 @@ class KubeBackend:
             timeout_exit_code=CURL_TIMEOUT_EXIT_CODE,
             kubectl=self.kubectl,
         )
-        return remote.to_result(list(args), result)
+        curled = remote.to_result(list(args), result)
+        request = hops.Request(namespace, pod, started, time.time(), curled.command)
+        return hops.KubeCurlResult.of(curled, lambda: hops.read(request, self._hop_sources()))
+
+    def _hop_sources(self) -> hops.Sources:
+        def logs(namespace: str, pod: str, since: float) -> list[str]:
+            try:
+                return self.logs(namespace, pod, hops.PROXY_CONTAINER, since)
+            except LabkitError:  # no proxy container in that pod
+                return []
+
+        def gateways() -> list[tuple[str, str]]:
+            found = self.list_objects("v1", "Pod", self.istio_namespace, hops.GATEWAY_SELECTOR)
+            return [(self.istio_namespace, p["metadata"]["name"]) for p in found]
+
+        def listeners(namespace: str, pod: str) -> set[str]:
+            dump = self.config_dump(namespace, pod)
+            return {x.get("name", "") for c in dump["configs"] for x in c.get("dynamic_listeners", [])}
+
+        return hops.Sources(logs=logs, listeners=listeners, gateways=gateways)
 
     def logs(self, namespace: str, pod: str, container: str, since_seconds: float | None = None) -> list[str]:
         return read_lines(self.clients.core, namespace, pod, container, since_seconds, kubectl=self.kubectl)
