@@ -123,3 +123,24 @@ def test_kubectl_exec_pilot_discovery_request_syncz(lab: Lab, kubeconfig: Path, 
     assert client["cluster_sent"] == client["cluster_acked"] != ""
     gateways = [e for e in entries.values() if e["proxy"].startswith("istio-egressgateway-")]
     assert [g["proxy_type"] for g in gateways] == ["router"]
+
+
+def test_explain_follows_the_request_through_the_egress_gateway(lab: Lab) -> None:
+    # istio.io, Egress Gateways (HTTP): the sidecar routes edition.cnn.com to the gateway's subset `cnn`, and
+    # the gateway's access log shows the request leaving through outbound|80||edition.cnn.com.
+    params = {"host": "edition.cnn.com", "istio_namespace": "istio-system", "gateway_label": "egressgateway"}
+    for name in (
+        "serviceentry-http.yaml",
+        "gateway-http.yaml",
+        "destinationrule-gateway.yaml",
+        "virtualservice-http.yaml",
+    ):
+        lab.apply(lab_file("03-egress-gateway", name), **params)
+    r = lab.curl("http://edition.cnn.com/politics", "-sS", "-o", "/dev/null")  # the first try: no retries
+    assert r.status == 301
+    sidecar, gateway = r.explain().traces[0].hops
+    assert sidecar.where.startswith("sidecar of default/sleep-")
+    assert "cluster: outbound|80|cnn|istio-egressgateway.istio-system.svc.cluster.local" in map(str, sidecar.steps)
+    assert gateway.where.startswith("egress gateway istio-system/istio-egressgateway-")
+    assert "cluster: outbound|80||edition.cnn.com" in map(str, gateway.steps)
+    lab.cleanup()
