@@ -44,6 +44,8 @@ class Lab(Verifications):
         #: Show each manifest (collapsed, highlighted) before applying it. On in notebooks, where a
         #: learner reads along; off in scripts and tests, where it would only add noise.
         self.show_manifests: bool = in_ipython()
+        if hasattr(driver, "console"):  # a backend that waits or notes on its own shows it with the lab
+            driver.console = self.console
 
     # -- identity
     @property

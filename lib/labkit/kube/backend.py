@@ -4,19 +4,25 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..backend import DoctorItem, ExecResult
-from ..errors import BackendUnavailable
+from ..errors import BackendUnavailable, LabkitError
 from ..manifests import Ref
 from ..result import CurlResult
+from . import configdump, hops, istiod
 from . import context as ctx
 from . import exec as exec_mod
 from . import wait as wait_mod
 from .apply import Objects
 from .clients import Clients
+from .configsync import ConfigSync
 from .doctor import Doctor, not_answering
 from .logs import read_lines
+from .syncstate import ProxySync, reaches
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 #: Seconds the API server gets to answer before a lab starts (a local kind cluster answers in milliseconds).
 PREFLIGHT_TIMEOUT = 3.0
@@ -53,6 +59,15 @@ class KubeBackend:
         self.clients = Clients(api_client, owned=owned)
         self.objects = Objects(self.clients.dynamic)
         self.kubectl = f"kubectl --context {self.context}"
+        #: Where notes and waits show; a ``Lab`` sets its own console here.
+        self.console: Console | None = None
+        # Before a request, wait until the proxies hold the mesh config written since (``configsync``).
+        self.config_sync = ConfigSync(
+            self._read_sync_state,
+            clock=lambda: self.now(),
+            sleep=lambda seconds: self.sleep(seconds),
+            console=self._console,
+        )
 
     # -- identity and time
     def describe(self) -> str:
@@ -71,11 +86,22 @@ class KubeBackend:
     def close(self) -> None:
         self.clients.close()
 
+    def _console(self) -> Console:
+        if self.console is None:
+            from rich.console import Console
+
+            self.console = Console(stderr=True)
+        return self.console
+
     # -- objects
     def apply(self, docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        self._before_write([(Ref.of(doc), doc) for doc in docs])
         return self.objects.apply(docs)
 
     def delete(self, ref: Ref) -> bool:
+        # A VirtualService's gateways say which proxies its deletion reaches; other kinds need no read.
+        current = self.objects.get(ref) if ref.kind == "VirtualService" else None
+        self._before_write([(ref, current)])
         return self.objects.delete(ref)
 
     def get(self, ref: Ref) -> dict[str, Any] | None:
@@ -87,7 +113,21 @@ class KubeBackend:
         return self.objects.list_objects(api_version, kind, namespace, selector)
 
     def patch(self, ref: Ref, patch: Mapping[str, Any]) -> dict[str, Any]:
+        self._before_write([(ref, None)])
         return self.objects.patch(ref, patch)
+
+    def _before_write(self, writes: list[tuple[Ref, Mapping[str, Any] | None]]) -> None:
+        """Note what the proxies hold before a write of mesh config (see ``configsync``)."""
+        types: frozenset[str] = frozenset()
+        for ref, obj in writes:
+            types |= reaches(ref.api_version, ref.kind, ref.namespace, ref.name, obj, self.istio_namespace)
+        self.config_sync.before_write(types)
+
+    def _read_sync_state(self) -> dict[str, ProxySync]:
+        return istiod.read_syncz(self.clients.core, self._exec, self.istio_namespace)
+
+    def _exec(self, namespace: str, pod: str, container: str, argv: list[str], timeout: float) -> ExecResult:
+        return self.exec(namespace, pod, container, argv, timeout)
 
     def served_kinds(self) -> list[tuple[str, str]]:
         """Every (apiVersion, kind) the cluster can list, at its preferred version (API discovery)."""
@@ -123,6 +163,8 @@ class KubeBackend:
     def curl(self, namespace: str, pod: str, container: str, args: list[str], timeout: float) -> CurlResult:
         from ..curl import remote
 
+        self.config_sync.before_request(namespace, pod)
+        started = time.time()
         argv = remote.build_command(list(args))
         result, _ = exec_mod.run(
             self.clients.exec_core,
@@ -135,10 +177,33 @@ class KubeBackend:
             timeout_exit_code=CURL_TIMEOUT_EXIT_CODE,
             kubectl=self.kubectl,
         )
-        return remote.to_result(list(args), result)
+        curled = remote.to_result(list(args), result)
+        request = hops.Request(namespace, pod, started, time.time(), curled.command)
+        return hops.KubeCurlResult.of(curled, lambda: hops.read(request, self._hop_sources()))
+
+    def _hop_sources(self) -> hops.Sources:
+        def logs(namespace: str, pod: str, since: float) -> list[str]:
+            try:
+                return self.logs(namespace, pod, hops.PROXY_CONTAINER, since)
+            except LabkitError:  # no proxy container in that pod
+                return []
+
+        def gateways() -> list[tuple[str, str]]:
+            found = self.list_objects("v1", "Pod", self.istio_namespace, hops.GATEWAY_SELECTOR)
+            return [(self.istio_namespace, p["metadata"]["name"]) for p in found]
+
+        def listeners(namespace: str, pod: str) -> set[str]:
+            dump = self.config_dump(namespace, pod)
+            return {x.get("name", "") for c in dump["configs"] for x in c.get("dynamic_listeners", [])}
+
+        return hops.Sources(logs=logs, listeners=listeners, gateways=gateways)
 
     def logs(self, namespace: str, pod: str, container: str, since_seconds: float | None = None) -> list[str]:
         return read_lines(self.clients.core, namespace, pod, container, since_seconds, kubectl=self.kubectl)
+
+    def config_dump(self, namespace: str, pod: str) -> dict[str, Any]:
+        """The pod's Envoy config dump, read from the proxy itself (as ``istioctl proxy-config`` does)."""
+        return configdump.read(self._exec, namespace, pod, self.kubectl)
 
     # -- diagnosis
     def preflight(self, timeout: float = PREFLIGHT_TIMEOUT) -> None:

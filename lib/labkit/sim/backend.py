@@ -123,6 +123,7 @@ class SimBackend:
             read=lambda path: self._pod_file(obj, container, path),
             env=env,
             admin=(lambda path: self._envoy_admin(obj, path)) if container == "istio-proxy" else None,
+            discovery=_istiod_debug(self.mesh, obj),
         )
         return shell.execute(context, list(argv))
 
@@ -180,3 +181,10 @@ class SimBackend:
                 "enforced" if o.enforce_network_policy else "not enforced",
             ),
         ]
+
+
+def _istiod_debug(mesh: Mesh, pod: dict[str, Any]) -> Any:
+    """istiod's debug API in istiod's pod (``pilot-discovery request GET /debug/syncz``)."""
+    from ..serve.istiod_debug import handler  # deferred: serve imports the simulator
+
+    return handler(mesh, pod)

@@ -41,6 +41,8 @@ class Pod:
     env: dict[str, str] = field(default_factory=dict)
     #: Envoy's admin API, in the istio-proxy container only: path -> (body, exit code).
     admin: Callable[[str], tuple[str, str, int]] | None = None
+    #: istiod's debug API, in istiod's pod only: path -> (body, stderr, exit code).
+    discovery: Callable[[str], tuple[str, str, int]] | None = None
 
 
 # -- reading a script ----------------------------------------------------------------------------
@@ -424,6 +426,8 @@ class Shell:
             return self._sh(args)
         if name == "pilot-agent" and self.pod.admin is not None:
             return self._pilot_agent(args)
+        if name == "pilot-discovery" and self.pod.discovery is not None:
+            return self._request(["pilot-discovery", *args], self.pod.discovery)
         tool = TOOLS.get(name)
         if tool is not None:
             return tool(args, stdin, self.pod.read)
@@ -473,11 +477,16 @@ class Shell:
     def _pilot_agent(self, args: list[str]) -> Io:
         """``pilot-agent request GET <path>``: what istioctl proxy-config runs in the istio-proxy
         container to read Envoy's admin API (istioctl/pkg/util/handlers)."""
-        if len(args) < 3 or args[0] != "request" or args[1].upper() != "GET":
-            what = " ".join(["pilot-agent", *args])
-            return Io("", f"{what}: only `pilot-agent request GET <path>` is modelled; {KIND_CLUSTER}\n", 2)
         assert self.pod.admin is not None
-        stdout, stderr, code = self.pod.admin(args[2])
+        return self._request(["pilot-agent", *args], self.pod.admin)
+
+    def _request(self, argv: list[str], answer: Callable[[str], tuple[str, str, int]]) -> Io:
+        """``pilot-agent|pilot-discovery request GET <path>``: the one subcommand modelled."""
+        args = argv[1:]
+        if len(args) < 3 or args[0] != "request" or args[1].upper() != "GET":
+            what = " ".join(argv)
+            return Io("", f"{what}: only `{argv[0]} request GET <path>` is modelled; {KIND_CLUSTER}\n", 2)
+        stdout, stderr, code = answer(args[2])
         return Io(stdout, stderr, code)
 
     def _sh(self, args: list[str]) -> Io:
@@ -512,6 +521,11 @@ def execute(pod: Pod, argv: list[str]) -> ExecResult:
         return ExecResult("", "error: you must specify at least one command for the container\n", 1, 0.0)
     shell = Shell(pod)
     program = _program(argv[0])
-    known = program in PROGRAMS or program in TOOLS or (program == "pilot-agent" and pod.admin is not None)
+    known = (
+        program in PROGRAMS
+        or program in TOOLS
+        or (program == "pilot-agent" and pod.admin is not None)
+        or (program == "pilot-discovery" and pod.discovery is not None)
+    )
     result = shell.run(list(argv)) if known else not_found(argv[0], by="exec")
     return ExecResult(result.stdout, result.stderr, result.code, round(pod.now() - start, 3))

@@ -3,7 +3,7 @@ of Envoy's admin config_dump.
 
 - envoy: the running Envoy's own ``/config_dump`` (its admin API), section by section;
 - sim: labkit's translation of what the simulated proxy sees (``dump.proxy_config``), in the same shapes;
-- kube: not built here; ``istioctl proxy-config`` answers on a cluster, and the refusal says so.
+- kube: the proxy's own dump, read with ``pilot-agent request GET config_dump`` as ``istioctl proxy-config`` does.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ SECTIONS = {
 def shown_config(driver: Any, kind: str, namespace: str, pod: str) -> dict[str, Any]:
     if kind not in KINDS:
         raise LabkitError(f"proxy_config kind {kind!r}: choose one of {', '.join(KINDS)}")
-    if getattr(driver, "name", "") == "envoy":
+    if callable(getattr(driver, "config_dump", None)):  # envoy, kube: the proxy's own dump
         dump = driver.config_dump(namespace, pod)
         wanted = ADMIN + SECTIONS[kind]
         return next((c for c in dump.get("configs", []) if c.get("@type") == wanted), {"@type": wanted})
