@@ -16,7 +16,8 @@ from rich.text import Text
 
 from . import paths
 from .errors import LabkitError
-from .runner import BACKENDS, discover, private_output, run_labs, select
+from .labinfo import catalogue
+from .runner import BACKENDS, private_output, run_labs, select
 from .stopping import exit_code, interruptible
 
 DEFAULT_OUT = Path("build/labs")
@@ -130,7 +131,8 @@ def _backend_option(p: argparse.ArgumentParser) -> None:
 
 
 def _notebooks_option(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--notebooks", type=Path, default=paths.NOTEBOOKS, help=argparse.SUPPRESS)
+    # None: paths.notebooks_dir(), which LABKIT_NOTEBOOKS_DIR moves.
+    p.add_argument("--notebooks", type=Path, default=None, help=argparse.SUPPRESS)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -156,16 +158,25 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    labs = discover(args.notebooks)
+    """The lab catalogue: each notebook with what its lab.yaml says (time, prerequisites, external hosts)."""
+    labs = catalogue(args.notebooks)
     console = _console()
     if not labs:
-        console.print(f"no lab notebooks (NN-name.ipynb) in {args.notebooks}")
+        console.print(f"no lab notebooks (NN-name.ipynb) in {args.notebooks or paths.notebooks_dir()}")
         return 1
     table = Table(box=box.SIMPLE, show_header=True)
     table.add_column("lab", style="bold")
     table.add_column("title")
+    table.add_column("time", justify="right")
+    table.add_column("needs")
+    table.add_column("external hosts")
     for lab in labs:
-        table.add_row(lab.name, lab.title)
+        meta = lab.meta
+        if meta is None:  # a notebook without lab.yaml: only what the notebook says
+            table.add_row(lab.name, lab.title, "", "", "")
+            continue
+        needs = ", ".join(d[:2] for d in meta.depends_on) or "—"
+        table.add_row(lab.name, lab.title, f"{meta.minutes} min", needs, ", ".join(meta.hosts) or "—")
     console.print(table)
     return 0
 
