@@ -150,10 +150,12 @@ class Banner(RichDisplay):
 
 def banner(lab: Lab, reason: str, meta: LabMeta | None = None, cleanup_on_error: bool = True) -> Panel:
     if lab.simulated:
+        from .sim import MODELLED_ISTIO
+
         style = "magenta"
         head = Text.assemble(
             (" SIMULATED MESH ", "bold white on magenta"),
-            "  results come from labkit's model of Istio, ",
+            f"  results come from a model of Istio {MODELLED_ISTIO}, ",
             ("not from a real cluster", "bold"),
             ".",
         )

@@ -45,6 +45,9 @@ def test_sim_banner_is_marked_simulated_and_lists_the_labs_changes(sim_lab: Lab)
     text, markup = bundle(Banner(sim_lab, "backend='sim' was asked for", labinfo.find(sim_lab.name)))
     assert not ANSI.search(text)
     assert "SIMULATED MESH" in text and "not from a real cluster" in text
+    # The simulator and the xds translator follow Istio 1.27.1's source (their docstrings cite it):
+    # the banner names that version, not the release scripts/cluster-up.sh installs.
+    assert "a model of Istio 1.27," in text
     assert "Lab 01 · Accessing external services · about 20 min" in text
     assert "What this lab changes in the simulated cluster" in text
     assert "sets meshConfig.outboundTrafficPolicy.mode to REGISTRY_ONLY" in text
