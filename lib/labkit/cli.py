@@ -165,9 +165,10 @@ def cmd_list(args: argparse.Namespace) -> int:
         console.print(f"no lab notebooks (NN-name.ipynb) in {args.notebooks or paths.notebooks_dir()}")
         return 1
     table = Table(box=box.SIMPLE, show_header=True)
-    table.add_column("lab", style="bold")
+    # The name is what `labkit run` takes: never cut it short.
+    table.add_column("lab", style="bold", no_wrap=True, min_width=max(len(lab.name) for lab in labs))
     table.add_column("title")
-    table.add_column("time", justify="right")
+    table.add_column("time", justify="right", no_wrap=True)
     table.add_column("needs")
     table.add_column("external hosts")
     for lab in labs:
@@ -176,7 +177,7 @@ def cmd_list(args: argparse.Namespace) -> int:
             table.add_row(lab.name, lab.title, "", "", "")
             continue
         needs = ", ".join(d[:2] for d in meta.depends_on) or "—"
-        table.add_row(lab.name, lab.title, f"{meta.minutes} min", needs, ", ".join(meta.hosts) or "—")
+        table.add_row(lab.name, meta.title, f"{meta.minutes} min", needs, ", ".join(meta.hosts) or "—")
     console.print(table)
     return 0
 

@@ -187,6 +187,8 @@ def banner(lab: Lab, reason: str, meta: LabMeta | None = None, cleanup_on_error:
         requires = meta.requires_in(lab.istio_namespace)
         if requires:
             lines += [Text("It needs:", style="bold"), _bullets(requires)]
+        if meta.hosts:  # on a cluster these must answer from the internet
+            lines.append(Text.assemble(("External hosts it reaches: ", "bold"), ", ".join(meta.hosts)))
     if meta is not None:
         title = f"Lab {meta.number} · {meta.title} · about {meta.minutes} min"
     else:

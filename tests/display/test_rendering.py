@@ -72,6 +72,7 @@ def test_real_cluster_banner_names_the_cluster_and_its_istio_namespace() -> None
     assert "labels the Istio namespace istio-lab (istio=system)" in text
     assert "a ready egress gateway (istio=egressgateway) in istio-lab" in text
     assert "builds on 03-egress-gateway" in text
+    assert "External hosts it reaches: edition.cnn.com" in text  # labs/04-network-policy/lab.yaml hosts
     assert "so does a failing cell" not in text  # cleanup_on_error was off
 
 
