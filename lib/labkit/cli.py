@@ -80,8 +80,9 @@ def build_parser() -> argparse.ArgumentParser:
     p_reset = sub.add_parser(
         "reset",
         help="undo what labs left in the cluster (after a kernel died mid-lab)",
-        description="Delete every object labelled app.kubernetes.io/managed-by=labkit, set the outbound "
-        "traffic policy back to ALLOW_ANY and remove the namespace labels lab 04 adds. Exit 0 when the "
+        description="Delete every object labelled app.kubernetes.io/managed-by=labkit (searching the kinds "
+        "the labs' lab.yaml list and every kind the cluster serves), set the outbound traffic policy back "
+        "to ALLOW_ANY and remove the namespace labels the labs' lab.yaml say they add. Exit 0 when the "
         "cluster is as the labs expect to find it.",
     )
     # kube by default: "auto" would fall back to the simulator, where there is never anything to reset.

@@ -35,10 +35,9 @@ from .backend import Backend
 from .checks import Check
 from .connect import AUTO_CHOICE_VAR, AUTO_REASON_VAR
 from .errors import LabkitError
-from .labinfo import LAB_PATTERN, LabInfo, catalogue, notebook_title
+from .labinfo import LAB_PATTERN, LabInfo, catalogue, notebook_title  # noqa: F401  (the lab catalogue)
 from .snapshot import ClusterReport, Guard
 
-__all__ = ["LAB_PATTERN", "LabInfo", "notebook_title"]  # the lab catalogue (labinfo), as the runner names it
 #: The exception a failing check raises in the kernel (labkit.checks.ExpectationFailed).
 CHECK_FAILURE = "ExpectationFailed"
 BACKENDS = ("auto", "sim", "kube", "envoy")

@@ -7,6 +7,9 @@ the ``istio`` ConfigMap), labels on shared namespaces (the Istio namespace, ``ku
 the notebook left behind, deletes labkit's objects by label, restores the snapshot and checks that
 it held. ``reset`` does the same on demand, towards the state the labs start from.
 
+What to search and undo comes from the labs' ``lab.yaml`` (``labinfo``): the kinds they create
+(``kinds``) and the labels they put on namespaces (``namespace_labels``); no lab is named here.
+
 Everything goes through the ``Backend`` protocol (list/get/patch/delete), so the same code runs on a
 real cluster and on the simulator.
 """
@@ -92,8 +95,8 @@ ISTIO_NAMESPACE = labinfo.ISTIO_NAMESPACE
 
 
 def lab_namespace_labels() -> dict[str, dict[str, str]]:
-    """Labels labs put on namespaces they don't create (lab 04's, so its NetworkPolicy can select
-    them), from every lab's lab.yaml. ``reset`` removes them (only with exactly these values) because,
+    """Labels labs put on namespaces they don't create (for a NetworkPolicy to select them, say), from
+    every lab's lab.yaml ``namespace_labels``. ``reset`` removes them (only with exactly these values) because,
     without a snapshot, it cannot know they were there before."""
     out: dict[str, dict[str, str]] = {}
     for meta in labinfo.all_labs():
@@ -399,7 +402,8 @@ class Guard:
 
 def lab_start_state(snapshot: Snapshot, istio_namespace: str) -> Snapshot:
     """``snapshot`` as the labs expect to find it: no labkit objects, outbound policy ALLOW_ANY, and
-    without the labels lab 04 adds to shared namespaces. Everything else is kept as it is."""
+    without the labels the labs' lab.yaml ``namespace_labels`` put on shared namespaces. Everything
+    else is kept as it is."""
     mesh = snapshot.mesh
     parsed = _parse_mesh(mesh)
     if parsed is not None and outbound_policy(parsed) != DEFAULT_OUTBOUND_POLICY:
