@@ -5,9 +5,15 @@ set -euo pipefail
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO_DIR="$(cd "$SCRIPT_DIR/.." && pwd)"
 
-# Pinned versions. 1.27.1 is also the Istio release the offline simulator models.
-DEFAULT_ISTIO_VERSION=1.27.1
+# Pinned versions. Istio: the newest patch of the newest minor (istio.io, "Announcing Istio 1.31.1",
+# 2026-09-21); the offline simulator still models Istio 1.27 (labkit.sim.MODELLED_ISTIO).
+DEFAULT_ISTIO_VERSION=1.31.1
 ISTIO_VERSION="${ISTIO_VERSION:-$DEFAULT_ISTIO_VERSION}"
+# Kubernetes Gateway API CRDs, standard channel: Istio does not install them. v1.6.0 is the bundle
+# Istio 1.31's own tests use (the gateway.networking.k8s.io/bundle-version of their CRD file).
+GATEWAY_API_VERSION=v1.6.0
+GATEWAY_API_CRD=gateways.gateway.networking.k8s.io
+GATEWAY_API_URL="https://github.com/kubernetes-sigs/gateway-api/releases/download/${GATEWAY_API_VERSION}/standard-install.yaml"
 KIND_MIN_VERSION=0.24.0 # the first kind whose kindnet enforces NetworkPolicy (lab 04 relies on it)
 KIND_RECOMMENDED=v0.29.0
 KUBECTL_RECOMMENDED=v1.33.1
@@ -34,7 +40,9 @@ Creates (or reuses) a local kind cluster and makes it ready for the Istio egress
      is named with the command that installs it; nothing is installed behind your back.
   2. creates the kind cluster '${CLUSTER_NAME}' from scripts/kind-config.yaml (context
      kind-${CLUSTER_NAME}), or reuses it when it exists (starting its node if Docker stopped it).
-  3. installs Istio ${ISTIO_VERSION} with istioctl from scripts/istio-labs.yaml: the egress gateway,
+  3. installs the Kubernetes Gateway API CRDs ${GATEWAY_API_VERSION} (standard channel) when the
+     cluster has none (CRDs already there are kept, whatever their version); then
+     installs Istio ${ISTIO_VERSION} with istioctl from scripts/istio-labs.yaml: the egress gateway,
      meshConfig.accessLogFile=/dev/stdout, outbound traffic policy ALLOW_ANY. Re-running re-applies
      these settings.
   4. labels namespace default with istio-injection=enabled and waits until istiod and the
@@ -292,6 +300,15 @@ else
     "${create[@]}"
 fi
 kubectl --context "$CONTEXT" wait --for=condition=Ready nodes --all --timeout="$WAIT"
+
+# -- Gateway API CRDs -----------------------------------------------------------------------------
+# As istio.io's Gateway API task does: install them only when missing, so a cluster's own stay.
+if kubectl --context "$CONTEXT" get crd "$GATEWAY_API_CRD" >/dev/null 2>&1; then
+    log "Gateway API CRDs are installed: keeping them"
+else
+    log "installing the Gateway API CRDs ${GATEWAY_API_VERSION} (standard channel)"
+    kubectl --context "$CONTEXT" apply --server-side -f "$GATEWAY_API_URL"
+fi
 
 # -- Istio ----------------------------------------------------------------------------------------
 log "installing Istio ${ISTIO_VERSION} (egress gateway, access logs on stdout, ALLOW_ANY)"

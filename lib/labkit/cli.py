@@ -16,7 +16,8 @@ from rich.text import Text
 
 from . import paths
 from .errors import LabkitError
-from .runner import BACKENDS, discover, private_output, run_labs, select
+from .labinfo import catalogue
+from .runner import BACKENDS, private_output, run_labs, select
 from .stopping import exit_code, interruptible
 
 DEFAULT_OUT = Path("build/labs")
@@ -79,8 +80,9 @@ def build_parser() -> argparse.ArgumentParser:
     p_reset = sub.add_parser(
         "reset",
         help="undo what labs left in the cluster (after a kernel died mid-lab)",
-        description="Delete every object labelled app.kubernetes.io/managed-by=labkit, set the outbound "
-        "traffic policy back to ALLOW_ANY and remove the namespace labels lab 04 adds. Exit 0 when the "
+        description="Delete every object labelled app.kubernetes.io/managed-by=labkit (searching the kinds "
+        "the labs' lab.yaml list and every kind the cluster serves), set the outbound traffic policy back "
+        "to ALLOW_ANY and remove the namespace labels the labs' lab.yaml say they add. Exit 0 when the "
         "cluster is as the labs expect to find it.",
     )
     # kube by default: "auto" would fall back to the simulator, where there is never anything to reset.
@@ -130,7 +132,8 @@ def _backend_option(p: argparse.ArgumentParser) -> None:
 
 
 def _notebooks_option(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--notebooks", type=Path, default=paths.NOTEBOOKS, help=argparse.SUPPRESS)
+    # None: paths.notebooks_dir(), which LABKIT_NOTEBOOKS_DIR moves.
+    p.add_argument("--notebooks", type=Path, default=None, help=argparse.SUPPRESS)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -156,16 +159,26 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    labs = discover(args.notebooks)
+    """The lab catalogue: each notebook with what its lab.yaml says (time, prerequisites, external hosts)."""
+    labs = catalogue(args.notebooks)
     console = _console()
     if not labs:
-        console.print(f"no lab notebooks (NN-name.ipynb) in {args.notebooks}")
+        console.print(f"no lab notebooks (NN-name.ipynb) in {args.notebooks or paths.notebooks_dir()}")
         return 1
     table = Table(box=box.SIMPLE, show_header=True)
-    table.add_column("lab", style="bold")
+    # The name is what `labkit run` takes: never cut it short.
+    table.add_column("lab", style="bold", no_wrap=True, min_width=max(len(lab.name) for lab in labs))
     table.add_column("title")
+    table.add_column("time", justify="right", no_wrap=True)
+    table.add_column("needs")
+    table.add_column("external hosts")
     for lab in labs:
-        table.add_row(lab.name, lab.title)
+        meta = lab.meta
+        if meta is None:  # a notebook without lab.yaml: only what the notebook says
+            table.add_row(lab.name, lab.title, "", "", "")
+            continue
+        needs = ", ".join(d[:2] for d in meta.depends_on) or "—"
+        table.add_row(lab.name, meta.title, f"{meta.minutes} min", needs, ", ".join(meta.hosts) or "—")
     console.print(table)
     return 0
 

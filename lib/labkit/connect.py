@@ -150,10 +150,12 @@ class Banner(RichDisplay):
 
 def banner(lab: Lab, reason: str, meta: LabMeta | None = None, cleanup_on_error: bool = True) -> Panel:
     if lab.simulated:
+        from .sim import MODELLED_ISTIO
+
         style = "magenta"
         head = Text.assemble(
             (" SIMULATED MESH ", "bold white on magenta"),
-            "  results come from labkit's model of Istio, ",
+            f"  results come from a model of Istio {MODELLED_ISTIO}, ",
             ("not from a real cluster", "bold"),
             ".",
         )
@@ -185,6 +187,8 @@ def banner(lab: Lab, reason: str, meta: LabMeta | None = None, cleanup_on_error:
         requires = meta.requires_in(lab.istio_namespace)
         if requires:
             lines += [Text("It needs:", style="bold"), _bullets(requires)]
+        if meta.hosts:  # on a cluster these must answer from the internet
+            lines.append(Text.assemble(("External hosts it reaches: ", "bold"), ", ".join(meta.hosts)))
     if meta is not None:
         title = f"Lab {meta.number} · {meta.title} · about {meta.minutes} min"
     else:

@@ -1,8 +1,9 @@
-"""The external mTLS nginx of Lab 05: its configuration template, rendered with checked values.
+"""An external mTLS nginx for a lab: its configuration template, rendered with checked values.
 
-The template lives with the lab (``labs/05-egress-gateway-tls-origination/nginx.conf``) so learners read the
-real file; this module only fills in its ``${placeholders}`` (``string.Template``) and refuses values that
-would break the configuration or change its meaning.
+The template lives with the lab that uses it (``labs/<lab>/nginx.conf``) so learners read the real file;
+the lab passes its path (``template=lab_file(lab, "nginx.conf")``). This module only fills in its
+``${placeholders}`` (``string.Template``) and refuses values that would break the configuration or
+change its meaning. Without ``template``, the one ``nginx.conf`` among the labs is used.
 """
 
 from __future__ import annotations
@@ -13,11 +14,10 @@ import string
 from pathlib import Path
 from typing import Any
 
+from . import paths
 from .errors import LabkitError
-from .paths import LABS
 
-LAB = "05-egress-gateway-tls-origination"
-TEMPLATE = LABS / LAB / "nginx.conf"
+TEMPLATE_NAME = "nginx.conf"
 
 # What each placeholder holds, so a bad value is refused with the reason instead of a cryptic nginx error.
 PATH_PARAMS = frozenset(
@@ -36,16 +36,30 @@ class NginxConfError(LabkitError):
     hint = ""
 
 
-def template_text() -> str:
+def default_template() -> Path:
+    """The one ``<lab>/nginx.conf`` among the labs (``paths.labs_dir()``, then the project's ``labs/``)."""
+    roots = list(dict.fromkeys([paths.labs_dir(), paths.LABS]))
+    found = sorted({p for root in roots if root.is_dir() for p in root.glob(f"*/{TEMPLATE_NAME}") if p.is_file()})
+    if len(found) != 1:
+        where = ", ".join(str(p) for p in found) or f"no lab under {', '.join(map(str, roots))} has one"
+        raise NginxConfError(
+            f"cannot tell which {TEMPLATE_NAME} to render ({where})",
+            hint=f'Pass the lab\'s template: template=labkit.lab_file("<lab>", "{TEMPLATE_NAME}").',
+        )
+    return found[0]
+
+
+def template_text(template: Path | None = None) -> str:
     """The template as it is on disk."""
-    if not TEMPLATE.is_file():
-        raise NginxConfError(f"nginx template not found: {TEMPLATE}", hint="Is the checkout complete?")
-    return TEMPLATE.read_text()
+    path = Path(template) if template is not None else default_template()
+    if not path.is_file():
+        raise NginxConfError(f"nginx template not found: {path}", hint="Is the checkout complete?")
+    return path.read_text()
 
 
-def parameters(text: str | None = None) -> tuple[str, ...]:
-    """The placeholder names in the template, in order of first use."""
-    text = template_text() if text is None else text
+def parameters(text: str | None = None, *, template: Path | None = None) -> tuple[str, ...]:
+    """The placeholder names in the template (or in ``text``), in order of first use."""
+    text = template_text(template) if text is None else text
     names: list[str] = []
     # string.Template.get_identifiers() is Python 3.11+; the pattern gives the same names on 3.10.
     for match in string.Template.pattern.finditer(text):
@@ -78,14 +92,16 @@ def _check(name: str, value: Any) -> str:
     return text
 
 
-def render_nginx_conf(**params: Any) -> str:
-    """The lab's nginx.conf with every ``${name}`` replaced; ``NginxConfError`` names any missing or unknown one.
+def render_nginx_conf(*, template: Path | None = None, **params: Any) -> str:
+    """The lab's nginx.conf (``template``) with every ``${name}`` replaced; ``NginxConfError`` names any
+    missing or unknown one.
 
     Parameters: ``listen_address``, ``listen_port``, ``server_name``, ``server_cert``, ``server_key``,
     ``ca_cert``, ``pid_path``, ``error_log_path``, ``access_log_path``, ``temp_dir``. ``pod_params()`` gives
     the values for the cluster.
     """
-    text = template_text()
+    path = Path(template) if template is not None else default_template()
+    text = template_text(path)
     expected = parameters(text)
     missing = [n for n in expected if n not in params]
     unknown = sorted(set(params) - set(expected))
@@ -96,14 +112,14 @@ def render_nginx_conf(**params: Any) -> str:
         if unknown:
             parts.append(f"unknown parameter{'s' if len(unknown) > 1 else ''}: {', '.join(unknown)}")
         raise NginxConfError(
-            f"{TEMPLATE.name}: {'; '.join(parts)}\n  the template needs: {', '.join(expected)}",
+            f"{path.name}: {'; '.join(parts)}\n  the template needs: {', '.join(expected)}",
             hint="Pass every parameter the template needs (pod_params() has the cluster values).",
         )
     values = {name: _check(name, params[name]) for name in expected}
     try:
         return string.Template(text).substitute(values)
     except ValueError as exc:  # a stray "$" in the template itself
-        raise NginxConfError(f"{TEMPLATE}: {exc}", hint='Write a literal "$" as "$$" in the template.') from None
+        raise NginxConfError(f"{path}: {exc}", hint='Write a literal "$" as "$$" in the template.') from None
 
 
 def pod_params(**overrides: Any) -> dict[str, Any]:
@@ -128,11 +144,11 @@ def pod_params(**overrides: Any) -> dict[str, Any]:
     return params
 
 
-def configmap(name: str = "nginx-configmap", **params: Any) -> dict[str, Any]:
+def configmap(name: str = "nginx-configmap", *, template: Path | None = None, **params: Any) -> dict[str, Any]:
     """A ConfigMap holding the rendered ``nginx.conf``, as the lab's nginx Deployment mounts it at /etc/nginx."""
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
         "metadata": {"name": name},
-        "data": {"nginx.conf": render_nginx_conf(**pod_params(**params))},
+        "data": {TEMPLATE_NAME: render_nginx_conf(template=template, **pod_params(**params))},
     }

@@ -35,10 +35,9 @@ from .backend import Backend
 from .checks import Check
 from .connect import AUTO_CHOICE_VAR, AUTO_REASON_VAR
 from .errors import LabkitError
+from .labinfo import LAB_PATTERN, LabInfo, catalogue, notebook_title  # noqa: F401  (the lab catalogue)
 from .snapshot import ClusterReport, Guard
 
-#: Lab notebooks are ``NN-name.ipynb``; anything else in the directory is not a lab.
-LAB_PATTERN = re.compile(r"^(\d+)-[\w.-]+\.ipynb$")
 #: The exception a failing check raises in the kernel (labkit.checks.ExpectationFailed).
 CHECK_FAILURE = "ExpectationFailed"
 BACKENDS = ("auto", "sim", "kube", "envoy")
@@ -56,20 +55,6 @@ _ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
 
 class UnknownLab(LabkitError):
     """A lab name on the command line matches no notebook."""
-
-
-@dataclass(frozen=True)
-class LabInfo:
-    """One lab notebook on disk."""
-
-    name: str  # the file stem, e.g. "01-external-access"
-    path: Path
-    number: int
-
-    @property
-    def title(self) -> str:
-        """The first markdown heading of the notebook, or its name when it has none."""
-        return notebook_title(self.path) or self.name
 
 
 @dataclass(frozen=True)
@@ -219,16 +204,8 @@ def _first_failure(r: LabResult) -> Text:
 
 
 def discover(notebooks_dir: Path | None = None) -> list[LabInfo]:
-    """Every lab notebook in ``notebooks_dir`` (default: the project's ``notebooks/``), in order."""
-    directory = Path(notebooks_dir or paths.NOTEBOOKS)
-    if not directory.is_dir():
-        return []
-    labs = []
-    for path in directory.iterdir():
-        m = LAB_PATTERN.match(path.name)
-        if m and path.is_file():
-            labs.append(LabInfo(name=path.stem, path=path.resolve(), number=int(m.group(1))))
-    return sorted(labs, key=lambda lab: (lab.number, lab.name))
+    """Every lab notebook in ``notebooks_dir`` (default: ``paths.notebooks_dir()``), in order."""
+    return catalogue(notebooks_dir)
 
 
 def select(names: list[str] | None, notebooks_dir: Path | None = None) -> list[LabInfo]:
@@ -237,7 +214,7 @@ def select(names: list[str] | None, notebooks_dir: Path | None = None) -> list[L
     Raises UnknownLab, listing the labs that exist, before anything runs.
     """
     available = discover(notebooks_dir)
-    where = Path(notebooks_dir or paths.NOTEBOOKS)
+    where = Path(notebooks_dir or paths.notebooks_dir())
     if not available:
         raise UnknownLab(f"no lab notebooks (NN-name.ipynb) in {where}")
     if not names:
@@ -261,23 +238,6 @@ def select(names: list[str] | None, notebooks_dir: Path | None = None) -> list[L
             hint="Name a lab by its number (01) or its full name (01-external-access).",
         )
     return chosen
-
-
-def notebook_title(path: Path) -> str:
-    """The text of the first markdown heading in a notebook, or ''."""
-    try:
-        nb = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return ""
-    for cell in nb.get("cells", []):
-        if cell.get("cell_type") != "markdown":
-            continue
-        source = cell.get("source", "")
-        lines = source.splitlines() if isinstance(source, str) else "".join(source).splitlines()
-        for line in lines:
-            if line.lstrip().startswith("#"):
-                return line.strip().lstrip("#").strip()
-    return ""
 
 
 # -- running ---------------------------------------------------------------------------------

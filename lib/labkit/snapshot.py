@@ -7,6 +7,9 @@ the ``istio`` ConfigMap), labels on shared namespaces (the Istio namespace, ``ku
 the notebook left behind, deletes labkit's objects by label, restores the snapshot and checks that
 it held. ``reset`` does the same on demand, towards the state the labs start from.
 
+What to search and undo comes from the labs' ``lab.yaml`` (``labinfo``): the kinds they create
+(``kinds``) and the labels they put on namespaces (``namespace_labels``); no lab is named here.
+
 Everything goes through the ``Backend`` protocol (list/get/patch/delete), so the same code runs on a
 real cluster and on the simulator.
 """
@@ -16,6 +19,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -25,7 +29,6 @@ from .backend import Backend
 from .manifests import LAB_LABEL, MANAGED_BY, MANAGED_BY_VALUE, Ref
 from .meshconfig import (
     DEFAULT_OUTBOUND_POLICY,
-    ISTIO_NETWORKING_GROUP,
     MESH_CONFIGMAP,
     MESH_KEY,
     MeshConfigError,
@@ -37,24 +40,54 @@ from .meshconfig import (
 #: The label selector that finds everything labkit created, even after the kernel that made it died.
 MANAGED_SELECTOR = f"{MANAGED_BY}={MANAGED_BY_VALUE}"
 
-#: The kinds labs create, in the order cleanup deletes them: routing config first (so no proxy keeps
-#: routing to a workload that is going away), workloads and their inputs next, namespaces last (their
-#: deletion takes longest and removes whatever is still inside).
-LABELLED_KINDS: tuple[tuple[str, str], ...] = (
-    (f"{ISTIO_NETWORKING_GROUP}/v1", "VirtualService"),
-    (f"{ISTIO_NETWORKING_GROUP}/v1", "DestinationRule"),
-    (f"{ISTIO_NETWORKING_GROUP}/v1", "Gateway"),
-    (f"{ISTIO_NETWORKING_GROUP}/v1", "ServiceEntry"),
-    ("networking.k8s.io/v1", "NetworkPolicy"),
-    ("apps/v1", "Deployment"),
-    ("v1", "Service"),
-    ("v1", "ServiceAccount"),
-    ("v1", "ConfigMap"),
-    ("v1", "Secret"),
-    ("v1", "Namespace"),
-)
+#: Cleanup deletes routing config first (so no proxy keeps routing to a workload that is going away),
+#: then policies, workloads, their inputs, and namespaces last (their deletion takes longest and
+#: removes whatever is still inside). Kinds are ranked by API group; these known ones keep this order
+#: inside their rank, others follow alphabetically.
+_KNOWN_ORDER = (
+    "VirtualService", "DestinationRule", "Gateway", "ServiceEntry", "Sidecar", "NetworkPolicy",
+    "Deployment", "Pod", "Service", "Endpoints", "ServiceAccount", "ConfigMap", "Secret",
+)  # fmt: skip
+_WORKLOAD_GROUPS = ("apps", "batch")
+_WORKLOAD_KINDS = ("Pod", "ReplicationController")
+NAMESPACE_KIND = ("v1", "Namespace")
 
-#: Namespaces whose labels labs change (besides the Istio namespace, which depends on the backend).
+
+def cleanup_order(kind: tuple[str, str]) -> tuple[int, int, str]:
+    """Sort key for deleting ``(apiVersion, kind)``: see ``_KNOWN_ORDER``."""
+    api_version, name = kind
+    group = _group(api_version)
+    if (group, name) == ("", "Namespace"):
+        rank = 9
+    elif group.endswith("istio.io") or group == "gateway.networking.k8s.io":
+        rank = 0
+    elif group == "networking.k8s.io":
+        rank = 1
+    elif group in _WORKLOAD_GROUPS or (group == "" and name in _WORKLOAD_KINDS):
+        rank = 2
+    else:
+        rank = 3
+    known = _KNOWN_ORDER.index(name) if name in _KNOWN_ORDER else len(_KNOWN_ORDER)
+    return rank, known, f"{name} {api_version}"
+
+
+def labelled_kinds(labs_dir: Path | None = None) -> tuple[tuple[str, str], ...]:
+    """The kinds labs create, as their lab.yaml ``kinds`` say, in cleanup order (Namespace always last)."""
+    kinds = {NAMESPACE_KIND}
+    for meta in labinfo.all_labs(labs_dir):
+        kinds.update(meta.kinds)
+    return tuple(sorted(kinds, key=cleanup_order))
+
+
+def __getattr__(name: str) -> Any:
+    # ``LABELLED_KINDS`` reads the labs when asked, so a lab added (or a labs root moved) counts at once.
+    if name == "LABELLED_KINDS":
+        return labelled_kinds()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+#: Namespaces whose labels are compared before and after a lab (besides the Istio namespace, which
+#: depends on the backend, and those the labs' lab.yaml ``namespace_labels`` name).
 SHARED_NAMESPACES = ("kube-system", "default")
 
 #: How lab.yaml's ``namespace_labels`` names the Istio namespace.
@@ -62,8 +95,8 @@ ISTIO_NAMESPACE = labinfo.ISTIO_NAMESPACE
 
 
 def lab_namespace_labels() -> dict[str, dict[str, str]]:
-    """Labels labs put on namespaces they don't create (lab 04's, so its NetworkPolicy can select
-    them), from every lab's lab.yaml. ``reset`` removes them (only with exactly these values) because,
+    """Labels labs put on namespaces they don't create (for a NetworkPolicy to select them, say), from
+    every lab's lab.yaml ``namespace_labels``. ``reset`` removes them (only with exactly these values) because,
     without a snapshot, it cannot know they were there before."""
     out: dict[str, dict[str, str]] = {}
     for meta in labinfo.all_labs():
@@ -104,7 +137,9 @@ class Snapshot:
 
 
 def watched_namespaces(backend: Backend) -> tuple[str, ...]:
-    return (backend.istio_namespace, *(ns for ns in SHARED_NAMESPACES if ns != backend.istio_namespace))
+    """The Istio namespace, ``SHARED_NAMESPACES`` and every namespace a lab.yaml says it labels."""
+    labelled = [ns for ns in lab_namespace_labels() if ns != ISTIO_NAMESPACE]
+    return tuple(dict.fromkeys([backend.istio_namespace, *SHARED_NAMESPACES, *labelled]))
 
 
 #: Kinds that controllers derive from a labelled object and copy its labels to (a Service's Endpoints and
@@ -113,39 +148,37 @@ DERIVED_KINDS = frozenset({("", "Endpoints"), ("discovery.k8s.io", "EndpointSlic
 
 
 def search_kinds(backend: Backend, applied: Iterable[tuple[str, str]] = ()) -> tuple[tuple[str, str], ...]:
-    """The kinds to search for labkit's objects, in cleanup order.
+    """The kinds to search for labkit's objects, in cleanup order (``cleanup_order``).
 
-    ``LABELLED_KINDS`` are what the labs' own files create; a notebook may apply anything else too (a
-    Pod, a Sidecar), so the search adds the kinds it applied (``applied``) and, when the backend can
-    list what its API serves (``served_kinds``, API discovery on a real cluster), every listable kind.
-    The extra kinds go before Namespace, which is always last.
+    ``labelled_kinds()`` are what the labs' lab.yaml say they create; a notebook may apply anything
+    else too, so the search adds the kinds it applied (``applied``) and, when the backend can list
+    what its API serves (``served_kinds``, API discovery on a real cluster), every listable kind.
     """
     served = getattr(backend, "served_kinds", None)
     discovered = [
         (av, kind) for av, kind in (served() if served is not None else []) if (_group(av), kind) not in DERIVED_KINDS
     ]
-    more = [*applied, *discovered]
-    seen = {(_group(av), kind) for av, kind in LABELLED_KINDS}
-    extra = []
-    for api_version, kind in more:
+    seen: set[tuple[str, str]] = set()
+    kinds = []
+    for api_version, kind in [*labelled_kinds(), *applied, *discovered]:
         if api_version and kind and (_group(api_version), kind) not in seen:
             seen.add((_group(api_version), kind))
-            extra.append((api_version, kind))
-    return (*LABELLED_KINDS[:-1], *extra, LABELLED_KINDS[-1])
+            kinds.append((api_version, kind))
+    return tuple(sorted(kinds, key=cleanup_order))
 
 
 def _group(api_version: str) -> str:
     return api_version.split("/")[0] if "/" in api_version else ""
 
 
-def find_managed(list_objects: ListObjects, kinds: Iterable[tuple[str, str]] = LABELLED_KINDS) -> list[Managed]:
-    """Every object with labkit's label, across ``kinds`` and all namespaces.
+def find_managed(list_objects: ListObjects, kinds: Iterable[tuple[str, str]] | None = None) -> list[Managed]:
+    """Every object with labkit's label, across ``kinds`` (default: ``labelled_kinds()``) and all namespaces.
 
     ``list_objects(api_version, kind, namespace, selector)`` is ``Backend.list``; a kind the cluster
     does not serve lists as empty (Istio's CRDs may be missing), which is what both backends do.
     """
     found: list[Managed] = []
-    for api_version, kind in kinds:
+    for api_version, kind in labelled_kinds() if kinds is None else kinds:
         for obj in list_objects(api_version, kind, None, MANAGED_SELECTOR):
             meta = obj.get("metadata") or {}
             if meta.get("ownerReferences"):
@@ -369,7 +402,8 @@ class Guard:
 
 def lab_start_state(snapshot: Snapshot, istio_namespace: str) -> Snapshot:
     """``snapshot`` as the labs expect to find it: no labkit objects, outbound policy ALLOW_ANY, and
-    without the labels lab 04 adds to shared namespaces. Everything else is kept as it is."""
+    without the labels the labs' lab.yaml ``namespace_labels`` put on shared namespaces. Everything
+    else is kept as it is."""
     mesh = snapshot.mesh
     parsed = _parse_mesh(mesh)
     if parsed is not None and outbound_policy(parsed) != DEFAULT_OUTBOUND_POLICY:

@@ -8,8 +8,10 @@ from typing import Any
 
 import pytest
 
-from labkit.nginxconf import TEMPLATE, NginxConfError, parameters, pod_params, render_nginx_conf
+from labkit.nginxconf import NginxConfError, default_template, parameters, pod_params, render_nginx_conf
 from labkit.paths import LABS
+
+LAB_05_TEMPLATE = LABS / "05-egress-gateway-tls-origination" / "nginx.conf"
 
 EXPECTED = {
     "listen_address",
@@ -43,8 +45,26 @@ def local_params(tmp_path: Path, **overrides: Any) -> dict[str, Any]:
 
 
 def test_template_lives_with_lab_05() -> None:
-    assert TEMPLATE == LABS / "05-egress-gateway-tls-origination" / "nginx.conf"
+    # The library names no lab: the one nginx.conf under labs/ is lab 05's.
+    assert default_template() == LAB_05_TEMPLATE
     assert set(parameters()) == EXPECTED
+    assert set(parameters(template=LAB_05_TEMPLATE)) == EXPECTED
+
+
+def test_a_lab_passes_its_own_template(tmp_path: Path) -> None:
+    own = tmp_path / "nginx.conf"
+    own.write_text("events {}\nhttp { server { listen ${listen_address}:${listen_port}; } }\n")
+    text = render_nginx_conf(template=own, listen_address="127.0.0.1", listen_port=9443)
+    assert "listen 127.0.0.1:9443;" in text
+
+
+def test_without_a_template_two_candidates_are_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "99-other").mkdir()
+    (tmp_path / "99-other" / "nginx.conf").write_text("events {}\n")
+    monkeypatch.setenv("LABKIT_LABS_DIR", str(tmp_path))
+    with pytest.raises(NginxConfError, match=r"cannot tell which nginx\.conf") as info:
+        render_nginx_conf(**pod_params())
+    assert "template=" in (info.value.hint or "")
 
 
 def test_render_fills_every_placeholder(tmp_path: Path) -> None:

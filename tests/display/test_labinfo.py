@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import nbformat
 import pytest
@@ -119,14 +120,18 @@ def run_on_the_simulator(lab: str, tmp_path: Path, monkeypatch: pytest.MonkeyPat
                 namespace["pki_dir"] = str(tmp_path / "pki")
     docs = [d for d in yaml.safe_load_all((tmp_path / f"{lab}.applied.yaml").read_text()) if d]
     calls["objects"] = {(d["kind"], d["metadata"]["name"], d["metadata"].get("namespace")) for d in docs}
+    calls["kinds"] = {(d["apiVersion"], d["kind"]) for d in docs}
     return calls
 
 
 @pytest.mark.parametrize("lab", NOTEBOOKS)
 def test_lab_yaml_names_everything_the_lab_changes(lab: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     made = run_on_the_simulator(lab, tmp_path, monkeypatch)
-    changes = [c.lower() for c in labinfo.load(lab).changes_in("istio-system")]
+    meta = labinfo.load(lab)
+    changes = [c.lower() for c in meta.changes_in("istio-system")]
     assert made["objects"], "the lab applied nothing"
+    # The guard and `labkit reset` search the kinds lab.yaml lists: every kind the lab applies is there.
+    assert made["kinds"] <= set(meta.kinds), f"{lab}/lab.yaml kinds lacks {sorted(made['kinds'] - set(meta.kinds))}"
     for kind, name, namespace in sorted(made["objects"], key=str):
         # One line must name the object, its kind, and its namespace (the name itself for a Namespace).
         assert any(
@@ -142,3 +147,72 @@ def test_lab_yaml_names_everything_the_lab_changes(lab: str, tmp_path: Path, mon
         line = next((c for c in changes if "label" in c and namespace in c), None)
         assert line is not None, f"{lab}/lab.yaml does not say it labels namespace {namespace}"
         assert all(f"{key}=" in line for key in labels), (line, labels)
+
+
+# -- hosts and parameters: lab.yaml agrees with the notebook and with the simulated world
+
+
+@pytest.mark.parametrize("lab", NOTEBOOKS)
+def test_lab_yaml_parameters_are_the_notebooks_parameters_cell(lab: str) -> None:
+    meta = labinfo.load(lab)
+    assert meta.parameters, f"{lab}/lab.yaml lists no parameters"
+    assert labinfo.parameter_differences(meta, paths.NOTEBOOKS / f"{lab}.ipynb") == []
+
+
+def _host_names(value: Any) -> set[str]:
+    """Host names in a parameter default: bare names and the host of URLs, in strings, lists and dict keys."""
+    if isinstance(value, dict):
+        return set().union(*(_host_names(k) | _host_names(v) for k, v in value.items())) if value else set()
+    if isinstance(value, list):
+        return set().union(*(_host_names(v) for v in value)) if value else set()
+    if not isinstance(value, str):
+        return set()
+    host = urlsplit(value).hostname if "://" in value else value
+    return {host} if host and re.fullmatch(r"[a-z0-9-]+(\.[a-z0-9-]+)+", host) else set()
+
+
+@pytest.mark.parametrize("lab", NOTEBOOKS)
+def test_lab_yaml_hosts_are_in_the_world_and_name_every_external_host_the_notebook_uses(lab: str) -> None:
+    from labkit.sim.world import World
+
+    world = World.from_file(paths.world_file())
+    meta = labinfo.load(lab)
+    assert meta.hosts, f"{lab}/lab.yaml lists no external hosts"
+    assert [h for h in meta.hosts if world.resolve(h) is None] == [], "hosts the simulated world does not have"
+    used = set().union(*(_host_names(p.default) for p in meta.parameters))
+    external = {h for h in used if world.resolve(h) is not None}
+    assert external <= set(meta.hosts), f"{lab}/lab.yaml hosts lacks {sorted(external - set(meta.hosts))}"
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "problem"),
+    [
+        ("kinds", [{"apiVersion": "v1"}], "kinds[0] must have exactly the keys apiVersion, kind"),
+        ("kinds", [{"apiVersion": "networking.istio.io", "kind": "Sidecar"}], "is not an apiVersion"),
+        ("kinds", [{"apiVersion": "v1", "kind": "Pod"}, {"apiVersion": "v1", "kind": "Pod"}], "kinds[1] repeats"),
+        ("hosts", ["http://httpbin.org"], "is not a host name"),
+        ("parameters", [{"name": "x", "default": 1}], "must have exactly the keys name, default, meaning"),
+        ("parameters", [{"name": "not a name", "default": 1, "meaning": "m"}], "is not a Python name"),
+        ("parameters", [{"name": "x", "default": 1, "meaning": " "}], "must say what 'x' is for"),
+    ],
+)
+def test_invalid_hosts_kinds_and_parameters_are_reported(field: str, value: Any, problem: str) -> None:
+    data = {"title": "t", "minutes": 5, "summary": "s", "changes": ["c"], field: value}
+    found = labinfo.problems(data, "02-b")
+    assert any(problem in p for p in found), found
+
+
+def test_a_parameter_the_notebook_and_lab_yaml_disagree_on_is_named(tmp_path: Path) -> None:
+    nb = nbformat.v4.new_notebook()
+    cell = 'backend = "auto"\nhost = "a.example"\nextra = 1'
+    nb.cells = [nbformat.v4.new_code_cell(cell, metadata={"tags": ["parameters"]})]
+    nbformat.write(nb, tmp_path / "01-a.ipynb")
+    meta = labinfo.LabMeta(
+        name="01-a", title="t", minutes=1, summary="s", changes=("c",),
+        parameters=(labinfo.Parameter("backend", "auto", "m"), labinfo.Parameter("host", "b.example", "m"),
+                    labinfo.Parameter("gone", 1, "m")),
+    )  # fmt: skip
+    found = labinfo.parameter_differences(meta, tmp_path / "01-a.ipynb")
+    assert any("'extra' is in the notebook but not in lab.yaml" in f for f in found), found
+    assert any("'gone' is in lab.yaml but not in the notebook" in f for f in found), found
+    assert any("'host' defaults to 'a.example' in the notebook but 'b.example'" in f for f in found), found

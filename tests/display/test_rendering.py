@@ -45,6 +45,9 @@ def test_sim_banner_is_marked_simulated_and_lists_the_labs_changes(sim_lab: Lab)
     text, markup = bundle(Banner(sim_lab, "backend='sim' was asked for", labinfo.find(sim_lab.name)))
     assert not ANSI.search(text)
     assert "SIMULATED MESH" in text and "not from a real cluster" in text
+    # The simulator and the xds translator follow Istio 1.27.1's source (their docstrings cite it):
+    # the banner names that version, not the release scripts/cluster-up.sh installs.
+    assert "a model of Istio 1.27," in text
     assert "Lab 01 · Accessing external services · about 20 min" in text
     assert "What this lab changes in the simulated cluster" in text
     assert "sets meshConfig.outboundTrafficPolicy.mode to REGISTRY_ONLY" in text
@@ -69,6 +72,7 @@ def test_real_cluster_banner_names_the_cluster_and_its_istio_namespace() -> None
     assert "labels the Istio namespace istio-lab (istio=system)" in text
     assert "a ready egress gateway (istio=egressgateway) in istio-lab" in text
     assert "builds on 03-egress-gateway" in text
+    assert "External hosts it reaches: edition.cnn.com" in text  # labs/04-network-policy/lab.yaml hosts
     assert "so does a failing cell" not in text  # cleanup_on_error was off
 
 

@@ -57,7 +57,8 @@ class Machine:
         self.state: dict[str, Any] = {
             "kind_version": "kind v0.29.0 go1.24.2 linux/amd64",
             "clusters": [],
-            "istioctl_version": "1.27.1",
+            "istioctl_version": "1.31.1",
+            "gateway_api_crds": None,  # the URL they were applied from, once they are
             "docker_running": True,
             "node_running": True,
             "labkit_exit": 0,

@@ -81,6 +81,20 @@ def make(args: list[str], state: dict) -> int:
     return 0
 
 
+def kubectl(args: list[str], state: dict) -> int:
+    """Only the Gateway API CRDs have state: ``get crd`` finds them once ``apply`` installed them."""
+    if "get" in args and "crd" in args:
+        if state.get("gateway_api_crds"):
+            print(f"{args[-1]}   2026-01-01T00:00:00Z")
+            return 0
+        print(f'Error from server (NotFound): customresourcedefinitions.apiextensions.k8s.io "{args[-1]}" not found',
+              file=sys.stderr)
+        return 1
+    if "apply" in args and any("gateway-api" in a for a in args):
+        state["gateway_api_crds"] = option(args, "-f")
+    return 0
+
+
 def labkit(args: list[str], state: dict) -> int:
     print("labkit doctor: ready." if state["labkit_exit"] == 0 else "labkit doctor: 1 problem(s) found")
     return state["labkit_exit"]
@@ -92,7 +106,10 @@ def main() -> int:
     with open(os.environ["STUB_LOG"], "a") as log:
         log.write(json.dumps([sys.argv[0], *args]) + "\n")
     state = load()
-    handler = {"kind": kind, "docker": docker, "istioctl": istioctl, "curl": curl, "make": make, "labkit": labkit}
+    handler = {
+        "kind": kind, "docker": docker, "istioctl": istioctl, "curl": curl, "make": make, "labkit": labkit,
+        "kubectl": kubectl,
+    }  # fmt: skip
     code = handler.get(name, lambda a, s: 0)(args, state)
     save(state)
     return code

@@ -11,7 +11,10 @@ import pytest
 import yaml
 from script_sandbox import ROOT, Machine
 
-PINNED = "1.27.1"
+PINNED = "1.31.1"
+#: The Gateway API release Istio 1.31's tests install: ../shared/istio/gateway-api-crd.yaml (from istio/istio
+#: tests/integration/pilot/testdata, 1.31 line) carries gateway.networking.k8s.io/bundle-version: v1.6.0.
+GATEWAY_API_URL = "https://github.com/kubernetes-sigs/gateway-api/releases/download/v1.6.0/standard-install.yaml"
 CONTEXT = "kind-istio-labs"
 
 
@@ -26,6 +29,8 @@ def test_fresh_run_creates_installs_labels_waits_and_checks(machine: Machine) ->
         ["kind", "get", "clusters"],
         ["kind", "create", "cluster", "--name", "istio-labs", "--config", f"{repo}/kind-config.yaml", "--wait", "120s"],
         ["kubectl", "--context", CONTEXT, "wait", "--for=condition=Ready", "nodes", "--all", "--timeout=300s"],
+        ["kubectl", "--context", CONTEXT, "get", "crd", "gateways.gateway.networking.k8s.io"],
+        ["kubectl", "--context", CONTEXT, "apply", "--server-side", "-f", GATEWAY_API_URL],
         ["istioctl", "install", "-y", "--context", CONTEXT, "-f", f"{repo}/istio-labs.yaml"],
         ["kubectl", "--context", CONTEXT, "label", "namespace", "default", "istio-injection=enabled", "--overwrite"],
         [
@@ -69,6 +74,23 @@ def test_rerun_reuses_the_cluster(machine: Machine) -> None:
     assert len(machine.called("istioctl", "install")) == 1
     assert machine.called("labkit") == [["labkit", "doctor", "--backend", "kube"]]
     assert machine.state["clusters"] == ["other", "istio-labs"]
+
+
+def test_gateway_api_crds_a_cluster_has_are_kept(machine: Machine) -> None:
+    # istio.io's Gateway API task installs the CRDs only when `kubectl get crd gateways...` finds none.
+    machine.state["gateway_api_crds"] = "installed by someone else"
+    result = machine.run("cluster-up.sh")
+    assert result.returncode == 0, result.stderr
+    assert machine.called("kubectl", "--context", CONTEXT, "apply") == []
+    assert machine.state["gateway_api_crds"] == "installed by someone else"
+    assert "Gateway API CRDs are installed: keeping them" in result.stdout
+
+
+def test_missing_gateway_api_crds_are_installed_at_the_pinned_release(machine: Machine) -> None:
+    result = machine.run("cluster-up.sh")
+    assert result.returncode == 0, result.stderr
+    assert machine.state["gateway_api_crds"] == GATEWAY_API_URL
+    assert "installing the Gateway API CRDs v1.6.0 (standard channel)" in result.stdout
 
 
 def test_rerun_starts_a_node_docker_stopped(machine: Machine) -> None:

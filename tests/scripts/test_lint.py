@@ -97,13 +97,16 @@ def test_workflow_runs_on_push_and_pull_request_and_tests_first() -> None:
     assert wf["env"]["PINNED_ISTIO"] == _script_default("DEFAULT_ISTIO_VERSION")
 
 
-def test_labs_job_covers_the_pinned_istio_and_the_previous_minor() -> None:
+def test_labs_job_covers_the_pinned_istio_and_the_two_minors_before_it() -> None:
+    # Istio supports a minor until 6 weeks after the N+2 minor is out (istio.io, "Supported Releases"),
+    # so the matrix is the pinned release and the two minors before it, newest first, one patch each.
     job = _workflow()["jobs"]["labs"]
-    pinned, previous = job["strategy"]["matrix"]["istio"]
-    assert pinned == _script_default("DEFAULT_ISTIO_VERSION")
-    p_major, p_minor, _ = map(int, pinned.split("."))
-    q_major, q_minor, _ = map(int, previous.split("."))
-    assert (q_major, q_minor) == (p_major, p_minor - 1)
+    versions = job["strategy"]["matrix"]["istio"]
+    assert versions[0] == _script_default("DEFAULT_ISTIO_VERSION")
+    minors = [tuple(map(int, v.split(".")[:2])) for v in versions]
+    major, minor = minors[0]
+    assert minors == [(major, minor), (major, minor - 1), (major, minor - 2)]
+    assert all(re.fullmatch(r"\d+\.\d+\.\d+", v) for v in versions)  # exact patches: never "latest"
     assert job["env"]["ISTIO_VERSION"] == "${{ matrix.istio }}"
 
 
