@@ -250,6 +250,17 @@ def test_a_push_that_never_comes_ends_the_wait_with_a_note(lab, cluster, ws_fact
     assert (istiod.syncz_reads, len(cluster.clock.sleeps), len(istiod.curls)) == (reads, slept, 2)
 
 
+def test_a_push_never_acknowledged_ends_the_wait_naming_it(lab, cluster, ws_factory, monkeypatch):
+    # A proxy that rejects (NACKs) a push keeps acknowledging the old nonce: istioctl proxy-status shows STALE.
+    istiod = install(monkeypatch, ws_factory, [[client(OLD, OLD)], [client(NEW, OLD)]])
+    lab.apply([TIMEOUT_VS], namespace="lab")
+    curl(lab)
+    assert len(istiod.curls) == 1
+    (note,) = lab.driver.config_sync.notes
+    assert f"istiod pushed new config to {CLIENT_POD}.lab but it was not acknowledged within 10s" in note
+    assert "CDS STALE" in note
+
+
 def test_a_client_without_a_proxy_does_not_wait(lab, cluster, ws_factory, monkeypatch):
     # istiod lists only connected proxies (debug.go walks its xDS clients): no entry, no proxy to wait for.
     istiod = install(monkeypatch, ws_factory, [[client(OLD, OLD)], []])
