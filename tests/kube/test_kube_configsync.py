@@ -191,6 +191,22 @@ def test_a_request_after_a_virtual_service_waits_for_the_push_and_its_ack(lab, c
     assert lab.driver.config_sync.notes == []
 
 
+def test_a_burst_of_writes_reads_istiod_once(lab, cluster, ws_factory, monkeypatch):
+    istiod = install(monkeypatch, ws_factory, [[client(OLD, OLD)], [client(NEW, NEW)]])
+    service_entry = {
+        "apiVersion": "networking.istio.io/v1",
+        "kind": "ServiceEntry",
+        "metadata": {"name": "httpbin-ext"},
+        "spec": {"hosts": ["httpbin.org"], "ports": [{"number": 80, "name": "http", "protocol": "HTTP"}]},
+    }
+    lab.apply([service_entry], namespace="lab")
+    lab.apply([TIMEOUT_VS], namespace="lab")
+    lab.set_outbound_policy("REGISTRY_ONLY")
+    assert istiod.syncz_reads == 1
+    curl(lab)
+    assert istiod.curls == [2]
+
+
 def test_a_request_with_nothing_written_reads_nothing(lab, ws_factory, monkeypatch):
     istiod = install(monkeypatch, ws_factory, [[client(OLD, OLD)]])
     curl(lab)

@@ -31,6 +31,9 @@ if TYPE_CHECKING:
 SYNC_TIMEOUT = 10.0
 #: Seconds between two reads of istiod's state (each is one exec into istiod).
 POLL_INTERVAL = 0.25
+#: A read this recent still tells what proxies hold before a write: a burst of writes (a lab's cleanup
+#: deleting its objects) costs one read, not one per object. Proxies already waiting keep their older note.
+FRESH = 1.0
 
 
 class ConfigSync:
@@ -54,12 +57,14 @@ class ConfigSync:
         #: why istiod's state cannot be read; set once, then labkit no longer tries
         self.unavailable: str | None = None
         self.notes: list[str] = []
+        self._last: tuple[float, dict[str, ProxySync]] | None = None  # (when, what) of the latest read
 
     def before_write(self, proxy_types: frozenset[str]) -> None:
         """Note what each concerned proxy holds now, before a write of mesh config reaches it."""
         if not proxy_types or self.unavailable:
             return
-        state = self._state()
+        fresh = self._last is not None and self._clock() - self._last[0] < FRESH
+        state = self._last[1] if fresh and self._last is not None else self._state()
         if state is None:
             return
         for pid, sync in state.items():
@@ -130,7 +135,7 @@ class ConfigSync:
 
     def _state(self) -> dict[str, ProxySync] | None:
         try:
-            return self._read()
+            state = self._read()
         except SyncStateUnreadable as exc:
             self.unavailable = str(exc)
             self.waiting.clear()
@@ -139,6 +144,8 @@ class ConfigSync:
                 "config to reach the proxies, and the checks' retries absorb the delay"
             )
             return None
+        self._last = (self._clock(), state)
+        return state
 
     def _note(self, text: str) -> None:
         self.notes.append(text)
