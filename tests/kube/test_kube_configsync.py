@@ -191,6 +191,22 @@ def test_a_request_after_a_virtual_service_waits_for_the_push_and_its_ack(lab, c
     assert lab.driver.config_sync.notes == []
 
 
+def test_a_burst_of_writes_reads_istiod_once(lab, cluster, ws_factory, monkeypatch):
+    istiod = install(monkeypatch, ws_factory, [[client(OLD, OLD)], [client(NEW, NEW)]])
+    service_entry = {
+        "apiVersion": "networking.istio.io/v1",
+        "kind": "ServiceEntry",
+        "metadata": {"name": "httpbin-ext"},
+        "spec": {"hosts": ["httpbin.org"], "ports": [{"number": 80, "name": "http", "protocol": "HTTP"}]},
+    }
+    lab.apply([service_entry], namespace="lab")
+    lab.apply([TIMEOUT_VS], namespace="lab")
+    lab.set_outbound_policy("REGISTRY_ONLY")
+    assert istiod.syncz_reads == 1
+    curl(lab)
+    assert istiod.curls == [2]
+
+
 def test_a_request_with_nothing_written_reads_nothing(lab, ws_factory, monkeypatch):
     istiod = install(monkeypatch, ws_factory, [[client(OLD, OLD)]])
     curl(lab)
@@ -248,6 +264,17 @@ def test_a_push_that_never_comes_ends_the_wait_with_a_note(lab, cluster, ws_fact
     reads, slept = istiod.syncz_reads, len(cluster.clock.sleeps)
     curl(lab)  # given up on: the next request does not wait again
     assert (istiod.syncz_reads, len(cluster.clock.sleeps), len(istiod.curls)) == (reads, slept, 2)
+
+
+def test_a_push_never_acknowledged_ends_the_wait_naming_it(lab, cluster, ws_factory, monkeypatch):
+    # A proxy that rejects (NACKs) a push keeps acknowledging the old nonce: istioctl proxy-status shows STALE.
+    istiod = install(monkeypatch, ws_factory, [[client(OLD, OLD)], [client(NEW, OLD)]])
+    lab.apply([TIMEOUT_VS], namespace="lab")
+    curl(lab)
+    assert len(istiod.curls) == 1
+    (note,) = lab.driver.config_sync.notes
+    assert f"istiod pushed new config to {CLIENT_POD}.lab but it was not acknowledged within 10s" in note
+    assert "CDS STALE" in note
 
 
 def test_a_client_without_a_proxy_does_not_wait(lab, cluster, ws_factory, monkeypatch):

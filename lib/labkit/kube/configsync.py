@@ -31,6 +31,9 @@ if TYPE_CHECKING:
 SYNC_TIMEOUT = 10.0
 #: Seconds between two reads of istiod's state (each is one exec into istiod).
 POLL_INTERVAL = 0.25
+#: A read this recent still tells what proxies hold before a write: a burst of writes (a lab's cleanup
+#: deleting its objects) costs one read, not one per object. Proxies already waiting keep their older note.
+FRESH = 1.0
 
 
 class ConfigSync:
@@ -54,12 +57,14 @@ class ConfigSync:
         #: why istiod's state cannot be read; set once, then labkit no longer tries
         self.unavailable: str | None = None
         self.notes: list[str] = []
+        self._last: tuple[float, dict[str, ProxySync]] | None = None  # (when, what) of the latest read
 
     def before_write(self, proxy_types: frozenset[str]) -> None:
         """Note what each concerned proxy holds now, before a write of mesh config reaches it."""
         if not proxy_types or self.unavailable:
             return
-        state = self._state()
+        fresh = self._last is not None and self._clock() - self._last[0] < FRESH
+        state = self._last[1] if fresh and self._last is not None else self._state()
         if state is None:
             return
         for pid, sync in state.items():
@@ -72,34 +77,43 @@ class ConfigSync:
         if self.unavailable or not any(self._concerns(pid, own) for pid in self.waiting):
             return
         start = self._clock()
-        deadline = start + self.timeout
         view = Waiting(
             f"the new mesh config reaches {own}", "SYNCED, after a push newer than the write", self.timeout, False
         )
         live = LiveStatus(self._console(), view, clock=self._clock)
         attempts = 0
+        behind: list[str] = []
         while True:
             attempts += 1
             state = self._state()
             if state is None:
                 break
             behind = self._behind(state, own)
-            if not behind:
-                break
             elapsed = self._clock() - start
-            if elapsed + self.interval > self.timeout or self._clock() >= deadline:
-                for pid in behind:
-                    self.waiting.pop(pid, None)
-                self._note(
-                    f"istiod pushed nothing newer to {', '.join(sorted(behind))} within {self.timeout:g}s of the "
-                    "config change; it does not concern that proxy (istiod pushes a proxy only config it "
-                    "depends on), so the request runs now"
-                )
+            if not behind or elapsed + self.interval > self.timeout:
                 break
-            live.waiting(attempts, elapsed, "; ".join(f"{p}: {state[p].describe()}" for p in sorted(behind)))
+            live.waiting(attempts, elapsed, "; ".join(f"{p}: {state[p].describe()}" for p in behind))
             self._sleep(self.interval)
+        if behind and state is not None:
+            self._give_up(behind, state)
         if live.started:
-            live.finish(attempts, self._clock() - start, not self.waiting.get(own))
+            live.finish(attempts, self._clock() - start, not behind)
+
+    def _give_up(self, behind: list[str], state: dict[str, ProxySync]) -> None:
+        """The timeout passed: say what each proxy still waited for, and stop waiting for it."""
+        for pid in behind:
+            noted = self.waiting.pop(pid)
+            if dict(state[pid].sent) != dict(noted.sent):
+                why = (
+                    f"istiod pushed new config to {pid} but it was not acknowledged within {self.timeout:g}s "
+                    f"({state[pid].describe()}; a rejected config stays STALE: `istioctl proxy-status` shows it)"
+                )
+            else:
+                why = (
+                    f"istiod pushed nothing newer to {pid} within {self.timeout:g}s of the config change; istiod "
+                    "pushes a proxy only the config it depends on, so the change likely does not concern it"
+                )
+            self._note(f"{why}; the request runs now")
 
     def _behind(self, state: dict[str, ProxySync], own: str) -> list[str]:
         """The proxies this request waits for that have not yet acknowledged a newer push; the ones that
@@ -121,7 +135,7 @@ class ConfigSync:
 
     def _state(self) -> dict[str, ProxySync] | None:
         try:
-            return self._read()
+            state = self._read()
         except SyncStateUnreadable as exc:
             self.unavailable = str(exc)
             self.waiting.clear()
@@ -130,6 +144,8 @@ class ConfigSync:
                 "config to reach the proxies, and the checks' retries absorb the delay"
             )
             return None
+        self._last = (self._clock(), state)
+        return state
 
     def _note(self, text: str) -> None:
         self.notes.append(text)

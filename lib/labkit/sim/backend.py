@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -183,7 +183,7 @@ class SimBackend:
         ]
 
 
-def _istiod_debug(mesh: Mesh, pod: dict[str, Any]) -> Any:
+def _istiod_debug(mesh: Mesh, pod: dict[str, Any]) -> Callable[[str], tuple[str, str, int]] | None:
     """istiod's debug API in istiod's pod (``pilot-discovery request GET /debug/syncz``)."""
     from ..serve.istiod_debug import handler  # deferred: serve imports the simulator
 
