@@ -30,8 +30,10 @@ def _ns(name: str, labels: dict[str, str] | None = None) -> dict[str, Any]:
     }
 
 
-def _deployment(ns: str, name: str, labels: dict[str, str], image: str, args: list[str] | None = None) -> dict:
-    container: dict[str, Any] = {"name": "istio-proxy" if args else name, "image": image}
+def _deployment(
+    ns: str, name: str, labels: dict[str, str], image: str, args: list[str] | None = None, container_name: str = ""
+) -> dict:
+    container: dict[str, Any] = {"name": container_name or ("istio-proxy" if args else name), "image": image}
     if args:
         container["args"] = args
     return {
@@ -100,7 +102,14 @@ def initial_objects(options: SimOptions) -> list[dict[str, Any]]:
             "kube-system", "kube-dns", {"k8s-app": "kube-dns"}, [("dns", 53, 53, "UDP"), ("dns-tcp", 53, 53, "TCP")]
         ),
         _daemonset("kube-system", "kindnet", {"app": "kindnet"}, f"docker.io/kindest/kindnetd:{kindnet_tag(options)}"),
-        _deployment(istio, "istiod", {"app": "istiod", "istio": "pilot"}, f"docker.io/istio/pilot:{ISTIO_VERSION}"),
+        # Istio's istiod chart names the container "discovery" (istio-discovery/templates/deployment.yaml).
+        _deployment(
+            istio,
+            "istiod",
+            {"app": "istiod", "istio": "pilot"},
+            f"docker.io/istio/pilot:{ISTIO_VERSION}",
+            container_name="discovery",
+        ),
         _service(
             istio,
             "istiod",
