@@ -92,3 +92,9 @@ def test_other_debug_paths_and_commands_are_refused_by_name(lab: Lab, sim: SimBa
     # Only istiod's image has pilot-discovery: elsewhere it is not found (exit 127, as a shell reports it).
     elsewhere = sim.exec("default", lab.client_pod(), "sleep", SYNCZ, 10)
     assert elsewhere.exit_code == 127
+
+
+def test_simulated_istiod_container_is_named_discovery(sim: SimBackend) -> None:
+    # Istio's istiod chart names its one container "discovery"
+    # (manifests/charts/istio-control/istio-discovery/templates/deployment.yaml).
+    assert istiod(sim)[1] == "discovery"
