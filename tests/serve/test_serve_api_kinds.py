@@ -1,0 +1,152 @@
+"""The kinds istio.io's egress tasks create with kubectl, beyond Istio's own: RBAC, the Gateway API kinds,
+and what a kind the server does not serve gets. Run with the real kubectl against ``labkit serve``."""
+
+from __future__ import annotations
+
+import yaml
+
+from labkit.serve import ApiServer
+
+from .conftest import SERVICE_ENTRY, Http
+from .test_serve_kubectl import Kubectl, kubectl  # noqa: F401
+
+RBAC = """
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: pod-reader, namespace: default}
+rules:
+- {apiGroups: [""], resources: [pods], verbs: [get, list]}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: read-pods, namespace: default}
+subjects:
+- {kind: ServiceAccount, name: sleep, namespace: default}
+- {kind: User, name: jane, apiGroup: rbac.authorization.k8s.io}
+roleRef: {kind: Role, name: pod-reader, apiGroup: rbac.authorization.k8s.io}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: gateway-reader}
+rules:
+- {apiGroups: [gateway.networking.k8s.io], resources: [gateways], verbs: [get]}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: read-gateways}
+subjects:
+- {kind: Group, name: devs, apiGroup: rbac.authorization.k8s.io}
+roleRef: {kind: ClusterRole, name: gateway-reader, apiGroup: rbac.authorization.k8s.io}
+"""
+
+
+def test_rbac_kinds_are_stored_listed_with_kubectls_columns_and_deleted(kubectl: Kubectl) -> None:  # noqa: F811
+    applied = kubectl("apply", "-f", "-", stdin=RBAC)
+    assert applied.returncode == 0, applied.stderr
+    # kubectl apply names each object by resource.group/name (kubectl apply's "created" line).
+    for made in (
+        "role.rbac.authorization.k8s.io/pod-reader",
+        "rolebinding.rbac.authorization.k8s.io/read-pods",
+        "clusterrole.rbac.authorization.k8s.io/gateway-reader",
+        "clusterrolebinding.rbac.authorization.k8s.io/read-gateways",
+    ):
+        assert f"{made} created" in applied.stdout
+    # Roles have no printer of their own (pkg/printers/internalversion/printers.go registers none), so the
+    # API server's default table applies: NAME and CREATED AT, an RFC 3339 time (apiserver defaultTableConvertor).
+    roles = kubectl("get", "roles").stdout.splitlines()
+    assert roles[0].split() == ["NAME", "CREATED", "AT"]
+    name, created = roles[1].split()
+    assert name == "pod-reader" and created.endswith("Z") and "T" in created
+    assert kubectl("get", "clusterrole", "gateway-reader").stdout.splitlines()[0].split() == ["NAME", "CREATED", "AT"]
+    # printers.go printRoleBinding: NAME, ROLE as Kind/name, AGE; -o wide adds USERS, GROUPS and
+    # SERVICEACCOUNTS (rbac SubjectsStrings: a service account as namespace/name).
+    wide = kubectl("get", "rolebinding", "read-pods", "-o", "wide").stdout.splitlines()
+    assert wide[0].split() == ["NAME", "ROLE", "AGE", "USERS", "GROUPS", "SERVICEACCOUNTS"]
+    cells = wide[1].split()
+    assert cells[:2] == ["read-pods", "Role/pod-reader"] and cells[3:] == ["jane", "default/sleep"]
+    narrow = kubectl("get", "clusterrolebinding", "read-gateways").stdout.splitlines()
+    assert narrow[0].split() == ["NAME", "ROLE", "AGE"]
+    assert narrow[1].split()[:2] == ["read-gateways", "ClusterRole/gateway-reader"]
+    deleted = kubectl("delete", "-f", "-", stdin=RBAC)
+    assert deleted.returncode == 0, deleted.stderr
+    assert 'role.rbac.authorization.k8s.io "pod-reader" deleted' in deleted.stdout
+    assert kubectl("get", "roles,rolebindings", "-o", "name").stdout == ""
+
+
+def test_gateway_api_crds_are_installed_from_the_start(kubectl: Kubectl) -> None:  # noqa: F811
+    # istio.io's Gateway API tasks start with `kubectl get crd gateways.gateway.networking.k8s.io || <install>`
+    # (boilerplates/gateway-api-install-crds.md): on this cluster the CRDs are there, so the check passes.
+    found = kubectl("get", "crd", "gateways.gateway.networking.k8s.io")
+    assert found.returncode == 0, found.stderr
+    # `kubectl wait --for condition=established` reads the condition the CRD controller sets once the kind
+    # is served (apiextensions-apiserver establishing controller).
+    tlsroutes = "crd/tlsroutes.gateway.networking.k8s.io"
+    waited = kubectl("wait", "--for", "condition=established", "--timeout=10s", tlsroutes)
+    assert waited.returncode == 0, waited.stderr
+    listed = kubectl("api-resources", "--api-group=gateway.networking.k8s.io", "-o", "name").stdout.split()
+    # The kinds istio.io's egress tasks create: Gateway, HTTPRoute, TLSRoute (egress-gateway snips.sh).
+    assert {"gateways.gateway.networking.k8s.io", "httproutes.gateway.networking.k8s.io"} <= set(listed)
+    assert "tlsroutes.gateway.networking.k8s.io" in listed
+
+
+def test_a_gateway_api_kind_the_simulator_refuses_is_a_422_and_nothing_is_stored(kubectl: Kubectl) -> None:  # noqa: F811
+    route = """
+apiVersion: gateway.networking.k8s.io/v1alpha2
+kind: UDPRoute
+metadata: {name: dns}
+spec:
+  parentRefs: [{name: egress}]
+  rules: [{backendRefs: [{name: dns, port: 53}]}]
+"""
+    applied = kubectl("apply", "-f", "-", stdin=route)
+    # API conventions: 422 Unprocessable Entity when a create cannot be completed because of its data;
+    # kubectl reports it as "Error from server (Invalid)" or "The <Kind> <name> is invalid".
+    assert applied.returncode == 1
+    assert "is invalid" in applied.stderr and "UDPRoute" in applied.stderr, applied.stderr
+    # The deprecated version gets the API server's warning header (CRD versioning docs, "Version
+    # deprecation"; without a deprecationWarning the default names the newest served version to use instead,
+    # apiextensions-apiserver defaultDeprecationWarning).
+    warning = (
+        "Warning: gateway.networking.k8s.io/v1alpha2 UDPRoute is deprecated; use gateway.networking.k8s.io/v1 UDPRoute"
+    )
+    assert warning in applied.stderr
+    assert kubectl("get", "udproutes", "-o", "name").stdout == ""
+
+
+def test_a_kind_that_is_not_served_fails_alone_and_the_rest_of_the_file_is_applied(kubectl: Kubectl) -> None:  # noqa: F811
+    widget = {"apiVersion": "widgets.example.com/v1", "kind": "Widget", "metadata": {"name": "w"}}
+    applied = kubectl("apply", "-f", "-", stdin=yaml.safe_dump_all([SERVICE_ENTRY, widget]))
+    # kubectl apply (pkg/cmd/apply/apply.go Run) collects the builder's mapping errors, applies every object
+    # it could map, then exits 1 with the errors; cli-runtime's resource mapper words the error.
+    assert applied.returncode == 1
+    assert "serviceentry.networking.istio.io/baidu created" in applied.stdout
+    assert 'resource mapping not found for name: "w"' in applied.stderr
+    assert 'no matches for kind "Widget" in version "widgets.example.com/v1"' in applied.stderr
+    assert "ensure CRDs are installed first" in applied.stderr
+    assert kubectl("get", "se", "baidu", "-o", "name").stdout.strip() == "serviceentry.networking.istio.io/baidu"
+
+
+def test_the_server_answers_not_found_for_a_group_it_does_not_serve(http: Http) -> None:
+    # Without kubectl's client-side check the write reaches the server, which has no such path: 404.
+    body = {"apiVersion": "widgets.example.com/v1", "kind": "Widget", "metadata": {"name": "w"}}
+    reply = http("POST", "/apis/widgets.example.com/v1/namespaces/default/widgets", body)
+    assert (reply.status, reply.json()["reason"]) == (404, "NotFound")
+
+
+def test_a_bare_gateway_means_the_gateway_api_one_and_gw_the_istio_one(kubectl: Kubectl, server: ApiServer) -> None:  # noqa: F811
+    istio = {
+        "apiVersion": "networking.istio.io/v1",
+        "kind": "Gateway",
+        "metadata": {"name": "istio-egressgateway"},
+        "spec": {
+            "selector": {"istio": "egressgateway"},
+            "servers": [{"port": {"number": 80, "name": "http", "protocol": "HTTP"}, "hosts": ["edition.cnn.com"]}],
+        },
+    }
+    assert kubectl("apply", "-f", "-", stdin=yaml.safe_dump(istio)).returncode == 0
+    # With both installed, `kubectl get gateway` lists the Gateway API's kind; Istio's needs its short
+    # name `gw` or its full name (istio/istio#44354 and #28188, answered by an Istio maintainer).
+    assert kubectl("get", "gateway", "-o", "name").stdout == ""
+    assert kubectl("get", "gw", "-o", "name").stdout.strip() == "gateway.networking.istio.io/istio-egressgateway"
+    full = kubectl("get", "gateways.networking.istio.io", "-o", "name").stdout.strip()
+    assert full == "gateway.networking.istio.io/istio-egressgateway"
