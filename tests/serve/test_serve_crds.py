@@ -20,6 +20,7 @@ from .conftest import Http
 from .test_serve_kubectl import Kubectl, kubectl  # noqa: F401
 
 TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io"
+AGGREGATED = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json"
 #: The API server's limit on an object's annotations, keys and values together (apimachinery
 #: TotalAnnotationSizeLimitB); kubectl's client-side apply stores the whole object in one of them.
 ANNOTATIONS_LIMIT = 256 * 1024
@@ -200,6 +201,11 @@ def test_a_crd_adds_its_kind_and_deleting_it_removes_the_kind_and_its_objects(
         applied.stdout
     )
     assert "widgets.example.com" in kubectl("api-resources", "-o", "name").stdout.split()
+    # ... in the aggregated document kubectl reads (apidiscovery.k8s.io/v2) as in the legacy group list.
+    aggregated = http("GET", "/apis", headers={"Accept": AGGREGATED}).json()
+    example = next(g for g in aggregated["items"] if g["metadata"]["name"] == "example.com")
+    assert [r["resource"] for r in example["versions"][0]["resources"]] == ["widgets"]
+    assert "example.com" in {g["name"] for g in http("GET", "/apis").json()["groups"]}
     # The new kind's collection answers a list of its listKind (API conventions: <Kind>List).
     listing = http("GET", "/apis/example.com/v1/namespaces/default/widgets").json()
     assert (listing["kind"], listing["items"]) == ("WidgetList", [])
@@ -214,6 +220,8 @@ def test_a_crd_adds_its_kind_and_deleting_it_removes_the_kind_and_its_objects(
     deleted = kubectl("delete", "crd", "widgets.example.com")
     assert deleted.returncode == 0, deleted.stderr
     assert "widgets.example.com" not in kubectl("api-resources", "-o", "name").stdout.split()
+    aggregated = http("GET", "/apis", headers={"Accept": AGGREGATED}).json()
+    assert "example.com" not in {g["metadata"]["name"] for g in aggregated["items"]}
     gone = kubectl("get", "widgets")
     # kubectl's message for a resource name discovery does not list.
     assert gone.returncode == 1 and 'the server doesn\'t have a resource type "widgets"' in gone.stderr

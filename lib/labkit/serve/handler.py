@@ -10,8 +10,8 @@ from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
+from . import aggregated, gate, openapi, podexec, resources, tables, watch
 from . import body as bodies
-from . import gate, openapi, podexec, resources, tables, watch
 from .objects import APPLY_PATCH, parse_body
 from .resources import Resource
 from .selectors import field_matcher, label_matcher
@@ -126,16 +126,21 @@ class Handler(BaseHTTPRequestHandler):
             return
         if parts[:1] == ["api"]:
             if len(parts) == 1 and method == "GET":
-                self._json(200, resources.api_versions(self.app.address))
+                if aggregated.wanted(self.headers.get("Accept", "")):
+                    self._json(200, aggregated.document(self._served(), core=True), aggregated.CONTENT_TYPE)
+                else:
+                    self._json(200, resources.api_versions(self.app.address))
                 return
             if parts[1:2] == ["v1"]:
                 self._resource_route(method, "", "v1", parts[2:], query, body)
                 return
         if parts[:1] == ["apis"]:
             if len(parts) == 1 and method == "GET":
-                # Whatever the Accept header asks (aggregated discovery included), plain JSON: clients
-                # then read the legacy discovery documents, which every client version understands.
-                self._json(200, resources.api_group_list(self._served()))
+                # Aggregated discovery when asked for it (kubectl >= 1.30), else the legacy APIGroupList.
+                if aggregated.wanted(self.headers.get("Accept", "")):
+                    self._json(200, aggregated.document(self._served(), core=False), aggregated.CONTENT_TYPE)
+                else:
+                    self._json(200, resources.api_group_list(self._served()))
                 return
             versions = resources.groups(self._served()).get(parts[1]) if len(parts) > 1 else None
             if versions and len(parts) == 2 and method == "GET":

@@ -174,12 +174,8 @@ def api_group(name: str, versions: tuple[str, ...]) -> dict[str, Any]:
 
 
 def api_group_list(served: Sequence[Resource]) -> dict[str, Any]:
-    """``GET /apis`` as the legacy APIGroupList.
-
-    kubectl first asks for aggregated discovery (``as=APIGroupDiscoveryList``); answering with plain
-    ``application/json`` makes it fall back to this document and the per-version lists, as it does
-    with API servers older than 1.26.
-    """
+    """``GET /apis`` as the legacy APIGroupList, for clients that do not ask for aggregated discovery
+    (``aggregated``): they read this document, then each group version's resource list."""
     groups_ = [api_group(name, versions) for name, versions in groups(served).items()]
     return {
         "kind": "APIGroupList",
