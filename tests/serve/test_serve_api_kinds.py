@@ -67,6 +67,11 @@ def test_rbac_kinds_are_stored_listed_with_kubectls_columns_and_deleted(kubectl:
     narrow = kubectl("get", "clusterrolebinding", "read-gateways").stdout.splitlines()
     assert narrow[0].split() == ["NAME", "ROLE", "AGE"]
     assert narrow[1].split()[:2] == ["read-gateways", "ClusterRole/gateway-reader"]
+    # A binding's roleRef cannot change (kubernetes pkg/apis/rbac/validation ValidateRoleBindingUpdate).
+    moved = kubectl("apply", "-f", "-", stdin=RBAC.replace("name: pod-reader, apiGroup", "name: other, apiGroup"))
+    assert moved.returncode == 1
+    assert 'The RoleBinding "read-pods" is invalid: roleRef: Invalid value: ' in moved.stderr
+    assert ": cannot change roleRef" in moved.stderr
     deleted = kubectl("delete", "-f", "-", stdin=RBAC)
     assert deleted.returncode == 0, deleted.stderr
     assert 'role.rbac.authorization.k8s.io "pod-reader" deleted' in deleted.stdout

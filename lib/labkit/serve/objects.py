@@ -22,7 +22,7 @@ from .. import schema, yamlsafe
 from ..errors import Problem
 from ..manifests import Ref
 from ..sim import SimBackend, coverage
-from . import configdata, crds, fields, gatewayapi, patches, protobuf, status
+from . import configdata, crds, fields, gatewayapi, patches, protobuf, rbac, status
 from .catalog import Catalog
 from .present import complete, list_item, served
 from .resources import APIEXTENSIONS, ISTIO, Resource
@@ -308,8 +308,10 @@ class Objects:
         shown = self.show(old, r, version)
         if not dry_run:
             defined = crds.resource_of(old) if r.kind == "CustomResourceDefinition" else None
-            if defined is not None and self.catalog.lookup(defined.group, defined.versions[0], defined.plural):
+            serving = defined and self.catalog.lookup(defined.group, defined.versions[0], defined.plural)
+            if defined is not None and serving and serving.custom:
                 # Deleting a CRD deletes every object of its kind (the customresourcecleanup finalizer).
+                # Istio's kinds are labkit's own here: deleting their CRD object leaves them be.
                 for obj in list(self.mesh.store.select(defined.group, defined.kind)):
                     meta = obj["metadata"]
                     self.mesh.remove(Ref(defined.api_version(), defined.kind, meta.get("namespace"), meta["name"]))
@@ -399,6 +401,9 @@ class Objects:
             else:
                 meta.pop("generation", None)
         meta.pop("resourceVersion", None)
+        immutable = rbac.update_problems(r.kind, old, new) if old is not None else []
+        if immutable:
+            raise status.invalid(r, meta.get("name", ""), immutable)
         self._validate(r, new)
         if dry_run:
             if old is not None:

@@ -102,6 +102,16 @@ def _role_binding(b: dict[str, Any]) -> list[Any]:
     return [f"{ref.get('kind', '')}/{ref.get('name', '')}", names("User"), names("Group"), names("ServiceAccount")]
 
 
+def _admission_policy(p: dict[str, Any]) -> list[Any]:
+    """printers.go printValidatingAdmissionPolicy: how many validations, the parameter kind or <unset>."""
+    spec = p.get("spec") or {}
+    kind = spec.get("paramKind")
+    return [
+        len(spec.get("validations") or []),
+        f"{kind.get('apiVersion', '')}/{kind.get('kind', '')}" if kind else "<unset>",
+    ]
+
+
 def _param_ref(b: dict[str, Any]) -> str:
     """printers.go printValidatingAdmissionPolicyBinding: the parameter object, or <unset>."""
     ref = (b.get("spec") or {}).get("paramRef")
@@ -160,17 +170,7 @@ COLUMNS: dict[str, tuple[list[tuple[str, str, int]], Row]] = {
         [("Role", "string", 0), ("Users", "string", 1), ("Groups", "string", 1), ("ServiceAccounts", "string", 1)],
         _role_binding,
     ),
-    "ValidatingAdmissionPolicy": (
-        [("Validations", "integer", 0), ("ParamKind", "string", 0)],
-        lambda p: [
-            len((p.get("spec") or {}).get("validations") or []),
-            "/".join(
-                (((p.get("spec") or {}).get("paramKind") or {}).get(k) or "") for k in ("apiVersion", "kind")
-            )
-            if (p.get("spec") or {}).get("paramKind")
-            else "<unset>",
-        ],
-    ),
+    "ValidatingAdmissionPolicy": ([("Validations", "integer", 0), ("ParamKind", "string", 0)], _admission_policy),
     "ValidatingAdmissionPolicyBinding": (
         [("PolicyName", "string", 0), ("ParamRef", "string", 0)],
         lambda b: [(b.get("spec") or {}).get("policyName", ""), _param_ref(b)],
