@@ -3,13 +3,16 @@ and what a kind the server does not serve gets. Run with the real kubectl agains
 
 from __future__ import annotations
 
+import pytest
 import yaml
 
+from labkit import schema
 from labkit.serve import ApiServer
 
 from .conftest import SERVICE_ENTRY, Http
 from .test_serve_kubectl import Kubectl, kubectl  # noqa: F401
 
+GATEWAY_API = "gateway.networking.k8s.io"
 RBAC = """
 apiVersion: rbac.authorization.k8s.io/v1
 kind: Role
@@ -155,3 +158,64 @@ def test_a_bare_gateway_means_the_gateway_api_one_and_gw_the_istio_one(kubectl: 
     assert kubectl("get", "gw", "-o", "name").stdout.strip() == "gateway.networking.istio.io/istio-egressgateway"
     full = kubectl("get", "gateways.networking.istio.io", "-o", "name").stdout.strip()
     assert full == "gateway.networking.istio.io/istio-egressgateway"
+
+
+EGRESS_GATEWAY = """
+apiVersion: gateway.networking.k8s.io/v1beta1
+kind: Gateway
+metadata:
+  name: httpbin-egress
+  annotations: {networking.istio.io/service-type: ClusterIP}
+spec:
+  gatewayClassName: istio
+  listeners:
+  - {name: http, hostname: httpbin.org, port: 80, protocol: HTTP, allowedRoutes: {namespaces: {from: Same}}}
+---
+apiVersion: gateway.networking.k8s.io/v1beta1
+kind: HTTPRoute
+metadata:
+  name: forward-httpbin
+spec:
+  parentRefs: [{name: httpbin-egress}]
+  hostnames: [httpbin.org]
+  rules:
+  - backendRefs: [{kind: Hostname, group: networking.istio.io, name: httpbin.org, port: 80}]
+"""
+
+
+def test_gateway_api_objects_the_simulator_accepts_are_stored_in_it_listed_and_deleted(
+    kubectl: Kubectl,  # noqa: F811
+    server: ApiServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Until the simulator models these kinds it refuses them; here its checks are told to accept them, to
+    # see what the server does with an accepted Gateway API object: the same as with an Istio one.
+    checks = schema.problems
+    monkeypatch.setattr(
+        schema, "problems", lambda doc, i: [] if doc["apiVersion"].startswith(GATEWAY_API) else checks(doc, i)
+    )
+    applied = kubectl("apply", "-f", "-", stdin=EGRESS_GATEWAY)
+    assert applied.returncode == 0, applied.stderr
+    assert "gateway.gateway.networking.k8s.io/httpbin-egress created" in applied.stdout
+    assert "httproute.gateway.networking.k8s.io/forward-httpbin created" in applied.stdout
+    # Stored in the simulator, at the group's preferred version (discovery's preferredVersion, v1).
+    stored = server.sim.list_objects(f"{GATEWAY_API}/v1", "HTTPRoute", "default")
+    assert [o["metadata"]["name"] for o in stored] == ["forward-httpbin"]
+    assert stored[0]["apiVersion"] == f"{GATEWAY_API}/v1"
+    # The CRDs' printer columns (the bundle's additionalPrinterColumns): Gateway CLASS, ADDRESS,
+    # PROGRAMMED; HTTPRoute HOSTNAMES, a list printed as JSON (client-go jsonpath PrintResults).
+    gateways = kubectl("get", "gtw").stdout.splitlines()
+    assert gateways[0].split() == ["NAME", "CLASS", "ADDRESS", "PROGRAMMED", "AGE"]
+    assert gateways[1].split()[:2] == ["httpbin-egress", "istio"]
+    routes = kubectl("get", "httproute").stdout.splitlines()
+    assert routes[0].split() == ["NAME", "HOSTNAMES", "AGE"]
+    assert routes[1].split()[:2] == ["forward-httpbin", '["httpbin.org"]']
+    # Applying the same file again changes nothing (kubectl apply: "unchanged" for an empty patch).
+    again = kubectl("apply", "-f", "-", stdin=EGRESS_GATEWAY)
+    assert "httproute.gateway.networking.k8s.io/forward-httpbin unchanged" in again.stdout
+    # istio.io's clean-up deletes them by short name and kind (egress-gateway snips, cleanup_http_gateway_2).
+    assert kubectl("delete", "gtw", "httpbin-egress").returncode == 0
+    assert server.sim.list_objects(f"{GATEWAY_API}/v1", "Gateway", "default") == []
+    # Deleting a CRD deletes the objects of its kind (Kubernetes docs, "Delete a CustomResourceDefinition").
+    assert kubectl("delete", "crd", f"httproutes.{GATEWAY_API}").returncode == 0
+    assert server.sim.list_objects(f"{GATEWAY_API}/v1", "HTTPRoute", "default") == []

@@ -188,7 +188,7 @@ def test_printer_columns_read_their_jsonpath(bundle: list[dict[str, Any]]) -> No
     # A list in a string column prints as JSON (k8s.io/client-go/util/jsonpath PrintResults).
     assert tables.table(resource, [route], "None", "1")["rows"][0]["cells"][1] == '["edition.cnn.com"]'
     route = {"metadata": {"name": "r"}, "spec": {}}
-    # No result: an empty cell, which kubectl prints as <none>.
+    # No result: a null cell (tableconvertor appends nil), which kubectl leaves blank.
     assert tables.table(resource, [route], "None", "1")["rows"][0]["cells"][1] is None
 
 
