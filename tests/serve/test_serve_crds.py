@@ -227,6 +227,18 @@ def test_a_crd_adds_its_kind_and_deleting_it_removes_the_kind_and_its_objects(
     assert gone.returncode == 1 and 'the server doesn\'t have a resource type "widgets"' in gone.stderr
 
 
+def test_annotations_over_256_kib_in_total_are_refused_for_any_kind(http: Http) -> None:
+    big = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "big", "namespace": "default"}}
+    big["metadata"]["annotations"] = {"a": "x" * (ANNOTATIONS_LIMIT - 2), "b": "y"}  # keys count: one byte over
+    reply = http("POST", "/api/v1/namespaces/default/configmaps", big)
+    # apimachinery ValidateAnnotationsSize: field.TooLong on metadata.annotations (CauseType FieldValueTooLong).
+    assert (reply.status, reply.json()["reason"]) == (422, "Invalid")
+    cause = reply.json()["details"]["causes"][0]
+    assert (cause["field"], cause["reason"]) == ("metadata.annotations", "FieldValueTooLong")
+    big["metadata"]["annotations"] = {"a": "x" * (ANNOTATIONS_LIMIT - 3), "b": "y"}  # exactly at the limit
+    assert http("POST", "/api/v1/namespaces/default/configmaps", big).status == 201
+
+
 def test_a_crd_whose_name_is_not_plural_dot_group_is_invalid(http: Http) -> None:
     wrong = {**WIDGETS, "metadata": {"name": "gadgets.example.com"}}
     reply = http("POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", wrong)
