@@ -29,8 +29,8 @@ def run(
     server = ApiServer(port=port, gateway_api=gateway_api)
     path = server.write_kubeconfig(kubeconfig).resolve()
     console.print(
-        f"[bold magenta]SIMULATED[/] kind cluster with Istio {ISTIO_VERSION}, served on {server.url} "
-        f"(context {CONTEXT})\n"
+        f"[bold magenta]SIMULATED[/] kind cluster with Istio {ISTIO_VERSION}"
+        f"{' and the Gateway API CRDs' if gateway_api else ''}, served on {server.url} (context {CONTEXT})\n"
         f"Point kubectl and the labs at it:\n\n    export KUBECONFIG={path}\n\n"
         "Everything it answers comes from labkit's simulator. Ctrl-C stops it.",
         highlight=False,
