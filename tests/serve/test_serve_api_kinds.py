@@ -3,6 +3,8 @@ and what a kind the server does not serve gets. Run with the real kubectl agains
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import yaml
 
@@ -219,3 +221,23 @@ def test_gateway_api_objects_the_simulator_accepts_are_stored_in_it_listed_and_d
     # Deleting a CRD deletes the objects of its kind (Kubernetes docs, "Delete a CustomResourceDefinition").
     assert kubectl("delete", "crd", f"httproutes.{GATEWAY_API}").returncode == 0
     assert server.sim.list_objects(f"{GATEWAY_API}/v1", "HTTPRoute", "default") == []
+
+
+def test_kubectl_create_role_and_rolebinding_are_read_from_protobuf(kubectl: Kubectl) -> None:  # noqa: F811
+    # kubectl create role / rolebinding send protobuf (typed clients); the fields are those of the flags
+    # (kubectl create role --help: --verb, --resource; create rolebinding: --role, --serviceaccount, --user).
+    made = kubectl("create", "role", "pod-reader", "--verb=get,list", "--resource=pods")
+    assert made.returncode == 0 and "role.rbac.authorization.k8s.io/pod-reader created" in made.stdout, made.stderr
+    bound = kubectl("create", "rolebinding", "rb", "--role=pod-reader", "--serviceaccount=default:sleep", "--user=jane")
+    assert bound.returncode == 0, bound.stderr
+    role = json.loads(kubectl("get", "role", "pod-reader", "-o", "json").stdout)
+    assert role["rules"] == [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list"]}]
+    binding = json.loads(kubectl("get", "rolebinding", "rb", "-o", "json").stdout)
+    assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "pod-reader"}
+    subjects = {(s["kind"], s["name"], s.get("namespace")) for s in binding["subjects"]}
+    assert subjects == {("ServiceAccount", "sleep", "default"), ("User", "jane", None)}
+    selector = "rbac.example.com/aggregate=true"
+    aggregated = kubectl("create", "clusterrole", "monitoring", f"--aggregation-rule={selector}")
+    assert aggregated.returncode == 0, aggregated.stderr
+    rule = json.loads(kubectl("get", "clusterrole", "monitoring", "-o", "json").stdout)["aggregationRule"]
+    assert rule == {"clusterRoleSelectors": [{"matchLabels": {"rbac.example.com/aggregate": "true"}}]}
