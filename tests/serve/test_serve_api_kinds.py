@@ -241,3 +241,14 @@ def test_kubectl_create_role_and_rolebinding_are_read_from_protobuf(kubectl: Kub
     assert aggregated.returncode == 0, aggregated.stderr
     rule = json.loads(kubectl("get", "clusterrole", "monitoring", "-o", "json").stdout)["aggregationRule"]
     assert rule == {"clusterRoleSelectors": [{"matchLabels": {"rbac.example.com/aggregate": "true"}}]}
+
+
+def test_a_groups_versions_are_listed_in_kubernetes_version_order_preferred_first(http: Http) -> None:
+    group = http("GET", f"/apis/{GATEWAY_API}").json()
+    # apimachinery CompareKubeAwareVersionStrings: GA before beta before alpha, higher numbers first; the
+    # first is the preferred version (API concepts: the group's preferredVersion).
+    assert [v["version"] for v in group["versions"]] == ["v1", "v1beta1", "v1alpha3", "v1alpha2"]
+    assert group["preferredVersion"]["version"] == "v1"
+    # TLSRoute is served at v1alpha2 (istio.io's egress task applies it there); Gateway is not.
+    listed = {r["name"] for r in http("GET", f"/apis/{GATEWAY_API}/v1alpha2").json()["resources"]}
+    assert "tlsroutes" in listed and "gateways" not in listed
