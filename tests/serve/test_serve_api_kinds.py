@@ -137,7 +137,8 @@ def test_a_kind_that_is_not_served_fails_alone_and_the_rest_of_the_file_is_appli
 
 
 def test_the_server_answers_not_found_for_a_group_it_does_not_serve(http: Http) -> None:
-    # Without kubectl's client-side check the write reaches the server, which has no such path: 404.
+    # Without kubectl's client-side check the write reaches the server, which has no such path: 404
+    # NotFound (API conventions, HTTP status codes: "the requested resource does not exist").
     body = {"apiVersion": "widgets.example.com/v1", "kind": "Widget", "metadata": {"name": "w"}}
     reply = http("POST", "/apis/widgets.example.com/v1/namespaces/default/widgets", body)
     assert (reply.status, reply.json()["reason"]) == (404, "NotFound")

@@ -130,7 +130,8 @@ def test_server_side_apply_of_the_bundle_installs_every_kind_in_it(
         spec = crd["spec"]
         assert f"{spec['names']['plural']}.{spec['group']}" in listed
         served = {v["name"] for v in spec["versions"] if v["served"]}
-        # Discovery (/apis and /apis/{group}/{version}) lists the kind at each version the CRD serves.
+        # Discovery (/apis and /apis/{group}/{version}) lists the kind at each version the CRD marks
+        # served (Kubernetes docs, "Versions in CustomResourceDefinitions": served enables the version).
         assert served <= {v["version"] for v in groups[spec["group"]]["versions"]}
         for version in served:
             resources = http("GET", f"/apis/{spec['group']}/{version}").json()["resources"]
@@ -209,6 +210,7 @@ def test_a_crd_adds_its_kind_and_deleting_it_removes_the_kind_and_its_objects(
     # The new kind's collection answers a list of its listKind (API conventions: <Kind>List).
     listing = http("GET", "/apis/example.com/v1/namespaces/default/widgets").json()
     assert (listing["kind"], listing["items"]) == ("WidgetList", [])
+    # API conventions: NotFound names the resource as plural.group and the name.
     missing = http("DELETE", "/apis/example.com/v1/namespaces/default/widgets/w")
     assert (missing.status, missing.json()["message"]) == (404, 'widgets.example.com "w" not found')
     # What a Widget may hold is not something labkit can check: the write is refused by name, as a 422,
