@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from ..sim.store import ObjectStore
 from . import crds
-from .resources import APIEXTENSIONS, RESOURCES, Resource, by_kind, groups, lookup
+from .resources import APIEXTENSIONS, RESOURCES, Resource, lookup
 
 
 class Catalog:
+    """The served kinds of one server, read from its simulator's store."""
+
     def __init__(self, store: ObjectStore) -> None:
         self.store = store
         self._served: tuple[Resource, ...] | None = None
@@ -36,9 +38,3 @@ class Catalog:
 
     def lookup(self, group: str, version: str, plural: str) -> Resource | None:
         return lookup(self.resources(), group, version, plural)
-
-    def by_kind(self, group: str, kind: str) -> Resource | None:
-        return by_kind(self.resources(), group, kind)
-
-    def groups(self) -> dict[str, tuple[str, ...]]:
-        return groups(self.resources())

@@ -24,7 +24,11 @@ _BUILT_IN_GROUPS = frozenset(r.group for r in RESOURCES if r.group != ISTIO)
 
 
 def resource_of(crd: Mapping[str, Any]) -> Resource | None:
-    """The kind ``crd`` defines, at its served versions (preferred first); None if it serves none."""
+    """The kind ``crd`` defines, at its served versions (preferred first); None if it serves none.
+
+    Its printer columns are the preferred version's, for every version (the Gateway API CRDs list the
+    same columns at each).
+    """
     spec = crd.get("spec") or {}
     names = spec.get("names") or {}
     versions = [v for v in spec.get("versions") or [] if isinstance(v, Mapping) and v.get("served")]
