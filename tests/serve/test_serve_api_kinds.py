@@ -253,3 +253,26 @@ def test_a_groups_versions_are_listed_in_kubernetes_version_order_preferred_firs
     # TLSRoute is served at v1alpha2 (istio.io's egress task applies it there); Gateway is not.
     listed = {r["name"] for r in http("GET", f"/apis/{GATEWAY_API}/v1alpha2").json()["resources"]}
     assert "tlsroutes" in listed and "gateways" not in listed
+
+
+def test_applying_the_bundle_over_the_installed_crds_configures_them_then_changes_nothing(
+    kubectl: Kubectl,  # noqa: F811
+) -> None:
+    from .test_serve_crds import bundle_path
+
+    applied = kubectl("apply", "-f", str(bundle_path()))
+    # kubectl apply prints "configured" when its patch changed the object, "created" for a new one; the
+    # HTTPRoute CRD is over the annotation limit on any cluster (kubernetes-sigs/gateway-api#4156).
+    assert f"customresourcedefinition.apiextensions.k8s.io/gateways.{GATEWAY_API} configured" in applied.stdout
+    assert "customresourcedefinition.apiextensions.k8s.io/xmeshes.gateway.networking.x-k8s.io created" in (
+        applied.stdout
+    )
+    assert f'The CustomResourceDefinition "httproutes.{GATEWAY_API}" is invalid' in applied.stderr
+    again = kubectl("apply", "-f", str(bundle_path()))
+    assert f"customresourcedefinition.apiextensions.k8s.io/gateways.{GATEWAY_API} unchanged" in again.stdout
+    # Server-side apply (Gateway API's install guide for the experimental channel) takes all of it.
+    server_side = kubectl("apply", "--server-side", "-f", str(bundle_path()))
+    assert server_side.returncode == 0, server_side.stderr
+    assert f"customresourcedefinition.apiextensions.k8s.io/httproutes.{GATEWAY_API} serverside-applied" in (
+        server_side.stdout
+    )
