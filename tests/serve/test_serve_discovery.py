@@ -43,11 +43,29 @@ def test_istio_group_is_served_at_three_versions_with_v1_preferred(http) -> None
         assert set(listed) == {"serviceentries", "virtualservices", "destinationrules", "gateways", "sidecars"}
 
 
-def test_aggregated_discovery_requests_get_the_legacy_list_so_clients_fall_back(http) -> None:
+def test_aggregated_discovery_lists_every_group_version_and_kind_in_one_document(http) -> None:
+    # Kubernetes API concepts, "Aggregated discovery" (GA in 1.30): /api and /apis answer an
+    # APIGroupDiscoveryList (apidiscovery.k8s.io/v2) when the Accept header asks for one, with that media type.
     reply = http("GET", "/apis", headers={"Accept": AGGREGATED})
     assert reply.status == 200
-    assert reply.headers["content-type"] == "application/json"  # not the aggregated media type
-    assert reply.json()["kind"] == "APIGroupList"
+    assert reply.headers["content-type"] == "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
+    document = reply.json()
+    assert (document["kind"], document["apiVersion"]) == ("APIGroupDiscoveryList", "apidiscovery.k8s.io/v2")
+    istio = next(g for g in document["items"] if g["metadata"]["name"] == "networking.istio.io")
+    # Versions preferred first; each resource names its kind and scope (apidiscovery v2 APIResourceDiscovery).
+    assert [v["version"] for v in istio["versions"]] == ["v1", "v1beta1", "v1alpha3"]
+    entries = {r["resource"]: r for r in istio["versions"][0]["resources"]}
+    assert entries["serviceentries"]["responseKind"] == {
+        "group": "networking.istio.io",
+        "version": "v1",
+        "kind": "ServiceEntry",
+    }
+    assert entries["serviceentries"]["scope"] == "Namespaced" and entries["serviceentries"]["shortNames"] == ["se"]
+    core = http("GET", "/api", headers={"Accept": AGGREGATED}).json()
+    pods = next(r for r in core["items"][0]["versions"][0]["resources"] if r["resource"] == "pods")
+    assert {s["subresource"] for s in pods["subresources"]} == {"exec", "log"}
+    # A client that does not ask for it gets the legacy APIGroupList, as from servers before 1.26.
+    assert http("GET", "/apis").json()["kind"] == "APIGroupList"
 
 
 @pytest.mark.parametrize("resource", resources.RESOURCES, ids=lambda r: f"{r.kind}")

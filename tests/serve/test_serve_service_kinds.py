@@ -40,3 +40,24 @@ def test_endpoints_of_a_service_without_selector_are_served_and_listed(kubectl: 
     ]
     assert kubectl("delete", "endpoints", "my-wikipedia").returncode == 0
     assert kubectl("get", "ep", "my-wikipedia").returncode == 1
+
+
+def test_an_endpoint_slice_is_served_with_kubectls_columns_and_deleted(kubectl: Kubectl) -> None:  # noqa: F811
+    # The EndpointSlice form of a Service's endpoints outside the cluster (discovery.k8s.io/v1; Kubernetes
+    # docs "EndpointSlices": kubernetes.io/service-name links it to its Service).
+    slice_ = {
+        "apiVersion": "discovery.k8s.io/v1",
+        "kind": "EndpointSlice",
+        "metadata": {"name": "my-wikipedia-1", "labels": {"kubernetes.io/service-name": "my-wikipedia"}},
+        "addressType": "IPv4",
+        "ports": [{"name": "https", "port": 443, "protocol": "TCP"}],
+        "endpoints": [{"addresses": ["203.0.113.50"]}],
+    }
+    applied = kubectl("apply", "-f", "-", stdin=yaml.safe_dump(slice_))
+    assert applied.returncode == 0 and "endpointslice.discovery.k8s.io/my-wikipedia-1 created" in applied.stdout
+    # printers.go printEndpointSlice: NAME, ADDRESSTYPE, PORTS, ENDPOINTS, AGE.
+    lines = kubectl("get", "endpointslices", "-l", "kubernetes.io/service-name=my-wikipedia").stdout.splitlines()
+    assert lines[0].split() == ["NAME", "ADDRESSTYPE", "PORTS", "ENDPOINTS", "AGE"]
+    assert lines[1].split()[:4] == ["my-wikipedia-1", "IPv4", "443", "203.0.113.50"]
+    assert kubectl("delete", "endpointslice", "my-wikipedia-1").returncode == 0
+    assert kubectl("get", "endpointslices", "-o", "name").stdout == ""

@@ -15,16 +15,22 @@ DEFAULT_KUBECONFIG = Path("build/labkit-sim/kubeconfig")
 
 
 def run(
-    port: int = 0, kubeconfig: Path = DEFAULT_KUBECONFIG, *, verbose: bool = False, console: Console | None = None
+    port: int = 0,
+    kubeconfig: Path = DEFAULT_KUBECONFIG,
+    *,
+    verbose: bool = False,
+    console: Console | None = None,
+    gateway_api: bool = True,
 ) -> int:
+    """``gateway_api=False`` starts a cluster without the Gateway API CRDs (until they are applied)."""
     console = console or Console()
     if verbose:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    server = ApiServer(port=port)
+    server = ApiServer(port=port, gateway_api=gateway_api)
     path = server.write_kubeconfig(kubeconfig).resolve()
     console.print(
-        f"[bold magenta]SIMULATED[/] kind cluster with Istio {ISTIO_VERSION}, served on {server.url} "
-        f"(context {CONTEXT})\n"
+        f"[bold magenta]SIMULATED[/] kind cluster with Istio {ISTIO_VERSION}"
+        f"{' and the Gateway API CRDs' if gateway_api else ''}, served on {server.url} (context {CONTEXT})\n"
         f"Point kubectl and the labs at it:\n\n    export KUBECONFIG={path}\n\n"
         "Everything it answers comes from labkit's simulator. Ctrl-C stops it.",
         highlight=False,

@@ -10,8 +10,8 @@ from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
+from . import aggregated, gate, openapi, podexec, resources, tables, watch
 from . import body as bodies
-from . import gate, openapi, podexec, resources, tables, watch
 from .objects import APPLY_PATCH, parse_body
 from .resources import Resource
 from .selectors import field_matcher, label_matcher
@@ -73,6 +73,8 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(payload)))
         self.send_header("Cache-Control", "no-cache, private")
+        for warning in getattr(self, "_warnings", ()):
+            self.send_header("Warning", warning)
         if self.close_connection:
             self.send_header("Connection", "close")
         self.end_headers()
@@ -83,6 +85,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def _dispatch(self, method: str) -> None:
         self.app.record(method, self.path, self.headers)
+        self._warnings: list[str] = []
         read = False
         try:
             gate.check(self.headers, self.app.token, self.app.address)
@@ -104,6 +107,11 @@ class Handler(BaseHTTPRequestHandler):
             with contextlib.suppress(OSError):
                 self._json(500, failure(500, "InternalError", f"Internal error occurred: {type(exc).__name__}"))
 
+    def _served(self) -> tuple[Resource, ...]:
+        """What is served now; read under the lock, since the CRDs that add kinds are in the simulator's store."""
+        with self.app.locked():
+            return self.app.objects.catalog.resources()
+
     # -- routing
     def _route(self, method: str, path: str, query: dict[str, list[str]], body: bytes) -> None:
         parts = [p for p in path.split("/") if p]
@@ -118,18 +126,23 @@ class Handler(BaseHTTPRequestHandler):
             return
         if parts[:1] == ["api"]:
             if len(parts) == 1 and method == "GET":
-                self._json(200, resources.api_versions(self.app.address))
+                if aggregated.wanted(self.headers.get("Accept", "")):
+                    self._json(200, aggregated.document(self._served(), core=True), aggregated.CONTENT_TYPE)
+                else:
+                    self._json(200, resources.api_versions(self.app.address))
                 return
             if parts[1:2] == ["v1"]:
                 self._resource_route(method, "", "v1", parts[2:], query, body)
                 return
         if parts[:1] == ["apis"]:
             if len(parts) == 1 and method == "GET":
-                # Whatever the Accept header asks (aggregated discovery included), plain JSON: clients
-                # then read the legacy discovery documents, which every client version understands.
-                self._json(200, resources.api_group_list())
+                # Aggregated discovery when asked for it (kubectl >= 1.30), else the legacy APIGroupList.
+                if aggregated.wanted(self.headers.get("Accept", "")):
+                    self._json(200, aggregated.document(self._served(), core=False), aggregated.CONTENT_TYPE)
+                else:
+                    self._json(200, resources.api_group_list(self._served()))
                 return
-            versions = resources.groups().get(parts[1]) if len(parts) > 1 else None
+            versions = resources.groups(self._served()).get(parts[1]) if len(parts) > 1 else None
             if versions and len(parts) == 2 and method == "GET":
                 self._json(200, resources.api_group(parts[1], versions))
                 return
@@ -146,13 +159,14 @@ class Handler(BaseHTTPRequestHandler):
                 self._json(200, openapi.v2_document())
             return
         if parts == ["v3"]:
-            self._json(200, openapi.root())
+            self._json(200, openapi.root(self._served()))
             return
         doc = None
+        served = self._served()
         if parts[:2] == ["v3", "api"] and len(parts) == 3:
-            doc = openapi.document("", parts[2])
+            doc = openapi.document(served, "", parts[2])
         elif parts[:2] == ["v3", "apis"] and len(parts) == 4:
-            doc = openapi.document(parts[2], parts[3])
+            doc = openapi.document(served, parts[2], parts[3])
         if doc is None:
             raise ApiError(404, "NotFound", "the server could not find the requested resource")
         self._json(200, doc)
@@ -163,18 +177,21 @@ class Handler(BaseHTTPRequestHandler):
         if not rest:
             if method != "GET":
                 raise ApiError(405, "MethodNotAllowed", f"{method} is not allowed on a group version")
-            self._json(200, resources.resource_list(group, version))
+            self._json(200, resources.resource_list(self._served(), group, version))
             return
         namespace: str | None = None
         if rest[0] == "namespaces" and len(rest) >= 3:
             namespace, rest = rest[1], rest[2:]
         plural, name = rest[0], rest[1] if len(rest) > 1 else None
         sub = rest[2] if len(rest) > 2 else None
-        r = resources.lookup(group, version, plural)
+        r = resources.lookup(self._served(), group, version, plural)
         if r is None or len(rest) > 3:
             raise ApiError(404, "NotFound", "the server could not find the requested resource")
         if namespace is not None and not r.namespaced:
             raise ApiError(404, "NotFound", "the server could not find the requested resource")
+        for deprecated, warning in r.deprecated:
+            if deprecated == version:  # kubectl prints it as "Warning: ..." (RFC 7234 warn-code 299)
+                self._warnings.append(f'299 - "{warning}"')
         if sub is not None:
             self._subresource(method, r, namespace, name or "", sub, query)
         elif name is None:
@@ -330,7 +347,7 @@ class Handler(BaseHTTPRequestHandler):
 
     # -- pods/log and pods/exec
     def _pod_container(self, namespace: str | None, name: str, container: str | None) -> tuple[dict[str, Any], str]:
-        pods = resources.lookup("", "v1", "pods")
+        pods = resources.lookup(self._served(), "", "v1", "pods")
         assert pods is not None
         with self.app.locked():
             pod = self.app.objects.get(pods, "v1", namespace, name)

@@ -22,9 +22,10 @@ from .. import schema, yamlsafe
 from ..errors import Problem
 from ..manifests import Ref
 from ..sim import SimBackend, coverage
-from . import configdata, fields, patches, protobuf, status
+from . import configdata, crds, fields, gatewayapi, patches, protobuf, rbac, status
+from .catalog import Catalog
 from .present import complete, list_item, served
-from .resources import ISTIO, RESOURCES, Resource
+from .resources import APIEXTENSIONS, ISTIO, Resource
 from .selectors import field_matcher, label_matcher
 from .status import ApiError, bad_request
 from .watch import Journal, observe
@@ -36,7 +37,10 @@ JSON_PATCH = "application/json-patch+json"
 #: How the simulator's store names the uids it assigns itself.
 SIM_UID = "sim-"
 #: Kinds whose spec changes bump metadata.generation (workloads and custom resources).
-_GENERATION_GROUPS = frozenset({"apps", "networking.k8s.io", ISTIO})
+_GENERATION_GROUPS = frozenset({"apps", "networking.k8s.io", ISTIO, APIEXTENSIONS})
+#: The API server's limit on all of an object's annotations together, keys and values
+#: (apimachinery ValidateAnnotationsSize, TotalAnnotationSizeLimitB).
+ANNOTATIONS_LIMIT = 256 * 1024
 
 
 def now() -> str:
@@ -96,13 +100,18 @@ def _depth(value: Any) -> int:
 class Objects:
     """The API verbs for the kinds in ``resources``, answered from ``sim``'s store."""
 
-    def __init__(self, sim: SimBackend) -> None:
+    def __init__(self, sim: SimBackend, *, gateway_api: bool = True) -> None:
         self.sim = sim
         self.mesh = sim.mesh
+        self.catalog = Catalog(self.mesh.store)
+        if gateway_api:  # as a cluster where the Gateway API CRDs were installed (see ``gatewayapi``)
+            for crd in gatewayapi.crds():
+                if self.mesh.store.raw(APIEXTENSIONS, crd["kind"], None, crd["metadata"]["name"]) is None:
+                    self.mesh.put(crd)
         #: uid -> creationTimestamp for objects the simulator made (see ``present.served``)
         self.born: dict[str, str] = {}
         started = now()
-        for r in RESOURCES:
+        for r in self.catalog.resources():
             for obj in self.mesh.store.select(r.group, r.kind):
                 self.born[obj["metadata"]["uid"]] = started
         self.journal = Journal()
@@ -220,7 +229,7 @@ class Objects:
                 raise bad_request("a merge patch must be a JSON object")
             new = patches.merge_patch(old, body)
         elif content_type == STRATEGIC_PATCH:
-            if r.group == ISTIO:
+            if r.group == ISTIO or r.custom:  # custom resources take no strategic merge patch
                 raise ApiError(
                     415,
                     "UnsupportedMediaType",
@@ -298,7 +307,17 @@ class Objects:
         old = self._existing(r, namespace, name)
         shown = self.show(old, r, version)
         if not dry_run:
+            defined = crds.resource_of(old) if r.kind == "CustomResourceDefinition" else None
+            serving = defined and self.catalog.lookup(defined.group, defined.versions[0], defined.plural)
+            if defined is not None and serving and serving.custom:
+                # Deleting a CRD deletes every object of its kind (the customresourcecleanup finalizer).
+                # Istio's kinds are labkit's own here: deleting their CRD object leaves them be.
+                for obj in list(self.mesh.store.select(defined.group, defined.kind)):
+                    meta = obj["metadata"]
+                    self.mesh.remove(Ref(defined.api_version(), defined.kind, meta.get("namespace"), meta["name"]))
             self.mesh.remove(Ref(r.api_version(), r.kind, namespace if r.namespaced else None, name))
+            if r.kind == "CustomResourceDefinition":
+                self.catalog.changed()
         return shown
 
     # -- helpers
@@ -350,7 +369,14 @@ class Objects:
         configdata.decode(new)
         checked = _validation_view(new, self.mesh.store)
         # ... and Istio fields the simulator does not model, refused by name (sim.coverage)
-        problems = configdata.problems(new) or schema.problems(checked, 1) or coverage.problems(checked, 1)
+        problems = (
+            _annotation_problems(new)
+            or configdata.problems(new)
+            or schema.problems(checked, 1)
+            or coverage.problems(checked, 1)
+        )
+        if not problems and r.kind == "CustomResourceDefinition":
+            problems = crds.problems(new, [s for s in self.catalog.resources() if s.custom])
         if problems:
             raise status.invalid(r, new["metadata"].get("name", ""), problems)
 
@@ -362,19 +388,22 @@ class Objects:
         if old is None:
             meta["uid"] = str(uuid.uuid4())
             meta["creationTimestamp"] = now()
-            if r.group in _GENERATION_GROUPS:
+            if r.group in _GENERATION_GROUPS or r.custom:
                 meta["generation"] = 1
         else:
             old_meta = old["metadata"]
             for key in ("uid", "creationTimestamp"):
                 if old_meta.get(key) is not None:
                     meta[key] = old_meta[key]
-            if r.group in _GENERATION_GROUPS:
+            if r.group in _GENERATION_GROUPS or r.custom:
                 changed = _without(new, "metadata", "status") != _without(old, "metadata", "status")
                 meta["generation"] = int(old_meta.get("generation") or 1) + (1 if changed else 0)
             else:
                 meta.pop("generation", None)
         meta.pop("resourceVersion", None)
+        immutable = rbac.update_problems(r.kind, old, new) if old is not None else []
+        if immutable:
+            raise status.invalid(r, meta.get("name", ""), immutable)
         self._validate(r, new)
         if dry_run:
             if old is not None:
@@ -382,13 +411,27 @@ class Objects:
             return self.show(new, r, version)
         mark = self.journal.position
         stored = self.mesh.put(new)
+        if r.kind == "CustomResourceDefinition":
+            self.catalog.changed()
         self._note_births(mark)
         return self.show(stored, r, version)
 
 
 def _assoc(r: Resource) -> bool:
     """Built-in kinds merge keyed lists element by element; custom resources' lists are atomic."""
-    return r.group != ISTIO
+    return r.group != ISTIO and not r.custom
+
+
+def _annotation_problems(obj: dict[str, Any]) -> list[Problem]:
+    """The total size limit on annotations: the one a large CRD's last-applied-configuration meets when
+    applied client-side (kubernetes-sigs/gateway-api#4156: the experimental HTTPRoute CRD)."""
+    annotations = (obj.get("metadata") or {}).get("annotations") or {}
+    if not isinstance(annotations, dict):
+        return []
+    size = sum(len(str(k).encode()) + len(str(v).encode()) for k, v in annotations.items())
+    if size > ANNOTATIONS_LIMIT:
+        return [Problem("", "metadata.annotations", f"Too long: may not be more than {ANNOTATIONS_LIMIT} bytes")]
+    return []
 
 
 def _without(obj: dict[str, Any], *keys: str) -> dict[str, Any]:

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from ..schema import K8S_VERSION
-from .resources import RESOURCES, Resource
+from .resources import Resource
 
 #: kubectl < 1.27 asks for the v2 document as protobuf; an empty message is a valid, empty document.
 V2_PROTOBUF = "application/com.github.proto-openapi.spec.v2@v1.0+protobuf"
@@ -53,13 +54,13 @@ def _paths(r: Resource, version: str) -> dict[str, Any]:
     }
 
 
-def document(group: str, version: str) -> dict[str, Any] | None:
+def document(served: Sequence[Resource], group: str, version: str) -> dict[str, Any] | None:
     """``/openapi/v3/api/v1``, ``/openapi/v3/apis/{group}/{version}``; None when not served."""
-    served = [r for r in RESOURCES if r.group == group and version in r.versions]
-    if not served:
+    here = [r for r in served if r.group == group and version in r.versions]
+    if not here:
         return None
     paths: dict[str, Any] = {}
-    for r in served:
+    for r in here:
         paths.update(_paths(r, version))
     return {
         "openapi": "3.0.0",
@@ -69,14 +70,15 @@ def document(group: str, version: str) -> dict[str, Any] | None:
     }
 
 
-def root() -> dict[str, Any]:
+def root(served: Sequence[Resource]) -> dict[str, Any]:
     """``/openapi/v3``: where each group version's document is."""
     out: dict[str, Any] = {}
-    for r in RESOURCES:
+    for r in served:
         for version in r.versions:
             path = _gv_path(r.group, version)
             if path not in out:
-                digest = hashlib.sha256(json.dumps(document(r.group, version), sort_keys=True).encode()).hexdigest()
+                doc = document(served, r.group, version)
+                digest = hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
                 out[path] = {"serverRelativeURL": f"/openapi/v3/{path}?hash={digest[:32].upper()}"}
     return {"paths": out}
 

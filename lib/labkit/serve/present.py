@@ -15,12 +15,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..sim.store import ObjectStore
-from .resources import Resource
+from . import crds
+from .resources import ADMISSION, APIEXTENSIONS, RBAC, Resource
 
 NODE = "labkit-sim-control-plane"
 NODE_IP = "172.18.0.2"
 #: Kinds whose list items carry no apiVersion/kind (Go's typed lists); custom resources keep them.
-_TYPED_GROUPS = frozenset({"", "apps", "networking.k8s.io"})
+_TYPED_GROUPS = frozenset({"", "apps", "networking.k8s.io", "discovery.k8s.io", RBAC, ADMISSION, APIEXTENSIONS})
 
 
 def served(
@@ -74,6 +75,8 @@ def complete(obj: dict[str, Any], store: ObjectStore) -> None:
         obj.setdefault("status", {}).setdefault("phase", "Active")
     elif kind == "Pod":
         _complete_pod(obj)
+    elif kind == "CustomResourceDefinition" and "status" not in obj:
+        obj["status"] = crds.status(obj)
 
 
 def _complete_pod(pod: dict[str, Any]) -> None:

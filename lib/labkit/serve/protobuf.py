@@ -1,12 +1,13 @@
 """Reading the protobuf bodies ``kubectl create`` sends, for the kinds the tutorials create that way.
 
 kubectl (1.26 and later at least) sends built-in objects from its typed clients as protobuf: ``kubectl
-create namespace``, ``create secret``, ``create configmap`` and ``create serviceaccount`` among them,
-and it does not fall back to JSON when refused. The Kubernetes encoding is the magic ``k8s\\x00`` and
-a ``runtime.Unknown`` (type meta, then the object's own protobuf bytes). No Python package carries
-Kubernetes' protobuf schemas, so the few messages needed are listed here by field number, from
-Kubernetes' ``generated.proto``; fields not listed (status, uid, ...) are skipped, as the API server
-would ignore or overwrite them on create anyway. Other kinds are refused with 415 and a hint.
+create namespace``, ``create secret``, ``create configmap``, ``create serviceaccount``, ``create role``
+and ``create rolebinding`` among them, and it does not fall back to JSON when refused. The Kubernetes
+encoding is the magic ``k8s\\x00`` and a ``runtime.Unknown`` (type meta, then the object's own protobuf
+bytes). No Python package carries Kubernetes' protobuf schemas, so the few messages needed are listed
+here by field number, from Kubernetes' ``generated.proto``; fields not listed (status, uid, ...) are
+skipped, as the API server would ignore or overwrite them on create anyway. Other kinds are refused
+with 415 and a hint.
 """
 
 from __future__ import annotations
@@ -49,6 +50,37 @@ KINDS: dict[tuple[str, str], Schema] = {
     },
     ("v1", "ServiceAccount"): {1: ("metadata", OBJECT_META), 4: ("automountServiceAccountToken", BOOL)},
 }
+# k8s.io/api/rbac/v1 generated.proto, and the label selector of apimachinery's meta/v1.
+_POLICY_RULE: Schema = {
+    1: ("verbs", ("repeated", STRING)),
+    2: ("apiGroups", ("repeated", STRING)),
+    3: ("resources", ("repeated", STRING)),
+    4: ("resourceNames", ("repeated", STRING)),
+    5: ("nonResourceURLs", ("repeated", STRING)),
+}
+_SUBJECT: Schema = {1: ("kind", STRING), 2: ("apiGroup", STRING), 3: ("name", STRING), 4: ("namespace", STRING)}
+_ROLE_REF: Schema = {1: ("apiGroup", STRING), 2: ("kind", STRING), 3: ("name", STRING)}
+_LABEL_SELECTOR: Schema = {
+    1: ("matchLabels", ("map", STRING)),
+    2: (
+        "matchExpressions",
+        ("repeated", {1: ("key", STRING), 2: ("operator", STRING), 3: ("values", ("repeated", STRING))}),
+    ),
+}
+_RBAC = "rbac.authorization.k8s.io/v1"
+_BINDING: Schema = {1: ("metadata", OBJECT_META), 2: ("subjects", ("repeated", _SUBJECT)), 3: ("roleRef", _ROLE_REF)}
+KINDS.update(
+    {
+        (_RBAC, "Role"): {1: ("metadata", OBJECT_META), 2: ("rules", ("repeated", _POLICY_RULE))},
+        (_RBAC, "ClusterRole"): {
+            1: ("metadata", OBJECT_META),
+            2: ("rules", ("repeated", _POLICY_RULE)),
+            3: ("aggregationRule", {1: ("clusterRoleSelectors", ("repeated", _LABEL_SELECTOR))}),
+        },
+        (_RBAC, "RoleBinding"): _BINDING,
+        (_RBAC, "ClusterRoleBinding"): _BINDING,
+    }
+)
 TYPE_META: Schema = {1: ("apiVersion", STRING), 2: ("kind", STRING)}
 
 
@@ -110,6 +142,10 @@ def _message(data: bytes, schema: Schema) -> dict[str, Any]:
         elif isinstance(kind, tuple) and kind[0] == "map":
             entry = _message(value, {1: ("key", STRING), 2: ("value", kind[1])}) if isinstance(value, bytes) else {}
             out.setdefault(name, {})[entry.get("key", "")] = entry.get("value", "")
+        elif isinstance(kind, tuple) and kind[0] == "repeated" and isinstance(kind[1], dict):
+            if not isinstance(value, bytes):
+                raise DecodeError(f"{name}: expected a message")
+            out.setdefault(name, []).append(_message(value, kind[1]))
         elif isinstance(kind, tuple) and kind[0] == "repeated":
             out.setdefault(name, []).append(_scalar(kind[1], value))
         else:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,6 +16,9 @@ ISTIO = ISTIO_NETWORKING_GROUP
 ISTIO_CATEGORIES = ("istio-io", "networking-istio-io")
 #: Istio serves its networking kinds at all three versions; v1 is stored (the schemas are identical).
 ISTIO_VERSIONS = ("v1", "v1beta1", "v1alpha3")
+RBAC = "rbac.authorization.k8s.io"
+ADMISSION = "admissionregistration.k8s.io"
+APIEXTENSIONS = "apiextensions.k8s.io"
 
 
 @dataclass(frozen=True)
@@ -28,6 +33,12 @@ class Resource:
     short_names: tuple[str, ...] = ()
     categories: tuple[str, ...] = ()
     subresources: tuple[str, ...] = ()
+    #: Defined by a CustomResourceDefinition: served as custom resources are (atomic lists, no strategic merge).
+    custom: bool = False
+    #: A custom resource's additionalPrinterColumns: (name, type, jsonPath, priority), for ``kubectl get``.
+    printer_columns: tuple[tuple[str, str, str, int], ...] = ()
+    #: Versions served with a deprecation warning, and the warning (CRD ``deprecationWarning``).
+    deprecated: tuple[tuple[str, str], ...] = ()
 
     @property
     def singular(self) -> str:
@@ -70,27 +81,66 @@ RESOURCES: tuple[Resource, ...] = (
     Resource(ISTIO, ISTIO_VERSIONS, "DestinationRule", "destinationrules", True, ("dr",), ISTIO_CATEGORIES),
     Resource(ISTIO, ISTIO_VERSIONS, "Gateway", "gateways", True, ("gw",), ISTIO_CATEGORIES),
     Resource(ISTIO, ISTIO_VERSIONS, "Sidecar", "sidecars", True, (), ISTIO_CATEGORIES),
+    # Stored, listed and deleted; they have no effect on the simulation (it authorizes every request).
+    Resource(RBAC, ("v1",), "Role", "roles", True),
+    Resource(RBAC, ("v1",), "RoleBinding", "rolebindings", True),
+    Resource(RBAC, ("v1",), "ClusterRole", "clusterroles", False),
+    Resource(RBAC, ("v1",), "ClusterRoleBinding", "clusterrolebindings", False),
+    # The Gateway API CRD bundle brings a ValidatingAdmissionPolicy and its binding; stored, never enforced.
+    Resource(ADMISSION, ("v1",), "ValidatingAdmissionPolicy", "validatingadmissionpolicies", False),
+    Resource(ADMISSION, ("v1",), "ValidatingAdmissionPolicyBinding", "validatingadmissionpolicybindings", False),
+    # Each stored CustomResourceDefinition adds the kind it defines (see ``crds`` and ``catalog``).
+    Resource(
+        APIEXTENSIONS, ("v1",), "CustomResourceDefinition", "customresourcedefinitions", False, ("crd", "crds"),
+        ("api-extensions",),
+    ),
 )
 
 #: What a subresource answers (``kind`` in discovery) and the verbs it takes.
 SUBRESOURCES = {"exec": ("PodExecOptions", ("create", "get")), "log": ("Pod", ("get",))}
 
 
-def lookup(group: str, version: str, plural: str) -> Resource | None:
-    return next((r for r in RESOURCES if r.group == group and r.plural == plural and version in r.versions), None)
+def lookup(served: Sequence[Resource], group: str, version: str, plural: str) -> Resource | None:
+    return next((r for r in served if r.group == group and r.plural == plural and version in r.versions), None)
 
 
-def by_kind(group: str, kind: str) -> Resource | None:
-    return next((r for r in RESOURCES if r.group == group and r.kind == kind), None)
+def by_kind(served: Sequence[Resource], group: str, kind: str) -> Resource | None:
+    return next((r for r in served if r.group == group and r.kind == kind), None)
 
 
-def groups() -> dict[str, tuple[str, ...]]:
-    """Served groups (not the core group) and their versions, in the order first met."""
-    out: dict[str, tuple[str, ...]] = {}
-    for r in RESOURCES:
+def groups(served: Sequence[Resource]) -> dict[str, tuple[str, ...]]:
+    """Served groups (not the core group) and their versions, preferred first.
+
+    The API server's own groups come first, then the groups CRDs define (Istio's among them, as on a
+    cluster) by name: kube-aggregator sorts by group priority, the same for every CRD group, then by
+    name. The order decides which kind a bare ``kubectl get gateway`` means when two groups have a
+    ``gateways``: with the Gateway API installed, its Gateway (istio/istio#44354, #28188).
+    Kinds of one group may be served at different versions (TLSRoute at v1alpha2, Gateway not); the
+    group lists every version any of its kinds is served at.
+    """
+    found: dict[str, list[str]] = {}
+    for r in served:
         if r.group:
-            out.setdefault(r.group, r.versions)
-    return out
+            known = found.setdefault(r.group, [])
+            known.extend(v for v in r.versions if v not in known)
+    own = [g for g in found if not _crd_group(g, served)]
+    crd_groups = sorted(g for g in found if _crd_group(g, served))
+    return {g: tuple(sorted(found[g], key=version_priority)) for g in (*own, *crd_groups)}
+
+
+def _crd_group(group: str, served: Sequence[Resource]) -> bool:
+    return group == ISTIO or any(r.custom and r.group == group for r in served)
+
+
+def version_priority(version: str) -> tuple[int, int, int]:
+    """Kubernetes' version order (apimachinery ``CompareKubeAwareVersionStrings``): GA before beta before
+    alpha, higher numbers first, anything else last. Sorting by this puts the preferred version first."""
+    match = re.fullmatch(r"v(\d+)(?:(alpha|beta)(\d+))?", version)
+    if not match:
+        return (3, 0, 0)
+    major, stage, minor = match.groups()
+    rank = {None: 0, "beta": 1, "alpha": 2}[stage]
+    return (rank, -int(major), -int(minor or 0))
 
 
 def version_info() -> dict[str, str]:
@@ -123,14 +173,10 @@ def api_group(name: str, versions: tuple[str, ...]) -> dict[str, Any]:
     return {"kind": "APIGroup", "apiVersion": "v1", "name": name, "versions": entries, "preferredVersion": entries[0]}
 
 
-def api_group_list() -> dict[str, Any]:
-    """``GET /apis`` as the legacy APIGroupList.
-
-    kubectl first asks for aggregated discovery (``as=APIGroupDiscoveryList``); answering with plain
-    ``application/json`` makes it fall back to this document and the per-version lists, as it does
-    with API servers older than 1.26.
-    """
-    groups_ = [api_group(name, versions) for name, versions in groups().items()]
+def api_group_list(served: Sequence[Resource]) -> dict[str, Any]:
+    """``GET /apis`` as the legacy APIGroupList, for clients that do not ask for aggregated discovery
+    (``aggregated``): they read this document, then each group version's resource list."""
+    groups_ = [api_group(name, versions) for name, versions in groups(served).items()]
     return {
         "kind": "APIGroupList",
         "apiVersion": "v1",
@@ -138,13 +184,13 @@ def api_group_list() -> dict[str, Any]:
     }
 
 
-def resource_list(group: str, version: str) -> dict[str, Any] | None:
+def resource_list(served: Sequence[Resource], group: str, version: str) -> dict[str, Any] | None:
     """``GET /api/v1`` or ``/apis/{group}/{version}``: the APIResourceList, None when not served."""
-    served = [r for r in RESOURCES if r.group == group and version in r.versions]
-    if not served:
+    here = [r for r in served if r.group == group and version in r.versions]
+    if not here:
         return None
     entries: list[dict[str, Any]] = []
-    for r in served:
+    for r in here:
         entry: dict[str, Any] = {
             "name": r.plural,
             "singularName": r.singular,

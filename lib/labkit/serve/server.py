@@ -46,9 +46,11 @@ class ApiServer:
         token: str | None = None,
         max_connections: int = MAX_CONNECTIONS,
         idle_timeout: float = IDLE_TIMEOUT,
+        gateway_api: bool = True,
     ) -> None:
         self.sim = sim or SimBackend()
-        self.objects = Objects(self.sim)
+        # gateway_api=False: a cluster without the Gateway API CRDs, until someone applies them.
+        self.objects = Objects(self.sim, gateway_api=gateway_api)
         self.clock = WallClock(self.sim.mesh.clock)
         self.token = token or secrets.token_urlsafe(32)
         self.identity = tls.new_identity(HOST)

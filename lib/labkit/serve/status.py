@@ -93,7 +93,7 @@ def invalid(resource: Resource, name: str, problems: list[Problem]) -> ApiError:
     """422 Invalid, one cause per problem the strict schema checks found."""
     causes = [
         {
-            "reason": "FieldValueRequired" if "required" in p.message.lower() else "FieldValueInvalid",
+            "reason": _cause_reason(p.message),
             "message": p.message,
             "field": p.path,
         }
@@ -105,6 +105,13 @@ def invalid(resource: Resource, name: str, problems: list[Problem]) -> ApiError:
     if resource.group:
         details["group"] = resource.group
     return ApiError(422, "Invalid", f'{resource.kind_qualified()} "{name}" is invalid: {text}', details)
+
+
+def _cause_reason(message: str) -> str:
+    """The metav1 CauseType of a field error, from how apimachinery's field errors begin."""
+    if message.startswith("Too long"):
+        return "FieldValueTooLong"
+    return "FieldValueRequired" if "required" in message.lower() else "FieldValueInvalid"
 
 
 def bad_request(message: str) -> ApiError:

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
+from . import jsonpath
 from .resources import Resource
 
 Row = Callable[[dict[str, Any]], list[Any]]
@@ -86,6 +87,41 @@ def _endpoint_slice(e: dict[str, Any]) -> list[Any]:
     return [e.get("addressType", ""), ports, shown or "<unset>"]
 
 
+def _role_binding(b: dict[str, Any]) -> list[Any]:
+    """printers.go printRoleBinding: KIND/NAME of the role; -o wide adds the subjects by kind
+    (rbac SubjectsStrings: a service account as namespace/name, or its name when it has no namespace)."""
+    ref = b.get("roleRef") or {}
+    subjects = b.get("subjects") or []
+
+    def names(kind: str) -> str:
+        found = [s for s in subjects if s.get("kind") == kind]
+        if kind == "ServiceAccount":
+            return ", ".join("/".join(filter(None, (s.get("namespace"), s.get("name")))) for s in found)
+        return ", ".join(str(s.get("name", "")) for s in found)
+
+    return [f"{ref.get('kind', '')}/{ref.get('name', '')}", names("User"), names("Group"), names("ServiceAccount")]
+
+
+def _admission_policy(p: dict[str, Any]) -> list[Any]:
+    """printers.go printValidatingAdmissionPolicy: how many validations, the parameter kind or <unset>."""
+    spec = p.get("spec") or {}
+    kind = spec.get("paramKind")
+    return [
+        len(spec.get("validations") or []),
+        f"{kind.get('apiVersion', '')}/{kind.get('kind', '')}" if kind else "<unset>",
+    ]
+
+
+def _param_ref(b: dict[str, Any]) -> str:
+    """printers.go printValidatingAdmissionPolicyBinding: the parameter object, or <unset>."""
+    ref = (b.get("spec") or {}).get("paramRef")
+    if not ref:
+        return "<unset>"
+    if ref.get("name"):
+        return f"{ref.get('namespace') or '*'}/{ref['name']}"
+    return "<unset>" if ref.get("selector") is None else str(ref.get("selector"))
+
+
 def _hosts(o: dict[str, Any]) -> str:
     return str((o.get("spec") or {}).get("hosts") or [])
 
@@ -126,18 +162,80 @@ COLUMNS: dict[str, tuple[list[tuple[str, str, int]], Row]] = {
         lambda o: [str((o.get("spec") or {}).get("gateways") or []), _hosts(o)],
     ),
     "DestinationRule": ([("Host", "string", 0)], lambda o: [(o.get("spec") or {}).get("host", "")]),
+    "RoleBinding": (
+        [("Role", "string", 0), ("Users", "string", 1), ("Groups", "string", 1), ("ServiceAccounts", "string", 1)],
+        _role_binding,
+    ),
+    "ClusterRoleBinding": (
+        [("Role", "string", 0), ("Users", "string", 1), ("Groups", "string", 1), ("ServiceAccounts", "string", 1)],
+        _role_binding,
+    ),
+    "ValidatingAdmissionPolicy": ([("Validations", "integer", 0), ("ParamKind", "string", 0)], _admission_policy),
+    "ValidatingAdmissionPolicyBinding": (
+        [("PolicyName", "string", 0), ("ParamRef", "string", 0)],
+        lambda b: [(b.get("spec") or {}).get("policyName", ""), _param_ref(b)],
+    ),
 }
+#: Kinds the API server prints with its default table: NAME and CREATED AT, a timestamp rather than an
+#: age (k8s.io/apiserver registry/rest defaultTableConvertor; printers.go has no Role printer).
+CREATED_AT = frozenset({"Role", "ClusterRole", "CustomResourceDefinition"})
+
+
+def _custom_columns(resource: Resource) -> tuple[list[dict[str, Any]], Row]:
+    """A custom resource's columns are its CRD's additionalPrinterColumns, read with their JSONPath
+    (apiextensions-apiserver tableconvertor: the first result only; a date prints as an age)."""
+    definitions = [
+        {"name": name, "type": kind, "format": "", "description": name, "priority": priority}
+        for name, kind, _path, priority in resource.printer_columns
+    ]
+
+    def row(obj: dict[str, Any]) -> list[Any]:
+        cells: list[Any] = []
+        for _name, kind, path, _priority in resource.printer_columns:
+            found = jsonpath.first(obj, path)
+            if found is jsonpath.MISSING:
+                cells.append(None)
+            elif kind == "date":
+                cells.append(age(str(found)))
+            elif kind == "string":
+                cells.append(jsonpath.text(found))
+            else:
+                cells.append(found)
+        return cells
+
+    return definitions, row
+
+
+def _columns(resource: Resource) -> tuple[list[dict[str, Any]], Row]:
+    """The columns after NAME, and the cells of one object in them."""
+    if resource.custom:
+        return _custom_columns(resource)
+    if resource.kind in CREATED_AT:
+        created = {"name": "Created At", "type": "date", "format": "", "description": "Creation time", "priority": 0}
+        return [created], lambda o: [(o.get("metadata") or {}).get("creationTimestamp")]
+    extra, cells = COLUMNS.get(resource.kind, ([], lambda _o: []))
+    definitions = [{"name": n, "type": t, "format": "", "description": n, "priority": p} for n, t, p in extra]
+    # AGE comes after the default columns and before the -o wide ones, as in printers.go.
+    at = next((i for i, (_n, _t, p) in enumerate(extra) if p), len(extra))
+    definitions.insert(
+        at, {"name": "Age", "type": "string", "format": "", "description": "Time since creation", "priority": 0}
+    )
+
+    def row(obj: dict[str, Any]) -> list[Any]:
+        values = cells(obj)
+        return [*values[:at], age((obj.get("metadata") or {}).get("creationTimestamp")), *values[at:]]
+
+    return definitions, row
 
 
 def table(resource: Resource, objects: list[dict[str, Any]], include: str, resource_version: str) -> dict[str, Any]:
-    extra, row = COLUMNS.get(resource.kind, ([], lambda _o: []))
+    extra, row = _columns(resource)
     columns = [{"name": "Name", "type": "string", "format": "name", "description": "Name of the object", "priority": 0}]
-    columns += [{"name": n, "type": t, "format": "", "description": n, "priority": p} for n, t, p in extra]
-    columns.append({"name": "Age", "type": "string", "format": "", "description": "Time since creation", "priority": 0})
+    columns += extra
     rows = []
     for obj in objects:
         meta = obj.get("metadata") or {}
-        cells = [meta.get("name", ""), *row(obj), age(meta.get("creationTimestamp"))]
+        cells = [meta.get("name", ""), *row(obj)]
         entry: dict[str, Any] = {"cells": cells}
         if include == "Object":
             entry["object"] = obj
