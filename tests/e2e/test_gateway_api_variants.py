@@ -13,6 +13,7 @@ that reason; the variants' manifests are still checked against the published CRD
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import nbformat
@@ -50,8 +51,36 @@ def run(lab: str, backend: str, out: Path, api: str) -> tuple[int, list[dict]]:
     return code, json.loads(record.read_text()) if record.is_file() else []
 
 
+#: The preflight for the shared egress gateway (``lab.require_egress_gateway``): the Gateway API variants
+#: deploy gateways of their own, as istio.io's Gateway API tabs do, so they have no such check.
+SHARED_GATEWAY_PREFLIGHT = "the egress gateway is ready"
+
+
+#: The cluster of the gateway's Service in a sidecar's access log: Istio names a cluster
+#: outbound|<port>|<subset>|<host>. The Istio variants route to a subset of the shared istio-egressgateway,
+#: the Gateway API variants to the Service <gateway>-istio that Istio deploys beside the Gateway.
+GATEWAY_CLUSTER = re.compile(
+    r"outbound\|(\d+)\|[^|]*\|(?:istio-egressgateway\.istio-system|[a-z0-9-]+-istio\.default)\.svc\.cluster\.local"
+)
+
+#: Gateway API variants the simulator refuses by name, with the fields it names. When the simulator
+#: models them, the refusal test below fails: move the lab back to the passing runs.
+SIMULATOR_REFUSES = {
+    "05-egress-gateway-tls-origination": [
+        "spec.listeners[0].protocol 'HTTPS' (only HTTP, TLS are)",
+        "spec.listeners[0].tls.mode 'Terminate' (only Passthrough is)",
+        "spec.listeners[0].tls.options",
+    ],
+}
+
+
 def expectations(checks: list[dict]) -> list[tuple[str, str]]:
-    return [(c["title"], c["expected"]) for c in checks]
+    """Each check's title and expectation, with the gateway's Service cluster named alike for both variants."""
+    return [
+        (c["title"], GATEWAY_CLUSTER.sub(r"outbound|\1|(the egress gateway's Service)", c["expected"]))
+        for c in checks
+        if c["title"] != SHARED_GATEWAY_PREFLIGHT
+    ]
 
 
 @pytest.mark.parametrize("lab", VARIANT_LABS)
@@ -72,7 +101,40 @@ def test_an_unknown_api_is_refused_before_anything_changes(lab: str, tmp_path: P
     assert "api 'gatewayapi' is not one of istio, gateway-api" in errors[0]["evalue"]
 
 
-@pytest.mark.parametrize("lab", VARIANT_LABS)
+def test_the_expectations_name_the_gateway_cluster_alike() -> None:
+    istio = {
+        "title": "t",
+        "expected": "a line containing 'outbound|80|cnn|istio-egressgateway.istio-system.svc.cluster.local'",
+    }
+    gateway_api = {
+        "title": "t",
+        "expected": "a line containing 'outbound|80||cnn-egress-gateway-istio.default.svc.cluster.local'",
+    }
+    other_port = {
+        "title": "t",
+        "expected": "a line containing 'outbound|443||cnn-egress-gateway-istio.default.svc.cluster.local'",
+    }
+    assert expectations([istio]) == expectations([gateway_api]) != expectations([other_port])
+    # The external host's own cluster is left as it is.
+    host = {"title": "t", "expected": "a line containing 'outbound|80||edition.cnn.com'"}
+    assert expectations([host]) == [("t", host["expected"])]
+
+
+@pytest.mark.parametrize("lab", sorted(SIMULATOR_REFUSES))
+def test_the_simulator_refuses_the_variant_by_name(lab: str, tmp_path: Path) -> None:
+    reason = labkit_models_the_gateway_api()
+    if reason:
+        pytest.skip(reason)
+    code, checks = run(lab, "sim", tmp_path, "gateway-api")
+    assert code == 1 and all(c["passed"] for c in checks)
+    executed = nbformat.read(tmp_path / f"{lab}.ipynb", as_version=4)
+    [error] = [o for c in executed.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
+    assert error["ename"] == "ManifestError"
+    for field in SIMULATOR_REFUSES[lab]:
+        assert f"not modelled by the offline simulator: {field}" in error["evalue"]
+
+
+@pytest.mark.parametrize("lab", [lab for lab in VARIANT_LABS if lab not in SIMULATOR_REFUSES])
 def test_the_gateway_api_variant_passes_on_the_simulator_with_the_istio_variants_checks(
     lab: str, tmp_path: Path
 ) -> None:
@@ -90,7 +152,7 @@ def test_the_gateway_api_variant_passes_on_the_simulator_with_the_istio_variants
     assert expectations(checks) == expectations(istio_checks)
 
 
-@pytest.mark.parametrize("lab", VARIANT_LABS)
+@pytest.mark.parametrize("lab", [lab for lab in VARIANT_LABS if lab not in SIMULATOR_REFUSES])
 def test_the_gateway_api_variant_passes_on_the_kube_backend_over_the_wire(
     lab: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
