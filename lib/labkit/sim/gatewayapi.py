@@ -43,7 +43,11 @@ MANAGED_BY = "istio.io-gateway-controller"
 
 #: The listener protocols and TLS modes the simulator serves, and the route kind each one takes
 #: (Gateway API: an HTTP listener takes HTTPRoutes, a TLS Passthrough listener TLSRoutes).
-ROUTE_KIND_FOR_PROTOCOL = {"HTTP": "HTTPRoute", "TLS": "TLSRoute"}
+ROUTE_KIND_FOR_PROTOCOL = {"HTTP": "HTTPRoute", "HTTPS": "HTTPRoute", "TLS": "TLSRoute"}
+#: The listener TLS option with which istiod terminates a listener's TLS with the mesh's own certificates
+#: (istio.io "Egress Gateways with TLS Origination", Gateway API tab), and the one value the simulator serves.
+TERMINATE_MODE_OPTION = "gateway.istio.io/tls-terminate-mode"
+ISTIO_MUTUAL_OPTIONS = {TERMINATE_MODE_OPTION: "ISTIO_MUTUAL"}
 ROUTE_KINDS = ("HTTPRoute", "TLSRoute")
 
 
@@ -80,8 +84,17 @@ def check(doc: Mapping[str, Any], document: str) -> list[Problem]:
             )
         for i, listener in enumerate(spec.get("listeners") or []):
             protocol, mode = listener.get("protocol"), (listener.get("tls") or {}).get("mode")
+            tls = listener.get("tls") or {}
             if protocol == "TLS" and mode != "Passthrough":
                 refuse(f"spec.listeners[{i}].tls.mode", "a TLS listener that is not Passthrough")
+            if protocol == "TLS" and (tls.get("options") or tls.get("certificateRefs")):
+                refuse(f"spec.listeners[{i}].tls", "TLS options or certificates on a Passthrough listener")
+            if protocol == "HTTPS" and (mode != "Terminate" or tls.get("options") != ISTIO_MUTUAL_OPTIONS):
+                refuse(
+                    f"spec.listeners[{i}].tls",
+                    f"an HTTPS listener other than tls.mode Terminate with options {{{TERMINATE_MODE_OPTION}: "
+                    "ISTIO_MUTUAL} (certificates from Secrets are not modelled for Gateway API listeners)",
+                )
             if protocol == "HTTP" and listener.get("tls") is not None:
                 refuse(f"spec.listeners[{i}].tls", "TLS settings on an HTTP listener")
     elif kind in ROUTE_KINDS:
@@ -217,6 +230,8 @@ def _istio_gateway(listener: _Listener) -> Obj:
     }
     if spec["protocol"] == "TLS":
         server["tls"] = {"mode": "PASSTHROUGH"}
+    elif spec["protocol"] == "HTTPS":  # check() admits only the ISTIO_MUTUAL terminate mode
+        server["tls"] = {"mode": "ISTIO_MUTUAL"}
     return {
         "apiVersion": f"{ISTIO_GROUP}/v1",
         "kind": "Gateway",
@@ -349,15 +364,19 @@ def deployment(gw: Obj, proxy_image: str) -> list[Obj]:
     of class istio (pilot/pkg/config/kube/gateway/testdata/deployment/cluster-ip.yaml)."""
     ns, name = gw["metadata"]["namespace"], gw["metadata"]["name"]
     child = deployed_name(name)
-    labels = {MANAGED_LABEL: MANAGED_BY, GATEWAY_NAME_LABEL: name, "istio.io/gateway-name": name}
+    # istiod copies the Gateway's own labels and annotations onto what it creates
+    # (testdata/deployment/copy-labels-annotations-enabled-infra-nil.yaml).
+    own_labels = dict(gw["metadata"].get("labels") or {})
+    annotations = dict(gw["metadata"].get("annotations") or {})
+    labels = {**own_labels, MANAGED_LABEL: MANAGED_BY, GATEWAY_NAME_LABEL: name, "istio.io/gateway-name": name}
     owner = [{"apiVersion": gw["apiVersion"], "kind": "Gateway", "name": name, "uid": gw["metadata"].get("uid", "")}]
-    annotations = {SERVICE_TYPE_ANNOTATION: "ClusterIP"}
 
     def meta() -> Obj:
         return {"name": child, "namespace": ns, "labels": dict(labels), "annotations": dict(annotations),
                 "ownerReferences": [dict(o) for o in owner]}  # fmt: skip
 
     pod_labels = {
+        **own_labels,
         GATEWAY_NAME_LABEL: name,
         "istio.io/gateway-name": name,
         "service.istio.io/canonical-name": child,
@@ -388,7 +407,7 @@ def deployment(gw: Obj, proxy_image: str) -> list[Obj]:
                 "replicas": 1,
                 "selector": {"matchLabels": {GATEWAY_NAME_LABEL: name}},
                 "template": {
-                    "metadata": {"labels": pod_labels, "annotations": {"istio.io/rev": "default"}},
+                    "metadata": {"labels": pod_labels, "annotations": {**annotations, "istio.io/rev": "default"}},
                     "spec": {
                         "serviceAccountName": child,
                         "containers": [
@@ -499,3 +518,13 @@ def route_status(route: Obj, attached: list[str], now: str) -> Obj:
             }
         )
     return {"parents": parents}
+
+
+def gateway_origin(gateway: Obj) -> str | None:
+    """The Gateway API Gateway and listener an internal Istio Gateway came from, as explain() names it."""
+    parents = ((gateway.get("metadata") or {}).get("annotations") or {}).get(PARENTS_ANNOTATION)
+    if not parents or not parents.startswith("Gateway/"):
+        return None
+    name, _, rest = parents.removeprefix("Gateway/").partition("/")
+    listener, _, ns = rest.rpartition(".")
+    return f"Gateway ({GROUP}) {ns}/{name} listener {listener}"
