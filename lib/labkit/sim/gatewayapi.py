@@ -137,6 +137,8 @@ class Translation:
     #: (route kind, namespace, name) -> the parents it attached to, as "Gateway ns/name listener" or
     #: "ServiceEntry ns/name"; a route missing here attached nowhere.
     attached: dict[tuple[str, str, str], list[str]] = field(default_factory=dict)
+    #: (route kind, namespace, name) of routes with a backend in another namespace no ReferenceGrant permits.
+    not_permitted: set[tuple[str, str, str]] = field(default_factory=set)
 
 
 @dataclass(frozen=True)
@@ -176,10 +178,14 @@ def translate(objects: Iterable[Obj], service_entries: Iterable[Obj]) -> Transla
         listeners[key] = [_Listener(gw, spec) for spec in gw["spec"]["listeners"]]
         out.gateways += [_istio_gateway(listener) for listener in listeners[key]]
     mesh_http: dict[tuple[str, str], Obj] = {}  # (namespace, host) -> one mesh VirtualService per host
+    grants = by_kind.get("ReferenceGrant", [])
     for kind in ROUTE_KINDS:
         for route in by_kind.get(kind, []):
             ns, name = route["metadata"]["namespace"], route["metadata"]["name"]
             attached = out.attached.setdefault((kind, ns, name), [])
+            refused = _rules_not_permitted(route, grants)
+            if refused:
+                out.not_permitted.add((kind, ns, name))
             for parent in route["spec"].get("parentRefs") or []:
                 if parent.get("kind", "Gateway") == "ServiceEntry":
                     se = entries.get((ns, parent["name"]))
@@ -188,7 +194,7 @@ def translate(objects: Iterable[Obj], service_entries: Iterable[Obj]) -> Transla
                     attached.append(f"ServiceEntry {ns}/{parent['name']}")
                     for host in se["spec"].get("hosts") or []:
                         if kind == "HTTPRoute":
-                            _merge_mesh_http(mesh_http, route, host)
+                            _merge_mesh_http(mesh_http, route, host, refused)
                         else:
                             out.virtual_services.append(_tls_vs(route, [host], MESH, f"{name}~tls~{host}"))
                     continue
@@ -203,7 +209,8 @@ def translate(objects: Iterable[Obj], service_entries: Iterable[Obj]) -> Transla
                     for host in hosts:
                         vs_name = f"{listener.internal_name.replace('/', '~')}~{host}"
                         if kind == "HTTPRoute":
-                            out.virtual_services.append(_http_vs(route, [host], listener.internal_name, vs_name))
+                            vs = _http_vs(route, [host], listener.internal_name, vs_name, refused)
+                            out.virtual_services.append(vs)
                         else:
                             out.virtual_services.append(_tls_vs(route, [host], listener.internal_name, vs_name))
     out.virtual_services += mesh_http.values()
@@ -272,6 +279,37 @@ def _backend_host(ref: Obj, namespace: str) -> str:
     return f"{ref['name']}.{ref.get('namespace') or namespace}.svc.{CLUSTER_DOMAIN}"
 
 
+def _permits(grant: Obj, route: Obj, ref: Obj) -> bool:
+    """A ReferenceGrant in the backend's namespace lets routes of this kind from the route's namespace
+    refer to this Service (Gateway API ReferenceGrant: ``to.name`` unset means every Service there)."""
+    spec = grant["spec"]
+    froms = any(
+        f["group"] == GROUP and f["kind"] == route["kind"] and f["namespace"] == route["metadata"]["namespace"]
+        for f in spec["from"]
+    )
+    tos = any(
+        t["group"] == ref.get("group", "")
+        and t["kind"] == ref.get("kind", "Service")
+        and t.get("name") in (None, ref["name"])
+        for t in spec["to"]
+    )
+    return froms and tos
+
+
+def _rules_not_permitted(route: Obj, grants: list[Obj]) -> frozenset[int]:
+    """Indexes of the rules with a backend in another namespace that no ReferenceGrant there permits."""
+    ns = route["metadata"]["namespace"]
+    out = set()
+    for i, rule in enumerate(route["spec"].get("rules") or []):
+        for ref in rule.get("backendRefs") or []:
+            other = ref.get("namespace")
+            if other and other != ns:
+                in_ns = [g for g in grants if g["metadata"]["namespace"] == other]
+                if not any(_permits(g, route, ref) for g in in_ns):
+                    out.add(i)
+    return frozenset(out)
+
+
 def _destinations(rule: Obj, namespace: str) -> list[Obj]:
     refs = rule.get("backendRefs") or []
     out = []
@@ -283,13 +321,18 @@ def _destinations(rule: Obj, namespace: str) -> list[Obj]:
     return out
 
 
-def _http_routes(route: Obj) -> list[Obj]:
+def _http_routes(route: Obj, refused: frozenset[int] = frozenset()) -> list[Obj]:
     ns, name = route["metadata"]["namespace"], route["metadata"]["name"]
     out = []
     for i, rule in enumerate(route["spec"].get("rules") or [{}]):
         http: Obj = {"name": f"{ns}.{name}.{i}"}
-        destinations = _destinations(rule, ns)
-        http["route"] = destinations  # check() refuses a rule without backends
+        if i in refused:
+            # Gateway API HTTPRouteRule.backendRefs: when every backend is invalid (here: not permitted by a
+            # ReferenceGrant), all traffic matching the rule receives a 500.
+            http["directResponse"] = {"status": 500}
+            out.append(http)
+            continue
+        http["route"] = _destinations(rule, ns)  # check() refuses a rule without backends
         timeout = (rule.get("timeouts") or {}).get("request")
         if timeout and duration_seconds(timeout) > 0:  # "0s" disables the timeout
             http["timeout"] = timeout
@@ -306,24 +349,24 @@ def _vs_meta(route: Obj, name: str) -> Obj:
     }
 
 
-def _http_vs(route: Obj, hosts: list[str], gateway: str, name: str) -> Obj:
+def _http_vs(route: Obj, hosts: list[str], gateway: str, name: str, refused: frozenset[int] = frozenset()) -> Obj:
     return {
         "apiVersion": f"{ISTIO_GROUP}/v1",
         "kind": "VirtualService",
         "metadata": _vs_meta(route, name),
-        "spec": {"hosts": hosts, "gateways": [gateway], "http": _http_routes(route)},
+        "spec": {"hosts": hosts, "gateways": [gateway], "http": _http_routes(route, refused)},
     }
 
 
-def _merge_mesh_http(found: dict[tuple[str, str], Obj], route: Obj, host: str) -> None:
+def _merge_mesh_http(found: dict[tuple[str, str], Obj], route: Obj, host: str, refused: frozenset[int]) -> None:
     """istiod merges every mesh HTTPRoute for one host (and namespace) into one VirtualService, in
     route creation order, and lists them all as its parents."""
     ns = route["metadata"]["namespace"]
     vs = found.get((ns, host))
     if vs is None:
-        found[(ns, host)] = _http_vs(route, [host], MESH, f"{ns}~{host}")
+        found[(ns, host)] = _http_vs(route, [host], MESH, f"{ns}~{host}", refused)
         return
-    vs["spec"]["http"] += _http_routes(route)
+    vs["spec"]["http"] += _http_routes(route, refused)
     annotations = vs["metadata"]["annotations"]
     annotations[PARENTS_ANNOTATION] += "," + _parents(route)
 
@@ -481,7 +524,7 @@ def attached_counts(translation: Translation, gw: Obj) -> dict[str, int]:
     return counts
 
 
-def route_status(route: Obj, attached: list[str], now: str) -> Obj:
+def route_status(route: Obj, attached: list[str], now: str, resolved: bool = True) -> Obj:
     """Per parentRef: Accepted when the route attached there (istiod's controller name), else
     Accepted False, naming why in the simulator's words."""
     ns, generation = route["metadata"]["namespace"], route["metadata"].get("generation", 1)
@@ -508,11 +551,17 @@ def route_status(route: Obj, attached: list[str], now: str) -> Obj:
                     {"type": "Accepted", "observedGeneration": generation, "lastTransitionTime": now, **accepted},
                     {
                         "type": "ResolvedRefs",
-                        "status": "True",
-                        "reason": "ResolvedRefs",
-                        "message": "All references resolved",
                         "observedGeneration": generation,
                         "lastTransitionTime": now,
+                        **(
+                            {"status": "True", "reason": "ResolvedRefs", "message": "All references resolved"}
+                            if resolved
+                            else {
+                                "status": "False",
+                                "reason": "RefNotPermitted",
+                                "message": "backendRef to another namespace not permitted by any ReferenceGrant",
+                            }
+                        ),
                     },
                 ],
             }
@@ -528,3 +577,52 @@ def gateway_origin(gateway: Obj) -> str | None:
     name, _, rest = parents.removeprefix("Gateway/").partition("/")
     listener, _, ns = rest.rpartition(".")
     return f"Gateway ({GROUP}) {ns}/{name} listener {listener}"
+
+
+# --------------------------------------------------------------------------- Secrets for a deployed gateway
+
+RBAC = "rbac.authorization.k8s.io"
+
+
+def is_deployed(pod: Obj) -> bool:
+    """A pod of a Deployment istiod created for a Gateway (not the egress gateway Istio's charts install)."""
+    return GATEWAY_NAME_LABEL in (pod["metadata"].get("labels") or {}) and proxy_is_router(pod)
+
+
+def proxy_is_router(pod: Obj) -> bool:
+    return any(c.get("name") == "istio-proxy" and "router" in (c.get("args") or []) for c in pod["spec"]["containers"])
+
+
+def secret_access_problem(select: Any, pod: Obj) -> str | None:
+    """Why istiod would not serve this deployed gateway a Secret of its namespace, or None when it would.
+
+    istiod serves credentialName Secrets to a gateway only when the gateway's service account may list
+    Secrets in its namespace; the deployment istiod creates grants none, so istio.io's mutual TLS task adds
+    a Role and RoleBinding ``<gateway>-istio-sds`` (egress-gateway-tls-origination, Gateway API tab,
+    snip_configure_mutual_tls_origination_for_egress_traffic_4). ``select`` is ObjectStore.select."""
+    ns = pod["metadata"]["namespace"]
+    account = pod["spec"].get("serviceAccountName") or "default"
+    for binding in select(RBAC, "RoleBinding", ns):
+        subjects = binding.get("subjects") or []
+        if not any(
+            s.get("kind") == "ServiceAccount" and s.get("name") == account and s.get("namespace", ns) == ns
+            for s in subjects
+        ):
+            continue
+        ref = binding.get("roleRef") or {}
+        roles = select(RBAC, ref.get("kind", "Role"), ns if ref.get("kind") == "Role" else None)
+        role = next((r for r in roles if r["metadata"]["name"] == ref.get("name")), None)
+        if role is not None and any(_grants_secret_list(rule) for rule in role.get("rules") or []):
+            return None
+    return (
+        f"service account {ns}/{account} may not list Secrets in {ns} (no RoleBinding grants it), so istiod "
+        "does not serve the Secret to this gateway; add a Role and RoleBinding as istio.io's task does"
+    )
+
+
+def _grants_secret_list(rule: Obj) -> bool:
+    def has(key: str, value: str) -> bool:
+        items = rule.get(key) or []
+        return value in items or "*" in items
+
+    return has("apiGroups", "") and has("resources", "secrets") and has("verbs", "list")

@@ -111,7 +111,7 @@ class Mesh:
         )
 
     def _gateway_api_objects(self, pushed: bool) -> list[dict[str, Any]]:
-        kinds = ("Gateway", *gatewayapi.ROUTE_KINDS)
+        kinds = ("Gateway", *gatewayapi.ROUTE_KINDS, "ReferenceGrant")
         if pushed:
             return [o for kind in kinds for o in self.store.pushed(gatewayapi.GROUP, kind)]
         return [o for kind in kinds for o in self.store.select(gatewayapi.GROUP, kind)]
@@ -130,7 +130,8 @@ class Mesh:
         for kind in gatewayapi.ROUTE_KINDS:
             for route in self.store.select(gatewayapi.GROUP, kind):
                 key = (kind, route["metadata"]["namespace"], route["metadata"]["name"])
-                route["status"] = gatewayapi.route_status(route, translation.attached.get(key, []), now)
+                attached = translation.attached.get(key, [])
+                route["status"] = gatewayapi.route_status(route, attached, now, key not in translation.not_permitted)
 
     # -- the proxies: one per pod that runs Envoy
     def proxy(self, pod: dict[str, Any]) -> Sidecar | Gateway:
