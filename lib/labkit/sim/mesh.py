@@ -172,7 +172,9 @@ class Mesh:
         return ProxyView(
             mesh=mesh,
             scope=scope,
-            gateways=list(self.store.pushed(ISTIO, "Gateway")) + gateway_api.gateways,
+            # istiod binds a Gateway API Gateway to its own Service's pods, so only this namespace's count.
+            gateways=list(self.store.pushed(ISTIO, "Gateway"))
+            + [g for g in gateway_api.gateways if g["metadata"]["namespace"] == pod["metadata"]["namespace"]],
             root_namespace=mesh.get("rootNamespace", self.options.istio_namespace),
         )
 
