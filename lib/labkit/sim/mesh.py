@@ -113,7 +113,7 @@ class Mesh:
     def _gateway_api_objects(self, pushed: bool) -> list[dict[str, Any]]:
         kinds = ("Gateway", *gatewayapi.ROUTE_KINDS, "ReferenceGrant")
         if pushed:
-            return [o for kind in kinds for o in self.store.pushed(gatewayapi.GROUP, kind)]
+            return self.store.pushed_group(gatewayapi.GROUP, kinds)
         return [o for kind in kinds for o in self.store.select(gatewayapi.GROUP, kind)]
 
     def _gateway_api_status(self) -> None:
