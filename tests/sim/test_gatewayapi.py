@@ -424,3 +424,16 @@ def test_cleanup_removes_the_deployed_gateway_too(lab: Lab) -> None:
     lab.cleanup()
     assert lab.is_clean
     assert lab.pods("default", "gateway.networking.k8s.io/gateway-name=cnn-egress-gateway") == []
+
+
+def test_every_served_version_is_stored_once_and_found_by_any(lab: Lab) -> None:
+    # Kubernetes serves one object at each of its CRD's served versions (Gateway and HTTPRoute: v1, v1beta1;
+    # TLSRoute: v1, v1alpha2, v1alpha3, in ../shared/istio/gateway-api-crd.yaml): applied as v1beta1, it is the
+    # same object when read, listed or deleted through v1.
+    older = {**copy.deepcopy(CNN_HTTP_GATEWAY), "apiVersion": "gateway.networking.k8s.io/v1beta1"}
+    apply(lab, CNN_SE, older)
+    assert lab.get("Gateway", "cnn-egress-gateway", "default", api_version=GW) is not None
+    names = [g["metadata"]["name"] for g in lab.driver.list_objects(GW, "Gateway", "default")]
+    assert names == ["cnn-egress-gateway"]
+    lab.delete(copy.deepcopy(CNN_HTTP_GATEWAY))
+    assert lab.get("Gateway", "cnn-egress-gateway", "default", api_version="gateway.networking.k8s.io/v1beta1") is None

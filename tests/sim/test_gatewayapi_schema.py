@@ -25,6 +25,7 @@ from test_gatewayapi import (
     HTTPBIN_ROUTE,
     WIKIPEDIA_GATEWAY,
 )
+from test_gatewayapi_mtls import FORWARD_ROUTE, GATEWAY, REFERENCE_GRANT
 
 from labkit.paths import istio_crds
 from labkit.schema import gatewayapi, problems
@@ -40,6 +41,10 @@ PAGE_DOCS = [
     DIRECT_CNN_TLS,
     FORWARD_CNN_TLS,
     FORWARD_WIKIPEDIA,
+    *(
+        {**copy.deepcopy(d), "metadata": {"namespace": "default", **d["metadata"]}}
+        for d in (GATEWAY, FORWARD_ROUTE, REFERENCE_GRANT)
+    ),
 ]
 
 
@@ -90,7 +95,7 @@ def _free_form(annotation: Any, path: str = "spec") -> set[str]:
 def test_the_istio_io_manifests_pass_the_crd_and_the_models(crd_file: Path, doc: dict[str, Any]) -> None:
     assert crd_found(doc, crd_file) == []
     assert problems(doc, 1) == []
-    if doc["kind"] != "TLSRoute":  # the pages apply v1beta1: the same schema
+    if doc["kind"] in ("Gateway", "HTTPRoute"):  # the pages apply v1beta1 too: the same schema
         older = {**copy.deepcopy(doc), "apiVersion": f"{gatewayapi.GROUP}/v1beta1"}
         assert crd_found(older, crd_file) == [] and problems(older, 1) == []
 

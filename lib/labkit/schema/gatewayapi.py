@@ -23,10 +23,11 @@ API_VERSIONS: dict[str, tuple[str, ...]] = {
     "Gateway": (f"{GROUP}/v1", f"{GROUP}/v1beta1"),
     "HTTPRoute": (f"{GROUP}/v1", f"{GROUP}/v1beta1"),
     "TLSRoute": (f"{GROUP}/v1", f"{GROUP}/v1alpha2", f"{GROUP}/v1alpha3"),
+    "ReferenceGrant": (f"{GROUP}/v1beta1", f"{GROUP}/v1"),
 }
 #: Every other kind of the Gateway API groups: labkit does not validate them.
 OTHER_KINDS = {
-    GROUP: ("BackendTLSPolicy", "GatewayClass", "GRPCRoute", "ListenerSet", "ReferenceGrant", "TCPRoute", "UDPRoute"),
+    GROUP: ("BackendTLSPolicy", "GatewayClass", "GRPCRoute", "ListenerSet", "TCPRoute", "UDPRoute"),
     "gateway.networking.x-k8s.io": ("XBackendTrafficPolicy", "XMesh", "XBackend", "XListenerSet"),
 }
 
@@ -251,8 +252,41 @@ class TLSRouteV1Alpha2(_Resource):
     spec: TLSRouteSpecV1Alpha2
 
 
+# --------------------------------------------------------------------------- ReferenceGrant
+
+_GROUP_NAME = Annotated[
+    str, Field(max_length=253, pattern=r"^$|^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+]
+_KIND_NAME = Annotated[str, Field(min_length=1, max_length=63, pattern=r"^[a-zA-Z]([-a-zA-Z0-9]*[a-zA-Z0-9])?$")]
+
+
+class ReferenceGrantFrom(_Model):
+    group: _GROUP_NAME
+    kind: _KIND_NAME
+    namespace: Annotated[str, Field(min_length=1, max_length=63, pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")]
+
+
+class ReferenceGrantTo(_Model):
+    group: _GROUP_NAME
+    kind: _KIND_NAME
+    name: ObjectName | None = None
+
+
+class ReferenceGrantSpec(_Model):
+    from_: Annotated[list[ReferenceGrantFrom], Field(alias="from", min_length=1, max_length=16)]
+    to: Annotated[list[ReferenceGrantTo], Field(min_length=1, max_length=16)]
+
+    model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=True)
+
+
+class ReferenceGrant(_Resource):
+    apiVersion: Literal["gateway.networking.k8s.io/v1beta1", "gateway.networking.k8s.io/v1"]
+    kind: Literal["ReferenceGrant"]
+    spec: ReferenceGrantSpec
+
+
 #: kind -> model, for every gateway.networking.k8s.io kind labkit validates (at its stored version).
-MODELS: dict[str, type[_Resource]] = {m.__name__: m for m in (Gateway, HTTPRoute, TLSRoute)}
+MODELS: dict[str, type[_Resource]] = {m.__name__: m for m in (Gateway, HTTPRoute, TLSRoute, ReferenceGrant)}
 #: The versions whose schema differs from the stored one.
 OLDER_MODELS: dict[str, type[_Resource]] = {f"{GROUP}/v1alpha2 TLSRoute": TLSRouteV1Alpha2}
 

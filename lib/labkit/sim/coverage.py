@@ -34,7 +34,7 @@ VERSION = "v1"
 #: The Gateway API kinds classified field by field; the table names them ``group/Kind``, since the
 #: Gateway API has a Gateway of its own.
 GATEWAY_API_GROUP = "gateway.networking.k8s.io"
-GATEWAY_API_KINDS = ("Gateway", "HTTPRoute", "TLSRoute")
+GATEWAY_API_KINDS = ("Gateway", "HTTPRoute", "TLSRoute", "ReferenceGrant")
 #: The Gateway API groups whose kinds are either in GATEWAY_API_KINDS or refused.
 GATEWAY_API_GROUPS = (GATEWAY_API_GROUP, "gateway.networking.x-k8s.io")
 

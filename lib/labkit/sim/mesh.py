@@ -9,7 +9,7 @@ from typing import Any
 
 from ..manifests import Ref
 from ..meshconfig import MESH_CONFIGMAP
-from . import gatewayapi
+from . import gatewayapi, gatewayapi_deploy
 from .apps import Apps
 from .clock import VirtualClock
 from .cluster import PROXY_IMAGE, ROUTER, Cluster, proxy_role
@@ -80,7 +80,7 @@ class Mesh:
             obj["status"] = existing.get("status")
         stored = self.store.put(obj)
         if self._deploys(stored):
-            for child in gatewayapi.deployment(stored, self.cluster.proxy_image):
+            for child in gatewayapi_deploy.deployment(stored, self.cluster.proxy_image):
                 self.put(child)
         self.cluster.reconcile()
         if _group(stored) == gatewayapi.GROUP or kind == "ServiceEntry":
@@ -111,9 +111,9 @@ class Mesh:
         )
 
     def _gateway_api_objects(self, pushed: bool) -> list[dict[str, Any]]:
-        kinds = ("Gateway", *gatewayapi.ROUTE_KINDS)
+        kinds = ("Gateway", *gatewayapi.ROUTE_KINDS, "ReferenceGrant")
         if pushed:
-            return [o for kind in kinds for o in self.store.pushed(gatewayapi.GROUP, kind)]
+            return self.store.pushed_group(gatewayapi.GROUP, kinds)
         return [o for kind in kinds for o in self.store.select(gatewayapi.GROUP, kind)]
 
     def _gateway_api_status(self) -> None:
@@ -126,11 +126,16 @@ class Mesh:
             ns, name = gw["metadata"]["namespace"], gw["metadata"]["name"]
             service = self.store.raw("", "Service", ns, gatewayapi.deployed_name(name))
             if service is not None:
-                gw["status"] = gatewayapi.gateway_status(gw, service, gatewayapi.attached_counts(translation, gw), now)
+                gw["status"] = gatewayapi_deploy.gateway_status(
+                    gw, service, gatewayapi_deploy.attached_counts(translation, gw), now
+                )
         for kind in gatewayapi.ROUTE_KINDS:
             for route in self.store.select(gatewayapi.GROUP, kind):
                 key = (kind, route["metadata"]["namespace"], route["metadata"]["name"])
-                route["status"] = gatewayapi.route_status(route, translation.attached.get(key, []), now)
+                attached = translation.attached.get(key, [])
+                route["status"] = gatewayapi_deploy.route_status(
+                    route, attached, now, key not in translation.not_permitted
+                )
 
     # -- the proxies: one per pod that runs Envoy
     def proxy(self, pod: dict[str, Any]) -> Sidecar | Gateway:
@@ -167,7 +172,9 @@ class Mesh:
         return ProxyView(
             mesh=mesh,
             scope=scope,
-            gateways=list(self.store.pushed(ISTIO, "Gateway")) + gateway_api.gateways,
+            # istiod binds a Gateway API Gateway to its own Service's pods, so only this namespace's count.
+            gateways=list(self.store.pushed(ISTIO, "Gateway"))
+            + [g for g in gateway_api.gateways if g["metadata"]["namespace"] == pod["metadata"]["namespace"]],
             root_namespace=mesh.get("rootNamespace", self.options.istio_namespace),
         )
 
