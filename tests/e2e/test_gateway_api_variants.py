@@ -93,16 +93,6 @@ GATEWAY_CLUSTER = re.compile(
     r"outbound\|(\d+)\|[^|]*\|(?:istio-egressgateway\.istio-system|[a-z0-9-]+-istio\.default)\.svc\.cluster\.local"
 )
 
-#: Gateway API variants labkit refuses by name on the simulator, with what it names (substrings of the
-#: error). When labkit models them, the refusal test below fails: move the lab back to the passing runs.
-SIMULATOR_REFUSES = {
-    # Step 4 (mutual TLS): the ReferenceGrant that lets the gateway's HTTPRoute name my-nginx in mesh-external.
-    "05-egress-gateway-tls-origination": [
-        "document 7 (ReferenceGrant/my-nginx-reference-grant): labkit can't validate "
-        "gateway.networking.k8s.io/v1beta1 ReferenceGrant",
-    ],
-}
-
 
 def expectations(checks: list[dict]) -> list[tuple[str, str]]:
     """Each check's title and expectation, with the gateway's Service cluster named alike for both variants."""
@@ -150,22 +140,7 @@ def test_the_expectations_name_the_gateway_cluster_alike() -> None:
     assert expectations([host]) == [("t", host["expected"])]
 
 
-@pytest.mark.parametrize("lab", sorted(SIMULATOR_REFUSES))
-def test_the_simulator_refuses_the_variant_by_name(lab: str, tmp_path: Path) -> None:
-    reason = labkit_models_the_gateway_api()
-    if reason:
-        pytest.skip(reason)
-    code, checks = run(lab, "sim", tmp_path, "gateway-api")
-    # Lab 05's step 1 (SIMPLE TLS origination at a Gateway API gateway) runs and passes before the refusal.
-    assert code == 1 and checks and all(c["passed"] for c in checks)
-    executed = nbformat.read(tmp_path / f"{lab}.ipynb", as_version=4)
-    [error] = [o for c in executed.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
-    assert error["ename"] == "ManifestError"
-    for named in SIMULATOR_REFUSES[lab]:
-        assert named in error["evalue"]
-
-
-@pytest.mark.parametrize("lab", [lab for lab in VARIANT_LABS if lab not in SIMULATOR_REFUSES])
+@pytest.mark.parametrize("lab", VARIANT_LABS)
 def test_the_gateway_api_variant_passes_on_the_simulator_with_the_istio_variants_checks(
     lab: str, tmp_path: Path
 ) -> None:
@@ -182,7 +157,7 @@ def test_the_gateway_api_variant_passes_on_the_simulator_with_the_istio_variants
     assert expectations(checks) == expectations(istio_checks)
 
 
-@pytest.mark.parametrize("lab", [lab for lab in VARIANT_LABS if lab not in SIMULATOR_REFUSES])
+@pytest.mark.parametrize("lab", VARIANT_LABS)
 def test_the_gateway_api_variant_passes_on_the_kube_backend_over_the_wire(
     lab: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
