@@ -9,11 +9,13 @@ REPO_DIR="$(cd "$SCRIPT_DIR/.." && pwd)"
 # 2026-09-21); the offline simulator still models Istio 1.27 (labkit.sim.MODELLED_ISTIO).
 DEFAULT_ISTIO_VERSION=1.31.1
 ISTIO_VERSION="${ISTIO_VERSION:-$DEFAULT_ISTIO_VERSION}"
-# Kubernetes Gateway API CRDs, standard channel: Istio does not install them. v1.6.0 is the bundle
-# Istio 1.31's own tests use (the gateway.networking.k8s.io/bundle-version of their CRD file).
+# Kubernetes Gateway API CRDs: Istio does not install them. v1.6.0 is the bundle Istio 1.31's own tests
+# use (the gateway.networking.k8s.io/bundle-version of their CRD file). The experimental channel, because
+# istio.io's Gateway API egress tasks route TLS with TLSRoute v1alpha2, which only that channel serves;
+# its CRDs are too large for client-side apply (gateway-api v1.5.0 release notes), hence --server-side.
 GATEWAY_API_VERSION=v1.6.0
 GATEWAY_API_CRD=gateways.gateway.networking.k8s.io
-GATEWAY_API_URL="https://github.com/kubernetes-sigs/gateway-api/releases/download/${GATEWAY_API_VERSION}/standard-install.yaml"
+GATEWAY_API_URL="https://github.com/kubernetes-sigs/gateway-api/releases/download/${GATEWAY_API_VERSION}/experimental-install.yaml"
 KIND_MIN_VERSION=0.24.0 # the first kind whose kindnet enforces NetworkPolicy (lab 04 relies on it)
 KIND_RECOMMENDED=v0.29.0
 KUBECTL_RECOMMENDED=v1.33.1
@@ -40,7 +42,7 @@ Creates (or reuses) a local kind cluster and makes it ready for the Istio egress
      is named with the command that installs it; nothing is installed behind your back.
   2. creates the kind cluster '${CLUSTER_NAME}' from scripts/kind-config.yaml (context
      kind-${CLUSTER_NAME}), or reuses it when it exists (starting its node if Docker stopped it).
-  3. installs the Kubernetes Gateway API CRDs ${GATEWAY_API_VERSION} (standard channel) when the
+  3. installs the Kubernetes Gateway API CRDs ${GATEWAY_API_VERSION} (experimental channel) when the
      cluster has none (CRDs already there are kept, whatever their version); then
      installs Istio ${ISTIO_VERSION} with istioctl from scripts/istio-labs.yaml: the egress gateway,
      meshConfig.accessLogFile=/dev/stdout, outbound traffic policy ALLOW_ANY. Re-running re-applies
@@ -306,7 +308,7 @@ kubectl --context "$CONTEXT" wait --for=condition=Ready nodes --all --timeout="$
 if kubectl --context "$CONTEXT" get crd "$GATEWAY_API_CRD" >/dev/null 2>&1; then
     log "Gateway API CRDs are installed: keeping them"
 else
-    log "installing the Gateway API CRDs ${GATEWAY_API_VERSION} (standard channel)"
+    log "installing the Gateway API CRDs ${GATEWAY_API_VERSION} (experimental channel)"
     kubectl --context "$CONTEXT" apply --server-side -f "$GATEWAY_API_URL"
 fi
 

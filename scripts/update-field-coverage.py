@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
-"""Bring lib/labkit/sim/coverage.yaml in line with the Istio CRDs, keeping every existing classification.
+"""Bring lib/labkit/sim/coverage.yaml in line with the Istio and Gateway API CRDs, keeping every existing
+classification.
 
 New field paths are added as ``not-modelled``; paths the CRDs no longer have are dropped (and listed).
-The other kinds of the Istio API groups are listed as refused. ``--check`` changes nothing and exits 1
+The other kinds of the Istio and Gateway API groups are listed as refused. ``--check`` changes nothing and exits 1
 when the table is out of date.
 
     scripts/update-field-coverage.py [--check] [--crds ../shared/istio/crd-all.gen.yaml]
@@ -27,7 +28,7 @@ from labkit.paths import istio_crds  # noqa: E402
 from labkit.sim import coverage  # noqa: E402
 
 HEADER = """\
-# Every spec field of the Istio kinds the offline simulator reads, and whether it models it.
+# Every spec field of the Istio (and Gateway API) kinds the offline simulator reads, and whether it models it.
 #   modelled           the simulator acts on it as Istio does; `test` names the pytest node that proves it
 #   no-effect-offline  accepted; a single client can't observe its effect here (`reason` says why)
 #   not-modelled       a document that sets it is refused by name on the simulator
@@ -39,21 +40,28 @@ HEADER = """\
 """
 
 
-def crd_paths(crd_file: Path) -> tuple[dict[str, list[str]], list[str]]:
-    """Field paths per classified kind, and every other kind of the Istio groups as ``group/Kind``."""
-    crds = load_crds(crd_file)
+def crd_paths(crd_file: Path, gateway_crd_file: Path) -> tuple[dict[str, list[str]], list[str]]:
+    """Field paths per classified kind, and every other kind of the Istio and Gateway API groups as
+    ``group/Kind``."""
     fields = {}
-    for kind in coverage.KINDS:
-        schema = crds.openapi_schema("networking.istio.io", kind, coverage.VERSION)
-        if schema is None:
-            raise SystemExit(f"{crd_file} has no networking.istio.io/{coverage.VERSION} {kind}")
-        fields[kind] = coverage.schema_paths(schema["properties"]["spec"])
-    others = [
-        f"{group}/{kind}"
-        for group in coverage.ISTIO_GROUPS
-        for kind in crds.kinds(group)
-        if not (group == "networking.istio.io" and kind in coverage.KINDS)
-    ]
+    others = []
+    for file, groups, classified in (
+        (crd_file, coverage.ISTIO_GROUPS, [("networking.istio.io", k) for k in coverage.KINDS]),
+        (
+            gateway_crd_file,
+            coverage.GATEWAY_API_GROUPS,
+            [(coverage.GATEWAY_API_GROUP, k) for k in coverage.GATEWAY_API_KINDS],
+        ),
+    ):
+        crds = load_crds(file)
+        for group, kind in classified:
+            schema = crds.openapi_schema(group, kind, coverage.VERSION)
+            if schema is None:
+                raise SystemExit(f"{file} has no {group}/{coverage.VERSION} {kind}")
+            fields[coverage.table_key(group, kind)] = coverage.schema_paths(schema["properties"]["spec"])
+        others += [
+            f"{group}/{kind}" for group in groups for kind in crds.kinds(group) if (group, kind) not in classified
+        ]
     return fields, sorted(others)
 
 
@@ -73,9 +81,9 @@ def render(fields: dict[str, dict[str, dict[str, Any]]], refused: list[str]) -> 
     return "\n".join(lines) + "\n"
 
 
-def merged(crd_file: Path, table_file: Path) -> tuple[str, list[str], list[str]]:
+def merged(crd_file: Path, table_file: Path, gateway_crd_file: Path | None = None) -> tuple[str, list[str], list[str]]:
     """The new file text, the paths added and the paths dropped."""
-    wanted, refused = crd_paths(crd_file)
+    wanted, refused = crd_paths(crd_file, gateway_crd_file or gateway_crds(crd_file))
     old = (yaml.safe_load(table_file.read_text(encoding="utf-8")) or {}) if table_file.exists() else {}
     old_kinds = old.get("kinds") or {}
     fields: dict[str, dict[str, dict[str, Any]]] = {}
@@ -115,15 +123,21 @@ def derive_containers(entries: dict[str, dict[str, Any]]) -> None:
         entries[parent] = {**entry, **limits}
 
 
+def gateway_crds(crd_file: Path) -> Path:
+    """The Gateway API CRDs Istio tests with, published beside its own CRD file."""
+    return crd_file.with_name("gateway-api-crd.yaml")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--check", action="store_true", help="change nothing; exit 1 when out of date")
     parser.add_argument("--crds", type=Path, default=istio_crds(), help="the Istio CRD file")
+    parser.add_argument("--gateway-crds", type=Path, help="the Gateway API CRD file (default: beside --crds)")
     parser.add_argument("--table", type=Path, default=coverage.TABLE_FILE, help="the coverage table")
     args = parser.parse_args(argv)
     if args.crds is None:
         parser.error("no Istio CRD file found: pass --crds or set LABKIT_ISTIO_CRDS")
-    text, added, dropped = merged(args.crds, args.table)
+    text, added, dropped = merged(args.crds, args.table, args.gateway_crds)
     for path in added:
         print(f"new, not-modelled: {path}")
     for path in dropped:

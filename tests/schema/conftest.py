@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from labkit.paths import istio_crds
+from labkit.paths import ROOT, istio_crds
 
 
 def require_or_skip(condition: object, reason: str) -> None:
@@ -27,4 +27,17 @@ def crd_file() -> Path:
         path is not None, "Istio CRD file not found (../shared/istio/crd-all.gen.yaml or LABKIT_ISTIO_CRDS)"
     )
     assert path is not None
+    return path
+
+
+@pytest.fixture(scope="session")
+def gateway_api_crd_file() -> Path:
+    """The published Gateway API CRDs beside the checkout (``../shared/istio/gateway-api-crd.yaml``).
+
+    ``LABKIT_GATEWAY_API_CRDS`` overrides the path.
+    """
+    env = os.environ.get("LABKIT_GATEWAY_API_CRDS")
+    path = Path(env) if env else ROOT.parent / "shared" / "istio" / "gateway-api-crd.yaml"
+    where = "../shared/istio/gateway-api-crd.yaml or LABKIT_GATEWAY_API_CRDS"
+    require_or_skip(path.is_file(), f"Gateway API CRD file not found ({where})")
     return path

@@ -14,7 +14,7 @@ from script_sandbox import ROOT, Machine
 PINNED = "1.31.1"
 #: The Gateway API release Istio 1.31's tests install: ../shared/istio/gateway-api-crd.yaml (from istio/istio
 #: tests/integration/pilot/testdata, 1.31 line) carries gateway.networking.k8s.io/bundle-version: v1.6.0.
-GATEWAY_API_URL = "https://github.com/kubernetes-sigs/gateway-api/releases/download/v1.6.0/standard-install.yaml"
+GATEWAY_API_URL = "https://github.com/kubernetes-sigs/gateway-api/releases/download/v1.6.0/experimental-install.yaml"
 CONTEXT = "kind-istio-labs"
 
 
@@ -90,7 +90,7 @@ def test_missing_gateway_api_crds_are_installed_at_the_pinned_release(machine: M
     result = machine.run("cluster-up.sh")
     assert result.returncode == 0, result.stderr
     assert machine.state["gateway_api_crds"] == GATEWAY_API_URL
-    assert "installing the Gateway API CRDs v1.6.0 (standard channel)" in result.stdout
+    assert "installing the Gateway API CRDs v1.6.0 (experimental channel)" in result.stdout
 
 
 def test_rerun_starts_a_node_docker_stopped(machine: Machine) -> None:

@@ -1,7 +1,8 @@
 """Strict validation of every manifest document before anything is applied.
 
 ``validate(docs)`` checks all documents and raises one ``ManifestError`` listing every problem, so a lab
-never applies half a manifest. Istio networking kinds are checked with the models in ``istio``; built-in
+never applies half a manifest. Istio networking kinds are checked with the models in ``istio``, the Gateway
+API kinds Istio's egress tasks use with those in ``gatewayapi``; built-in
 Kubernetes kinds with kubernetes-validate's strict schemas (``core``). Anything else is refused, because
 labkit could not tell whether it is right.
 """
@@ -16,7 +17,7 @@ from typing import Any
 from ..errors import ManifestError, Problem
 from ..manifests import describe
 from ..meshconfig import ISTIO_NETWORKING_GROUP
-from . import core, istio
+from . import core, gatewayapi, istio
 from ._common import expected_message, format_path
 
 __all__ = ["ISTIO_KINDS", "K8S_VERSION", "problems", "validate"]
@@ -92,6 +93,11 @@ def _schema_problems(doc: Mapping[str, Any], document: str, api_version: str, ki
         if kind in istio.MODELS:
             return istio.problems(doc, document)
         return [Problem(document, "kind", _unknown_istio_kind(kind))]
+    if group == gatewayapi.GROUP and kind in gatewayapi.MODELS:
+        if api_version not in gatewayapi.API_VERSIONS[kind]:
+            served = " or ".join(gatewayapi.API_VERSIONS[kind])
+            return [Problem(document, "apiVersion", f"the Gateway API serves {kind} as {served}; got {api_version}")]
+        return gatewayapi.problems(doc, document)
     if core.knows(api_version, kind):
         return core.problems(doc, document)
     if kind in istio.MODELS:
@@ -123,6 +129,8 @@ def _cannot_validate(api_version: str, kind: str) -> str:
     group = api_version.rpartition("/")[0]
     if kind in _OTHER_ISTIO_KINDS.get(group, ()):
         why = f"labkit models only the {istio.GROUP} kinds {', '.join(ISTIO_KINDS)}"
+    elif kind in gatewayapi.OTHER_KINDS.get(group, ()):
+        why = f"labkit models only the {gatewayapi.GROUP} kinds {', '.join(gatewayapi.MODELS)}"
     else:
         why = f"it is not a Kubernetes {K8S_VERSION} built-in kind nor one of {', '.join(ISTIO_KINDS)}"
     return f"labkit can't validate {api_version} {kind}; {why}, so it is refused rather than applied unchecked"

@@ -1,7 +1,8 @@
 """Which Istio fields the offline simulator models, and the check that refuses documents using the rest.
 
-``coverage.yaml`` beside this module lists every ``spec`` field path of the networking kinds the simulator
-reads (``spec.http[].fault.abort.httpStatus``; ``[]`` is a list item, ``{}`` a map value), each marked
+``coverage.yaml`` beside this module lists every ``spec`` field path of the networking kinds (and of the
+Gateway API kinds) the simulator reads (``spec.http[].fault.abort.httpStatus``; ``[]`` is a list item,
+``{}`` a map value), each marked
 ``modelled`` (with the test that proves it), ``no-effect-offline`` (with the reason) or ``not-modelled``;
 ``values``, ``max_items`` or ``pattern`` can narrow an entry to what the simulator really handles.
 A document that sets a ``not-modelled`` field (or a value outside its entry), or is of an Istio kind the
@@ -30,6 +31,12 @@ KINDS = ("ServiceEntry", "VirtualService", "DestinationRule", "Gateway", "Sideca
 ISTIO_GROUPS = (ISTIO_NETWORKING_GROUP, "security.istio.io", "telemetry.istio.io", "extensions.istio.io")
 #: The served version whose schema the table follows.
 VERSION = "v1"
+#: The Gateway API kinds classified field by field; the table names them ``group/Kind``, since the
+#: Gateway API has a Gateway of its own.
+GATEWAY_API_GROUP = "gateway.networking.k8s.io"
+GATEWAY_API_KINDS = ("Gateway", "HTTPRoute", "TLSRoute", "ReferenceGrant")
+#: The Gateway API groups whose kinds are either in GATEWAY_API_KINDS or refused.
+GATEWAY_API_GROUPS = (GATEWAY_API_GROUP, "gateway.networking.x-k8s.io")
 
 MODELLED = "modelled"
 NO_EFFECT_OFFLINE = "no-effect-offline"
@@ -88,6 +95,11 @@ class Table:
     def is_map(self, kind: str, path: str) -> bool:
         """True for a map whose values are objects (``headers{}.exact``)."""
         return (kind, _base(path) + "{}") in self._parents
+
+
+def table_key(group: str, kind: str) -> str:
+    """How the table names a kind: ``VirtualService`` for Istio networking, ``group/Kind`` otherwise."""
+    return kind if group == ISTIO_NETWORKING_GROUP else f"{group}/{kind}"
 
 
 def _base(path: str) -> str:
@@ -175,15 +187,16 @@ def problems(doc: Mapping[str, Any], index: int, table: Table | None = None) -> 
     table = table or load_table()
     api_version, kind = str(doc.get("apiVersion") or ""), str(doc.get("kind") or "")
     group = api_version.rpartition("/")[0]
-    if group not in ISTIO_GROUPS:
+    if group not in ISTIO_GROUPS + GATEWAY_API_GROUPS:
         return []
     document = _name(doc, index)
-    if kind not in table.fields:
+    key = table_key(group, kind)
+    if key not in table.fields:
         return [Problem(document, "kind", f"{group} {kind} is not modelled by the offline simulator; {WHAT_TO_DO}")]
-    fields = table.fields[kind]
+    fields = table.fields[key]
     found: list[Problem] = []
     refused: list[str] = []  # a refused field's own fields are not listed again
-    for field, at, value in document_fields(kind, doc.get("spec"), table):
+    for field, at, value in document_fields(key, doc.get("spec"), table):
         if any(at.startswith(r) and at[len(r) : len(r) + 1] in (".", "[") for r in refused):
             continue
         entry = fields.get(field)
@@ -191,6 +204,10 @@ def problems(doc: Mapping[str, Any], index: int, table: Table | None = None) -> 
         if what:
             refused.append(at)
             found.append(Problem(document, at, f"not modelled by the offline simulator: {what}; {WHAT_TO_DO}"))
+    if group == GATEWAY_API_GROUP and not found:
+        from .gatewayapi import check  # the combinations of values the translation follows
+
+        found += check(doc, document)
     return found
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ..trace import Hop
+from . import gatewayapi_deploy
 from .messages import TLS_FAILED, Outcome
 from .pki import CA_SUFFIX
 from .tls import Identity, TrustStore
@@ -27,6 +28,11 @@ class Credentials:
         name = tls.get("credentialName")
         if not name:
             return None, None
+        if gatewayapi_deploy.is_deployed(pod):
+            denied = gatewayapi_deploy.secret_access_problem(self.mesh.store.select, pod)
+            if denied:
+                hop.step("credential", denied)
+                return Outcome.failed(TLS_FAILED, f"credentialName {name}: not served to this gateway")
         # SDS reads the Secret from the proxy's own namespace (the gateway's, for a gateway); the CA may
         # sit in a separate "<name>-cacert" Secret, which Istio prefers when it exists.
         ns = pod["metadata"]["namespace"]

@@ -14,6 +14,7 @@ from ..schema.istio import Destination
 from ..trace import Trace
 from . import pki
 from .config import ProxyView, qualify_gateway
+from .gatewayapi import gateway_origin
 from .httproute import Upstream, route_request
 from .messages import RESET, TLS_FAILED, Connection, Outcome, Request
 from .proxy import PROXY_LATENCY, ClusterRef, Proxy, RequestContext, mesh_identity
@@ -44,6 +45,12 @@ class Gateway(Proxy):
         # An ISTIO_MUTUAL (or MUTUAL/SIMPLE) server terminates TLS; PASSTHROUGH forwards it untouched.
         terminated = False
         gateway, server = servers[0]
+        if tls is None and all(_server_tls_mode(s) in ("ISTIO_MUTUAL", "SIMPLE", "MUTUAL") for _, s in servers):
+            # Every filter chain on this port expects a TLS handshake (istiod's gateway listener for TLS
+            # servers); plaintext matches none of them and Envoy closes the connection.
+            hop.step("filter chain", f"plaintext on port {service_port}, where every server terminates TLS")
+            hop.outcome = "the gateway closes the connection"
+            return Outcome.failed(RESET, hop.outcome, PROXY_LATENCY)
         if tls is not None:
             sni = (tls.sni or "").lower()
             chosen = next(
@@ -84,6 +91,9 @@ class Gateway(Proxy):
             else:
                 gateway, server = chosen
         gw_name = f"{gateway['metadata']['namespace']}/{gateway['metadata']['name']}"
+        origin = gateway_origin(gateway)
+        if origin:  # a Gateway API Gateway, as istiod converted it
+            gw_name = f"{origin} (as istiod's Gateway {gw_name})"
         hop.step("Gateway", f"{gw_name} server port {service_port} ({server['port'].get('protocol', '')})")
         if conn.request is not None and (tls is None or terminated):
             out = self._http(ctx, conn, gateway, server)

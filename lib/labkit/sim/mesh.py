@@ -9,6 +9,7 @@ from typing import Any
 
 from ..manifests import Ref
 from ..meshconfig import MESH_CONFIGMAP
+from . import gatewayapi, gatewayapi_deploy
 from .apps import Apps
 from .clock import VirtualClock
 from .cluster import PROXY_IMAGE, ROUTER, Cluster, proxy_role
@@ -25,6 +26,14 @@ from .squid import SquidServer, is_squid
 from .store import Key, ObjectStore
 from .topology import ISTIO_VERSION, SimOptions, initial_objects
 from .world import World
+
+
+def _group_of(api_version: str) -> str:
+    return api_version.rpartition("/")[0]
+
+
+def _group(obj: dict[str, Any]) -> str:
+    return _group_of(str(obj.get("apiVersion") or ""))
 
 
 class Mesh:
@@ -53,7 +62,9 @@ class Mesh:
 
     def _reaches_proxies(self, key: Key) -> bool:
         group, kind, ns, name = key
-        return group == ISTIO or (kind == "ConfigMap" and ns == self.options.istio_namespace and name == MESH_CONFIGMAP)
+        if group in (ISTIO, gatewayapi.GROUP):  # istiod pushes both, the Gateway API as Istio config
+            return True
+        return kind == "ConfigMap" and ns == self.options.istio_namespace and name == MESH_CONFIGMAP
 
     # -- the API server
     def put(self, obj: dict[str, Any]) -> dict[str, Any]:
@@ -68,16 +79,63 @@ class Mesh:
         elif kind == "Pod" and existing:
             obj["status"] = existing.get("status")
         stored = self.store.put(obj)
+        if self._deploys(stored):
+            for child in gatewayapi_deploy.deployment(stored, self.cluster.proxy_image):
+                self.put(child)
         self.cluster.reconcile()
-        return stored
+        if _group(stored) == gatewayapi.GROUP or kind == "ServiceEntry":
+            self._gateway_api_status()
+        return self.store.get(Ref.of(stored)) or stored
 
     def remove(self, ref: Ref) -> bool:
         removed = self.store.remove(ref) is not None
         if ref.kind == "Namespace" and removed:
             for inner in self.store.refs_in(ref.name):
                 self.store.remove(inner)
+        if removed and ref.kind == "Gateway" and _group_of(ref.api_version) == gatewayapi.GROUP:
+            # Kubernetes garbage collection: what the Gateway owns goes with it.
+            name = gatewayapi.deployed_name(ref.name)
+            for kind, api_version in (("Deployment", "apps/v1"), ("Service", "v1"), ("ServiceAccount", "v1")):
+                self.store.remove(Ref(api_version, kind, ref.namespace, name))
         self.cluster.reconcile()
+        if _group_of(ref.api_version) == gatewayapi.GROUP or ref.kind == "ServiceEntry":
+            self._gateway_api_status()
         return removed
+
+    # -- the Gateway API controller (istiod's deployment controller and status writer)
+    def _deploys(self, obj: dict[str, Any]) -> bool:
+        return (
+            _group(obj) == gatewayapi.GROUP
+            and obj.get("kind") == "Gateway"
+            and obj["spec"].get("gatewayClassName") == gatewayapi.ISTIO_CLASS
+        )
+
+    def _gateway_api_objects(self, pushed: bool) -> list[dict[str, Any]]:
+        kinds = ("Gateway", *gatewayapi.ROUTE_KINDS, "ReferenceGrant")
+        if pushed:
+            return self.store.pushed_group(gatewayapi.GROUP, kinds)
+        return [o for kind in kinds for o in self.store.select(gatewayapi.GROUP, kind)]
+
+    def _gateway_api_status(self) -> None:
+        """Status as istiod writes it once it has read the objects (at once here, as API objects)."""
+        translation = gatewayapi.translate(self._gateway_api_objects(False), self.store.select(ISTIO, "ServiceEntry"))
+        now = self.clock.datetime().strftime("%Y-%m-%dT%H:%M:%SZ")
+        for gw in self.store.select(gatewayapi.GROUP, "Gateway"):
+            if not self._deploys(gw):
+                continue
+            ns, name = gw["metadata"]["namespace"], gw["metadata"]["name"]
+            service = self.store.raw("", "Service", ns, gatewayapi.deployed_name(name))
+            if service is not None:
+                gw["status"] = gatewayapi_deploy.gateway_status(
+                    gw, service, gatewayapi_deploy.attached_counts(translation, gw), now
+                )
+        for kind in gatewayapi.ROUTE_KINDS:
+            for route in self.store.select(gatewayapi.GROUP, kind):
+                key = (kind, route["metadata"]["namespace"], route["metadata"]["name"])
+                attached = translation.attached.get(key, [])
+                route["status"] = gatewayapi_deploy.route_status(
+                    route, attached, now, key not in translation.not_permitted
+                )
 
     # -- the proxies: one per pod that runs Envoy
     def proxy(self, pod: dict[str, Any]) -> Sidecar | Gateway:
@@ -98,11 +156,14 @@ class Mesh:
     def view_for(self, pod: dict[str, Any]) -> ProxyView:
         """The config the proxy of ``pod`` holds now: what istiod pushed, narrowed to its Scope."""
         mesh = self.mesh_config()
-        registry = build(self.cluster.services(), list(self.store.pushed(ISTIO, "ServiceEntry")))
+        service_entries = list(self.store.pushed(ISTIO, "ServiceEntry"))
+        registry = build(self.cluster.services(), service_entries)
+        # Gateway API objects reach the proxies as the Istio config istiod converts them to.
+        gateway_api = gatewayapi.translate(self._gateway_api_objects(True), service_entries)
         scope = Scope.build(
             pod,
             registry,
-            list(self.store.pushed(ISTIO, "VirtualService")),
+            list(self.store.pushed(ISTIO, "VirtualService")) + gateway_api.virtual_services,
             list(self.store.pushed(ISTIO, "DestinationRule")),
             list(self.store.pushed(ISTIO, "Sidecar")),
             mesh,
@@ -111,7 +172,9 @@ class Mesh:
         return ProxyView(
             mesh=mesh,
             scope=scope,
-            gateways=list(self.store.pushed(ISTIO, "Gateway")),
+            # istiod binds a Gateway API Gateway to its own Service's pods, so only this namespace's count.
+            gateways=list(self.store.pushed(ISTIO, "Gateway"))
+            + [g for g in gateway_api.gateways if g["metadata"]["namespace"] == pod["metadata"]["namespace"]],
             root_namespace=mesh.get("rootNamespace", self.options.istio_namespace),
         )
 

@@ -14,6 +14,7 @@ from typing import Any
 from ..schema._common import duration_seconds, is_duration
 from ..schema.istio import HTTPMatchRequest, HTTPRoute, StringMatch
 from .config import qualify_gateway
+from .gatewayapi import route_origin
 from .messages import Request
 from .registry import host_matches
 
@@ -40,7 +41,9 @@ class HttpRouteChoice:
 
     @property
     def source(self) -> str:
-        return f"VirtualService {self.namespace}/{self.vs['metadata']['name']} http[{self.index}]"
+        own = f"VirtualService {self.namespace}/{self.vs['metadata']['name']} http[{self.index}]"
+        origin = route_origin(self.vs, self.route.name)
+        return f"{origin} (as istiod's {own})" if origin else own
 
     @property
     def name(self) -> str:
@@ -136,7 +139,9 @@ class TlsRouteChoice:
 
     @property
     def source(self) -> str:
-        return f"VirtualService {self.vs['metadata']['namespace']}/{self.vs['metadata']['name']} tls[{self.index}]"
+        own = f"VirtualService {self.vs['metadata']['namespace']}/{self.vs['metadata']['name']} tls[{self.index}]"
+        origin = route_origin(self.vs)
+        return f"{origin} rules[{self.index}] (as istiod's {own})" if origin else own
 
 
 def choose_tls_route(

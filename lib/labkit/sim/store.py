@@ -132,6 +132,11 @@ class ObjectStore:
             if g == group and k == kind:
                 yield obj
 
+    def pushed_group(self, group: str, kinds: tuple[str, ...]) -> list[dict[str, Any]]:
+        """What the proxies currently know of several kinds of one API group, in one pass."""
+        self._catch_up()
+        return [obj for (g, k, _ns, _name), obj in sorted(self._pushed.items()) if g == group and k in kinds]
+
     def pushed_one(self, group: str, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
         self._catch_up()
         return self._pushed.get((group, kind, namespace, name))
