@@ -364,10 +364,16 @@ class Objects:
             meta.pop("namespace", None)
         return obj
 
-    def _validate(self, r: Resource, new: dict[str, Any]) -> None:
-        """Refuse, as 422 Invalid, an object the API server would not store."""
+    def _validate(self, r: Resource, version: str, new: dict[str, Any]) -> None:
+        """Refuse, as 422 Invalid, an object the API server would not store.
+
+        A custom resource is checked against the schema of the version it was sent in (each CRD version
+        carries its own openAPIV3Schema; Kubernetes docs, "Versions in CustomResourceDefinitions"), so a
+        TLSRoute sent as v1alpha2 may leave out the hostnames v1 requires; it is stored at the preferred
+        version all the same."""
         configdata.decode(new)
         checked = _validation_view(new, self.mesh.store)
+        checked["apiVersion"] = r.api_version(version)
         # ... and Istio fields the simulator does not model, refused by name (sim.coverage)
         problems = (
             _annotation_problems(new)
@@ -404,7 +410,7 @@ class Objects:
         immutable = rbac.update_problems(r.kind, old, new) if old is not None else []
         if immutable:
             raise status.invalid(r, meta.get("name", ""), immutable)
-        self._validate(r, new)
+        self._validate(r, version, new)
         if dry_run:
             if old is not None:
                 meta["resourceVersion"] = old["metadata"].get("resourceVersion")
