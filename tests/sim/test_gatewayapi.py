@@ -174,6 +174,11 @@ def test_gateway_is_deployed_as_name_istio_with_status(lab: Lab) -> None:
     assert pod["metadata"]["name"].startswith("cnn-egress-gateway-istio-")
     svc = lab.get("Service", "cnn-egress-gateway-istio", "default")
     assert svc is not None and svc["spec"]["type"] == "ClusterIP"  # the service-type annotation
+    # The Service's ports: status-port 15021 (appProtocol tcp) and one per listener port, named after the
+    # listener, appProtocol its protocol in lower case (istio/istio pilot/pkg/config/kube/gateway/testdata/
+    # deployment/cluster-ip.yaml).
+    ports = [(p["name"], p["port"], p.get("appProtocol")) for p in svc["spec"]["ports"]]
+    assert ports == [("status-port", 15021, "tcp"), ("http", 80, "http")]
     # The Gateway API's Gateway status: Accepted and Programmed, and the address it was given.
     gw = lab.get("Gateway", "cnn-egress-gateway", "default", api_version=GW)
     assert gw is not None

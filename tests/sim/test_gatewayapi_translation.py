@@ -42,8 +42,8 @@ def translated(*docs: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
         doc = copy.deepcopy(doc)
         doc["metadata"]["creationTimestamp"] = f"2026-01-01T09:00:{i:02d}Z"
         stamped.append(doc)
-    entries = [d for d in stamped if d["kind"] == "ServiceEntry"]
-    out = translate([d for d in stamped if d["kind"] != "ServiceEntry"], entries)
+    entries = {(d["metadata"]["namespace"], d["metadata"]["name"]): d for d in stamped if d["kind"] == "ServiceEntry"}
+    out = translate([d for d in stamped if d["kind"] != "ServiceEntry"], lambda ns, name: entries.get((ns, name)))
     return (
         {g["metadata"]["name"]: g for g in out.gateways},
         {v["metadata"]["name"]: v for v in out.virtual_services},

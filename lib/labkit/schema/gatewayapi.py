@@ -28,7 +28,7 @@ API_VERSIONS: dict[str, tuple[str, ...]] = {
 #: Every other kind of the Gateway API groups: labkit does not validate them.
 OTHER_KINDS = {
     GROUP: ("BackendTLSPolicy", "GatewayClass", "GRPCRoute", "ListenerSet", "TCPRoute", "UDPRoute"),
-    "gateway.networking.x-k8s.io": ("XBackendTrafficPolicy", "XMesh", "XBackend", "XListenerSet"),
+    "gateway.networking.x-k8s.io": ("XBackendTrafficPolicy", "XMesh", "XBackend"),
 }
 
 FreeForm = dict[str, Any]

@@ -18,7 +18,7 @@ What the translation does not model is refused at apply time (``check``) by the 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -160,12 +160,13 @@ class _Listener:
         return allowed == "All" or route_namespace == self.namespace
 
 
-def translate(objects: Iterable[Obj], service_entries: Iterable[Obj]) -> Translation:
-    """The Istio Gateways and VirtualServices for the pushed Gateway API ``objects``."""
+def translate(objects: Iterable[Obj], service_entry: Callable[[str, str], Obj | None]) -> Translation:
+    """The Istio Gateways and VirtualServices for the Gateway API ``objects``; ``service_entry(namespace,
+    name)`` finds a route's ServiceEntry parent (looked up one by one: applying many ServiceEntries must
+    not cost a scan of all of them each)."""
     by_kind: dict[str, list[Obj]] = {}
     for obj in sorted(objects, key=_created):
         by_kind.setdefault(obj["kind"], []).append(obj)
-    entries = {(se["metadata"]["namespace"], se["metadata"]["name"]): se for se in service_entries}
     out = Translation()
     listeners: dict[tuple[str, str], list[_Listener]] = {}
     for gw in by_kind.get("Gateway", []):
@@ -185,7 +186,7 @@ def translate(objects: Iterable[Obj], service_entries: Iterable[Obj]) -> Transla
                 out.not_permitted.add((kind, ns, name))
             for parent in route["spec"].get("parentRefs") or []:
                 if parent.get("kind", "Gateway") == "ServiceEntry":
-                    se = entries.get((ns, parent["name"]))
+                    se = service_entry(ns, parent["name"])
                     if se is None:
                         continue
                     attached.append(f"ServiceEntry {ns}/{parent['name']}")

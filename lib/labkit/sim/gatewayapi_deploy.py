@@ -57,7 +57,7 @@ def deployment(gw: Obj, proxy_image: str) -> list[Obj]:
         seen.add(listener["port"])
         ports.append(
             {
-                "name": listener["name"],
+                "name": port_name(listener["name"]),
                 "port": listener["port"],
                 "protocol": "TCP",
                 "appProtocol": str(listener["protocol"]).lower(),
@@ -95,6 +95,12 @@ def deployment(gw: Obj, proxy_image: str) -> list[Obj]:
             "spec": {"type": "ClusterIP", "selector": {GATEWAY_NAME_LABEL: name}, "ports": ports},
         },
     ]
+
+
+def port_name(listener: str) -> str:
+    """istiod's Service port name for a listener: a listener name may hold dots and 253 characters, a
+    port name neither (deploymentcontroller.go sanitizeListenerNameForPort)."""
+    return listener.replace(".", "-")[:63]
 
 
 def gateway_status(gw: Obj, service: Obj, attached_routes: Mapping[str, int], now: str) -> Obj:

@@ -83,7 +83,7 @@ class Mesh:
             for child in gatewayapi_deploy.deployment(stored, self.cluster.proxy_image):
                 self.put(child)
         self.cluster.reconcile()
-        if _group(stored) == gatewayapi.GROUP or kind == "ServiceEntry":
+        if _group(stored) == gatewayapi.GROUP or (kind == "ServiceEntry" and self._has_routes()):
             self._gateway_api_status()
         return self.store.get(Ref.of(stored)) or stored
 
@@ -98,7 +98,7 @@ class Mesh:
             for kind, api_version in (("Deployment", "apps/v1"), ("Service", "v1"), ("ServiceAccount", "v1")):
                 self.store.remove(Ref(api_version, kind, ref.namespace, name))
         self.cluster.reconcile()
-        if _group_of(ref.api_version) == gatewayapi.GROUP or ref.kind == "ServiceEntry":
+        if _group_of(ref.api_version) == gatewayapi.GROUP or (ref.kind == "ServiceEntry" and self._has_routes()):
             self._gateway_api_status()
         return removed
 
@@ -110,6 +110,10 @@ class Mesh:
             and obj["spec"].get("gatewayClassName") == gatewayapi.ISTIO_CLASS
         )
 
+    def _has_routes(self) -> bool:
+        """Whether a ServiceEntry write can change any route's status (without reading every object)."""
+        return any(self.store.count(gatewayapi.GROUP, kind) for kind in gatewayapi.ROUTE_KINDS)
+
     def _gateway_api_objects(self, pushed: bool) -> list[dict[str, Any]]:
         kinds = ("Gateway", *gatewayapi.ROUTE_KINDS, "ReferenceGrant")
         if pushed:
@@ -118,7 +122,9 @@ class Mesh:
 
     def _gateway_api_status(self) -> None:
         """Status as istiod writes it once it has read the objects (at once here, as API objects)."""
-        translation = gatewayapi.translate(self._gateway_api_objects(False), self.store.select(ISTIO, "ServiceEntry"))
+        translation = gatewayapi.translate(
+            self._gateway_api_objects(False), lambda ns, name: self.store.raw(ISTIO, "ServiceEntry", ns, name)
+        )
         now = self.clock.datetime().strftime("%Y-%m-%dT%H:%M:%SZ")
         for gw in self.store.select(gatewayapi.GROUP, "Gateway"):
             if not self._deploys(gw):
@@ -159,7 +165,11 @@ class Mesh:
         service_entries = list(self.store.pushed(ISTIO, "ServiceEntry"))
         registry = build(self.cluster.services(), service_entries)
         # Gateway API objects reach the proxies as the Istio config istiod converts them to.
-        gateway_api = gatewayapi.translate(self._gateway_api_objects(True), service_entries)
+        gateway_api = gatewayapi.Translation()
+        objects = self._gateway_api_objects(True)
+        if objects:
+            entries = {(se["metadata"]["namespace"], se["metadata"]["name"]): se for se in service_entries}
+            gateway_api = gatewayapi.translate(objects, lambda ns, name: entries.get((ns, name)))
         scope = Scope.build(
             pod,
             registry,

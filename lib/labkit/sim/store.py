@@ -105,6 +105,10 @@ class ObjectStore:
         """The stored object itself (no copy), for the simulator's own reads."""
         return self._objects.get((group, kind, namespace or "", name))
 
+    def count(self, group: str, kind: str) -> int:
+        """How many objects of one kind are stored (no scan)."""
+        return len(self._by_kind.get((group, kind), {}))
+
     def select(
         self, group: str, kind: str, namespace: str | None = None, selector: str | None = None
     ) -> list[dict[str, Any]]:
