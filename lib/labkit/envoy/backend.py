@@ -45,6 +45,13 @@ PROXY_CONTAINER = "istio-proxy"
 #: Just over the proxies' access-log flush interval (proxy.FILE_FLUSH_MSEC, 50 ms).
 ACCESS_LOG_FLUSH = 0.06
 POD_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+#: istiod's push delay on this backend: none. A change is pushed as soon as it is stored; before anything
+#: looks at the data plane (a command, a log, a config dump, a pod's readiness) every Envoy gets what it
+#: should hold by then, and the look waits until Envoy has accepted it (its xDS ``version_text`` stats,
+#: nothing warming): the readiness ``istioctl experimental wait`` reads on a cluster. The simulator's
+#: modelled delay (``SimOptions.push_delay``, one second) would only put a sleep in front of that real
+#: signal; passing ``push_delay`` (``sim_options`` in ``labkit.connect``) brings it back.
+PUSH_DELAY = 0.0
 
 
 class EnvoyBackend(SimBackend):
@@ -55,6 +62,8 @@ class EnvoyBackend(SimBackend):
     access_log_flush_wait = 0.5
 
     def __init__(self, options: SimOptions | None = None, **overrides: Any) -> None:
+        if options is None:
+            overrides.setdefault("push_delay", PUSH_DELAY)
         super().__init__(options, **overrides)
         self.plane = DataPlane.start(self.mesh.world)  # refuses (changing nothing) without root or iptables
         try:
@@ -100,7 +109,11 @@ class EnvoyBackend(SimBackend):
 
     def _or_undo(self, before: dict[Ref, dict[str, Any] | None]) -> None:
         """Refuse a change the data plane cannot build (the translator's or the pods' refusals), putting
-        the objects back as they were, so a refused change changes nothing; then bring the pods along."""
+        the objects back as they were, so a refused change changes nothing.
+
+        The pods and proxies follow at the next look at the data plane (``sync.run()`` in ``exec``,
+        ``curl``, ``logs``, ``config_dump`` and ``wait_ready``): writes in a row (a lab's cleanup, several
+        manifests) reach each Envoy as one update instead of one per object."""
         try:
             self.sync.preview()
         except LabkitError:
@@ -110,7 +123,6 @@ class EnvoyBackend(SimBackend):
                 else:
                     self.mesh.put(old)
             raise
-        self.sync.run()
 
     def wait_ready(self, namespace: str, selector: str, timeout: float) -> list[dict[str, Any]]:
         pods = super().wait_ready(namespace, selector, timeout)

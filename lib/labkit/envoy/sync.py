@@ -27,6 +27,7 @@ from .capture import CaptureConfig
 from .material import material_of
 from .meshca import MeshCa
 from .plane import DataPlane, Pod
+from .proxy import EnvoyProxy
 
 if TYPE_CHECKING:
     from ..sim.mesh import Mesh
@@ -44,6 +45,11 @@ CAPTURE_ANNOTATIONS = {
     "traffic.sidecar.istio.io/includeInboundPorts": "include_inbound_ports",
     "traffic.sidecar.istio.io/excludeInboundPorts": "exclude_inbound_ports",
 }
+
+
+#: A proxy's config just written: pod key, proxy, xDS version, the kinds to wait for, and whether to wait
+#: for warming to end (not while a secret it uses is undelivered: that keeps it warming on purpose).
+_Written = tuple[str, EnvoyProxy, str, tuple[str, ...], bool]
 
 
 class SyncError(LabkitError):
@@ -90,6 +96,7 @@ class MeshSync:
         self._uids: dict[str, str] = {}
         self._applied: dict[str, str] = {}  # pod key -> the config last delivered, as JSON
         self._filters: dict[str, str] = {}  # pod key -> the filter table last written
+        self._pending: dict[str, str] = {}  # pod key -> the config written, until Envoy has accepted it
         self._hosts: dict[str, str] = {}  # Service name -> the cluster IP the pods resolve it to
         self.apps: dict[str, apps.App] = {}  # pod key -> its running application (nginx)
 
@@ -105,9 +112,16 @@ class MeshSync:
         for key, pod in pods.items():
             if key not in self.plane.pods:
                 self._add(pod)
+        # Every changed proxy gets its files first, then each is waited for: the proxies load at once.
+        written: list[_Written] = []
         for key, pod in pods.items():
             if proxy_role(pod) is not None:
-                self._configure(pod, self.plane.pods[key])
+                written += self._configure(pod, self.plane.pods[key])
+        for key, proxy, version, kinds, warm in written:
+            proxy.wait_applied(version, kinds, timeout=APPLY_TIMEOUT)
+            if warm:
+                _wait_warm(proxy, APPLY_TIMEOUT)
+            self._applied[key] = self._pending.pop(key)
         self._sync_network_policy(pods)
 
     def preview(self) -> None:
@@ -173,10 +187,11 @@ class MeshSync:
     def translation(self, pod: dict[str, Any]) -> EnvoyConfig:
         return gateway_config(self.mesh, pod) if proxy_role(pod) == ROUTER else sidecar_config(self.mesh, pod)
 
-    def _configure(self, pod: dict[str, Any], real: Pod) -> None:
+    def _configure(self, pod: dict[str, Any], real: Pod) -> list[_Written]:
+        """Write the proxy's config when it changed; what to wait for (nothing when it did not change)."""
         proxy = real.proxy
         if proxy is None:
-            return
+            return []
         config = self.translation(pod)
         material = material_of(self.mesh, pod, self.ca, self.plane.ca_pem)
         xds = proxy.xds
@@ -187,17 +202,16 @@ class MeshSync:
         materials = {name: material(name) for name in config.secrets}
         secrets = [secret(name, m) for name, m in materials.items() if m is not None]
         wanted = json.dumps([listeners, clusters, config.routes, secrets, sorted(materials)], sort_keys=True)
-        if self._applied.get(pod_key(pod)) == wanted:
-            return
+        key = pod_key(pod)
+        if self._applied.get(key) == wanted:
+            return []
         missing = [name for name, m in materials.items() if m is None]
         version = xds.apply(
             listeners=listeners, clusters=clusters, routes=config.routes, secrets=secrets, undelivered_secrets=missing
         )
         kinds = ("listeners", "clusters", "routes") if config.routes else ("listeners", "clusters")
-        proxy.wait_applied(version, kinds, timeout=APPLY_TIMEOUT)
-        if not missing:
-            _wait_warm(proxy, APPLY_TIMEOUT)
-        self._applied[pod_key(pod)] = wanted
+        self._pending[key] = wanted  # recorded as applied once Envoy has taken it
+        return [(key, proxy, version, kinds, not missing)]
 
     # -- NetworkPolicy
 
