@@ -60,11 +60,16 @@ class EnvoyBackend(SimBackend):
     #: How long a check looks again for an access-log line: the proxies flush every 50 ms
     #: (proxy.FILE_FLUSH_MSEC), and a TCP proxy writes its line when the connection closes.
     access_log_flush_wait = 0.5
+    #: Headers only Istio's proxy build adds, with the filter that adds them (``hops.ISTIO_ONLY_HEADERS``): a
+    #: check that expects one can say by name why this backend's requests lack it.
+    istio_only_headers = hops.ISTIO_ONLY_HEADERS
 
     def __init__(self, options: SimOptions | None = None, **overrides: Any) -> None:
         if options is None:
             overrides.setdefault("push_delay", PUSH_DELAY)
         super().__init__(options, **overrides)
+        self._last_command = 0.0  # when the last command in a pod ended (or started, while it runs)
+        self._flushed_after = 0.0  # when the access-log lines of the last curl had surely been written
         self.plane = DataPlane.start(self.mesh.world)  # refuses (changing nothing) without root or iptables
         try:
             self.sync = MeshSync(self.mesh, self.plane)
@@ -161,6 +166,7 @@ class EnvoyBackend(SimBackend):
         result = self._run(namespace, pod, container, argv, timeout + CURL_GRACE, CURL_TIMEOUT_EXIT_CODE)
         curl = remote.to_result(list(args), result)
         time.sleep(ACCESS_LOG_FLUSH)  # the lines of this request reach the files
+        self._flushed_after = time.monotonic()
         real = hops.trace(hop_pods, marks, curl.command)
         return replace(curl, traces=[real]) if real.hops else curl
 
@@ -176,7 +182,7 @@ class EnvoyBackend(SimBackend):
         )
         env = {"HOSTNAME": pod, "HOME": "/root", "PATH": POD_PATH, "LANG": "C.UTF-8"}
         env.update({e["name"]: e["value"] for e in spec.get("env") or [] if isinstance(e.get("value"), str)})
-        started = time.monotonic()
+        started = self._last_command = time.monotonic()
         proc = subprocess.Popen(
             real.view.wrap(real.ns, argv),
             stdin=subprocess.DEVNULL,
@@ -196,7 +202,8 @@ class EnvoyBackend(SimBackend):
             out, err = proc.communicate()
             code = timeout_code
             err += f"labkit: the command was still running after {timeout:g}s and was stopped\n"
-        return ExecResult(out, err, code, time.monotonic() - started)
+        self._last_command = time.monotonic()
+        return ExecResult(out, err, code, self._last_command - started)
 
     def logs(self, namespace: str, pod: str, container: str, since_seconds: float | None = None) -> list[str]:
         """The istio-proxy container's log is Envoy's access log (stdout); nginx's is its output; other
@@ -208,7 +215,9 @@ class EnvoyBackend(SimBackend):
             return app.lines()
         if container != PROXY_CONTAINER or real is None or real.proxy is None:
             return []
-        time.sleep(0.1)  # Envoy flushes its access log every 50 ms
+        # Envoy flushes its access log every 50 ms: wait for the lines of the last command, unless that
+        # wait is over already (a curl waits for its own lines before it returns).
+        time.sleep(max(0.0, self._last_command + ACCESS_LOG_FLUSH - max(self._flushed_after, time.monotonic())))
         lines = [line for line in real.proxy.access_log() if line.startswith("[")]
         if since_seconds is None:
             return lines

@@ -16,12 +16,12 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from ..errors import LabkitError, NotReady
-from ..sim.cluster import ROUTER, SIDECAR, proxy_role
+from ..sim.cluster import ROUTER, SIDECAR, proxy_role, target_port
 from ..sim.netpol import Peer
 from ..xds import gateway_config, sidecar_config
 from ..xds.config import EnvoyConfig
 from ..xds.secrets import secret
-from . import apps, netns
+from . import apps, kubeproxy, netns
 from . import netpol as netpol_rules
 from .capture import CaptureConfig
 from .material import material_of
@@ -97,6 +97,7 @@ class MeshSync:
         self._applied: dict[str, str] = {}  # pod key -> the config last delivered, as JSON
         self._filters: dict[str, str] = {}  # pod key -> the filter table last written
         self._pending: dict[str, str] = {}  # pod key -> the config written, until Envoy has accepted it
+        self._services: dict[str, str] = {}  # pod key -> the KUBE-SERVICES chain last written
         self._hosts: dict[str, str] = {}  # Service name -> the cluster IP the pods resolve it to
         self.apps: dict[str, apps.App] = {}  # pod key -> its running application (nginx)
 
@@ -122,7 +123,9 @@ class MeshSync:
             if warm:
                 _wait_warm(proxy, APPLY_TIMEOUT)
             self._applied[key] = self._pending.pop(key)
-        self._sync_network_policy(pods)
+        services = self._service_ports()
+        self._sync_service_rules(services)
+        self._sync_network_policy(pods, kubeproxy.reject_rules(services))
 
     def preview(self) -> None:
         """Build what every proxy will get once istiod has pushed what is stored now, without delivering
@@ -130,6 +133,7 @@ class MeshSync:
         future = copy.deepcopy(self.mesh)
         future.clock.sleep(future.options.push_delay)
         netpol_rules.check(future.store.select("networking.k8s.io", "NetworkPolicy"))
+        kubeproxy.service_ports(future.cluster.services(), future.cluster.service_endpoints, target_port)
         for pod in future.cluster.pods():
             apps.check(pod)
             role = proxy_role(pod)
@@ -162,7 +166,7 @@ class MeshSync:
         if app is not None:
             app.stop()
         self.plane.remove_pod(name, namespace)
-        for table in (self._uids, self._applied, self._filters):
+        for table in (self._uids, self._applied, self._filters, self._services):
             table.pop(key, None)
 
     def _sync_hosts(self) -> None:
@@ -215,7 +219,23 @@ class MeshSync:
 
     # -- NetworkPolicy
 
-    def _sync_network_policy(self, pods: dict[str, dict[str, Any]]) -> None:
+    # -- kube-proxy
+
+    def _service_ports(self) -> list[kubeproxy.ServicePort]:
+        cluster = self.mesh.cluster
+        return kubeproxy.service_ports(cluster.services(), cluster.service_endpoints, target_port)
+
+    def _sync_service_rules(self, services: list[kubeproxy.ServicePort]) -> None:
+        """Each pod's KUBE-SERVICES chain, rewritten where the Services or their endpoints changed."""
+        chain = kubeproxy.nat_input(services, with_jump=False)
+        for key, real in self.plane.pods.items():
+            if self._services.get(key) == chain:
+                continue
+            text = chain if key in self._services else kubeproxy.nat_input(services, with_jump=True)
+            netns.run(real.ns, [self.plane.tools.iptables_restore, "--noflush"], input=text)
+            self._services[key] = chain
+
+    def _sync_network_policy(self, pods: dict[str, dict[str, Any]], rejects: list[str]) -> None:
         policies = list(self.mesh.store.select("networking.k8s.io", "NetworkPolicy"))
         if not self.mesh.options.enforce_network_policy:
             policies = []
@@ -230,7 +250,7 @@ class MeshSync:
         ]
         for key, real in self.plane.pods.items():
             text = netpol_rules.filter_table(policies, peers[key], targets) if policies else None
-            text = text or netpol_rules.OPEN
+            text = kubeproxy.with_rejects(text or netpol_rules.OPEN, rejects)
             if self._filters.get(key, netpol_rules.OPEN) != text:
                 netns.run(real.ns, [self.plane.tools.iptables_restore], input=text)
                 self._filters[key] = text
