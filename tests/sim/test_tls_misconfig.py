@@ -3,8 +3,9 @@
 Sources:
 - istio.io, Operations > Common problems > Traffic management problems (network-issues):
   "Sending HTTPS to an HTTP port" (the sidecar parses the encrypted bytes as HTTP and the request
-  fails) and "Double TLS (TLS origination for a TLS request)" (the sidecar wraps TLS in TLS and the
-  request fails).
+  fails; on the listener of a service address, see Istio's pilot/pkg/networking/core/listener_builder.go
+  for the 0.0.0.0 listener's sniffing match and passthrough fallback) and "Double TLS (TLS origination
+  for a TLS request)" (the sidecar wraps TLS in TLS and the request fails).
 - Istio ClientTLSSettings reference (DestinationRule): ``subjectAltNames`` "If specified, the proxy
   will verify that the server certificate's subject alt name matches one of the specified values."
 - curl's man page, exit code 35: "SSL connect error. The SSL handshaking failed."
@@ -25,22 +26,42 @@ def settle(lab: Lab) -> None:
     lab.driver.sleep(2.0)  # istiod's push reaches the proxies
 
 
-def test_https_sent_to_a_port_declared_http_fails_the_handshake(lab: Lab) -> None:
+def _httpbin_443_as_http(lab: Lab, addresses: str = "") -> None:
     lab.apply(
-        """
+        f"""
 apiVersion: networking.istio.io/v1
 kind: ServiceEntry
-metadata: {name: httpbin-443-as-http}
+metadata: {{name: httpbin-443-as-http}}
 spec:
-  hosts: [httpbin.org]
-  ports: [{number: 443, name: http, protocol: HTTP}]
+  hosts: [httpbin.org]{addresses}
+  ports: [{{number: 443, name: http, protocol: HTTP}}]
   resolution: DNS
 """
     )
     settle(lab)
-    r = lab.curl("https://httpbin.org/get", "-sS")
+
+
+def test_https_sent_to_a_port_declared_http_on_an_address_fails_the_handshake(lab: Lab) -> None:
+    # istio.io network-issues, "Sending HTTPS to an HTTP port": the sidecar parses the TLS as HTTP,
+    # curl exits 35 and the access log shows 400 DPE. That is the listener of a service address, which
+    # has only the HTTP filter chain (Istio's listener_builder.go adds the sniffing match and the
+    # passthrough fallback only on the 0.0.0.0 listener).
+    _httpbin_443_as_http(lab, "\n  addresses: [240.240.0.10]")
+    r = lab.curl("https://httpbin.org/get", "-sS", "--resolve", "httpbin.org:443:240.240.0.10")
     assert r.exit_code == 35, r.stderr
     assert "HTTP listener" in str(r.explain())
+    assert " 400 DPE " in lab.logs()[-1]
+
+
+def test_https_sent_to_a_port_declared_http_on_0_0_0_0_takes_the_passthrough_chain(lab: Lab) -> None:
+    # The same ServiceEntry without addresses shares 0.0.0.0_443, whose HTTP chain matches only what the
+    # HTTP inspector finds to be HTTP (http/1.0, http/1.1, h2c; Istio's listener_builder.go): the
+    # ClientHello takes the PassthroughFilterChain, which under ALLOW_ANY carries it to the server
+    # (PassthroughCluster), so the handshake and the request succeed.
+    _httpbin_443_as_http(lab)
+    r = lab.curl("https://httpbin.org/get", "-sS")
+    assert r.status == 200, r.stderr
+    assert "PassthroughCluster" in lab.logs()[-1]
 
 
 def test_double_tls_fails_the_handshake(lab: Lab) -> None:
