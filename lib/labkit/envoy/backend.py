@@ -29,7 +29,7 @@ from ..result import CurlResult
 from ..sim.backend import SimBackend
 from ..sim.topology import SimOptions
 from . import hops, preflight
-from .apps import NGINX
+from .apps import NGINX, SQUID
 from .plane import DataPlane
 from .preflight import ENVOY_VERSION
 from .sync import MeshSync
@@ -150,6 +150,9 @@ class EnvoyBackend(SimBackend):
             return argv
         directory = self.plane.run.subdir(f"pods/{namespace}.{pod}/volumes", mode=0o700)
         mounts = write_volumes(self.mesh.store, obj, container, directory)
+        app = self.sync.apps.get(f"{namespace}/{pod}")
+        if app is not None and app.container == container:
+            mounts = {**mounts, **app.paths}  # the application's own directories (Squid's logs)
         return [rewrite(a, mounts) for a in argv] if mounts else argv
 
     def curl(self, namespace: str, pod: str, container: str, args: list[str], timeout: float) -> CurlResult:
@@ -235,15 +238,19 @@ class EnvoyBackend(SimBackend):
     def doctor(self) -> list[DoctorItem]:
         items = super().doctor()
         machine = [DoctorItem(f"machine: {c.name}", c.ok, c.detail, c.fix) for c in preflight.run().checks]
-        has_nginx = Path(NGINX).exists()
-        machine.append(
-            DoctorItem(
-                "machine: nginx",
-                has_nginx,
-                NGINX if has_nginx else "missing (lab 05's server needs it)",
-                "" if has_nginx else "apt-get install nginx-light",
+        for name, binary, needed_by, package in (
+            ("nginx", NGINX, "lab 05's server", "nginx-light"),
+            ("squid", SQUID, "lab 08's forward proxy", "squid"),
+        ):
+            there = Path(binary).exists()
+            machine.append(
+                DoctorItem(
+                    f"machine: {name}",
+                    there,
+                    binary if there else f"missing ({needed_by} needs it)",
+                    "" if there else f"apt-get install {package}",
+                )
             )
-        )
         return [DoctorItem("backend", None, self.describe()), *machine, *items[1:]]
 
     # -- teardown
