@@ -1,5 +1,5 @@
 """The control plane's state made real: one real pod per simulated pod, its Envoy config, its
-NetworkPolicy rules and the Service names it resolves.
+NetworkPolicy rules, kube-proxy's Service rules and the Service names it resolves.
 
 ``MeshSync.run()`` is idempotent and cheap when nothing changed. It creates a namespace (and an Envoy,
 for a sidecar or a gateway) for each pod the Mesh's controllers made, removes pods that are gone,

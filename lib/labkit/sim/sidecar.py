@@ -29,7 +29,6 @@ from .proxy import (
     HttpExchange,
     Proxy,
     RequestContext,
-    local_reply,
 )
 from .registry import MeshService, fqdn
 from .routing import Source, choose_http_route, choose_tls_route
@@ -178,12 +177,10 @@ class Sidecar(Proxy):
                 hop.step("filter chain", f"{svc.hostname}:{port} ({svc.source})")
                 cluster = ClusterRef(svc.hostname, port)
         if cluster is None:
-            entry = self._by_address(view, conn.dst_ip, port)
-            if entry is not None and _is_http_port(entry, port):
-                return self._tls_on_http_port(ctx, conn)
-            # 0.0.0.0_<port> (Istio's listener.go, outbound sniffing): its HTTP chain matches the HTTP
-            # inspector's http/1.0, http/1.1 and h2c only, so a ClientHello takes the listener's
-            # PassthroughFilterChain, as any unknown destination does.
+            # Also on a port a service declares HTTP: that listener's HTTP chain matches only what the
+            # HTTP inspector finds to be HTTP, and a ClientHello falls through to its passthrough chain
+            # (istio/istio#16458, fixed by #17169; the listener shape in #24998), like any unknown
+            # destination.
             return self._unknown_destination(ctx, conn, sni)
         missing = self.missing_cluster(view, cluster)
         if missing:
@@ -210,19 +207,6 @@ class Sidecar(Proxy):
             downstream_remote=f"{conn.src_ip}:{conn.src_port}", server_name=sni or "-", duration=PROXY_LATENCY,
             bytes_sent=0,
         )  # fmt: skip
-        return Outcome.failed(TLS_FAILED, "wrong version number", PROXY_LATENCY)
-
-    def _tls_on_http_port(self, ctx: RequestContext, conn: Connection) -> Outcome:
-        """istio.io network-issues, "Sending HTTPS to an HTTP port": on a listener for a ServiceEntry's
-        address whose port is HTTP (no sniffing there, only the HTTP filter chain), the sidecar parses
-        the TLS bytes as HTTP, fails, and answers 400 in plain text (Envoy's HTTP/1 codec error): the
-        client's TLS handshake reads plain text."""
-        port = conn.dst_port
-        ctx.hop.step("listener", f"{conn.dst_ip}_{port} is an HTTP listener: its service declares port {port} HTTP")
-        ctx.hop.outcome = "the sidecar can't parse TLS as HTTP: 400 in plain text, the client's handshake fails"
-        ex = HttpExchange(self, ctx.view, Request("-", "-", "-"), "-", f"{conn.dst_ip}:{port}",
-                          f"{conn.src_ip}:{conn.src_port}")  # fmt: skip
-        ex.log(local_reply(400), flags="DPE", details="http1.codec_error")
         return Outcome.failed(TLS_FAILED, "wrong version number", PROXY_LATENCY)
 
     @staticmethod
@@ -311,8 +295,3 @@ class Sidecar(Proxy):
 def _is_tls_port(svc: MeshService, number: int) -> bool:
     port = svc.port(number)
     return port is not None and port.is_tls
-
-
-def _is_http_port(svc: MeshService, number: int) -> bool:
-    port = svc.port(number)
-    return port is not None and port.is_http
