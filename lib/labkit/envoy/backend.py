@@ -42,8 +42,8 @@ CURL_TIMEOUT_EXIT_CODE = 28
 #: Extra seconds past a curl's own timeout, so curl can report exit 28 itself (as on kube).
 CURL_GRACE = 5.0
 PROXY_CONTAINER = "istio-proxy"
-#: Just over the proxies' access-log flush interval (proxy.FILE_FLUSH_MSEC, 50 ms).
-ACCESS_LOG_FLUSH = 0.06
+#: Just over the proxies' access-log flush interval (proxy.FILE_FLUSH_MSEC, 20 ms).
+ACCESS_LOG_FLUSH = 0.03
 POD_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 #: istiod's push delay on this backend: none. A change is pushed as soon as it is stored; before anything
 #: looks at the data plane (a command, a log, a config dump, a pod's readiness) every Envoy gets what it
@@ -57,7 +57,7 @@ PUSH_DELAY = 0.0
 class EnvoyBackend(SimBackend):
     name = "envoy"
     simulated = False
-    #: How long a check looks again for an access-log line: the proxies flush every 50 ms
+    #: How long a check looks again for an access-log line: the proxies flush every 20 ms
     #: (proxy.FILE_FLUSH_MSEC), and a TCP proxy writes its line when the connection closes.
     access_log_flush_wait = 0.5
     #: Headers only Istio's proxy build adds, with the filter that adds them (``hops.ISTIO_ONLY_HEADERS``): a
@@ -218,7 +218,7 @@ class EnvoyBackend(SimBackend):
             return app.lines()
         if container != PROXY_CONTAINER or real is None or real.proxy is None:
             return []
-        # Envoy flushes its access log every 50 ms: wait for the lines of the last command, unless that
+        # Envoy flushes its access log every 20 ms: wait for the lines of the last command, unless that
         # wait is over already (a curl waits for its own lines before it returns).
         time.sleep(max(0.0, self._last_command + ACCESS_LOG_FLUSH - max(self._flushed_after, time.monotonic())))
         lines = [line for line in real.proxy.access_log() if line.startswith("[")]
