@@ -15,6 +15,7 @@ Another image is left as a bare namespace: a command run in it is the machine's 
 from __future__ import annotations
 
 import pwd
+import re
 import shutil
 import subprocess
 import time
@@ -31,6 +32,8 @@ from .rundir import RunDir
 
 NGINX = "/usr/sbin/nginx"
 NGINX_CONF = "nginx.conf"
+#: How long nginx may take to open its ports (its pid file appears then).
+NGINX_START_TIMEOUT = 10.0
 SQUID = "/usr/sbin/squid"
 SQUID_CONF = "squid.conf"
 SQUID_USER = "proxy"  # the user Debian's squid package runs Squid as
@@ -136,10 +139,17 @@ def start(store: Any, pod: dict[str, Any], real: Pod, run: RunDir) -> App | None
             start_new_session=True,
         )
     run.record(process.pid, f"nginx {meta['name']}.{meta['namespace']}")
-    time.sleep(0.2)
-    if process.poll() is not None:
+    # nginx writes its pid file once its listening sockets are open: that is the readiness to wait for
+    # (a config without a pid directive gets the old fixed wait).
+    found = re.search(r"^\s*pid\s+([^;]+);", text, re.M)
+    pid = Path(found.group(1).strip().strip("\"'")) if found else None
+    deadline = time.monotonic() + (NGINX_START_TIMEOUT if pid else 0.2)
+    while process.poll() is None and time.monotonic() < deadline and not (pid and pid.exists()):
+        time.sleep(0.02)
+    if process.poll() is not None or (pid and not pid.exists()):
         raise AppError(
-            f"nginx in pod {meta['namespace']}/{meta['name']} exited with code {process.returncode}: "
+            f"nginx in pod {meta['namespace']}/{meta['name']} "
+            + (f"exited with code {process.returncode}: " if process.poll() is not None else "did not start: ")
             + " | ".join(log.read_text(errors="replace").splitlines()[-5:])
         )
     return App(process, log)
