@@ -353,8 +353,11 @@ SCENARIOS = [
         _get(f"https://{CNN}/politics", "-o", "/dev/null", logs=(SIDECAR, GATEWAY)),
         {"status": "200", "log.gateway.cluster": f"outbound|443||{CNN}"},
     ),
-    # HTTPS to a port the mesh knows as plain HTTP: no TLS handshake can complete through the sidecar's
-    # HTTP listener, so curl reports a TLS connect error (exit 35, "SSL connect error", curl's man page).
+    # HTTPS to a port the mesh knows as plain HTTP (istio.io network-issues, "Sending HTTPS to an HTTP
+    # port": curl exit 35). The page's "400 DPE" is istio/istio#16458, fixed by #17169: 0.0.0.0_80's HTTP
+    # chain now matches only what the HTTP inspector finds to be HTTP, and a match-all TCP chain takes the
+    # rest (#24998). The ClientHello falls through to BlackHoleCluster under REGISTRY_ONLY, which closes
+    # the connection: no handshake completes, a TLS connect error (exit 35, curl's man page).
     Scenario("misc-https-to-http-port", httpbin_entry, _get("https://httpbin.org:80/headers"), {"exit_code": "35"}),
     # Istio's "Double TLS" pitfall (istio.io, traffic management problems): TLS originated for a port
     # the application already speaks TLS on; the server sees TLS inside TLS.

@@ -11,6 +11,7 @@ import pytest
 
 from labkit import certs
 from labkit.lab import Lab
+from labkit.paths import lab_file
 from labkit.xds import EnvoyConfig, TranslationError, sidecar_config
 
 from .conftest import envoy_validate, mesh_of, pod, scenario, settle
@@ -301,3 +302,31 @@ def test_endpoint_fields_it_does_not_build_are_refused(lab: Lab) -> None:
     settle(lab)
     with pytest.raises(TranslationError, match=r"endpoints\[\]\.weight"):
         client(lab)
+
+
+def test_an_external_name_service_joins_the_virtual_host_of_the_host_it_names(lab: Lab) -> None:
+    # Istio 1.21 upgrade notes ("ExternalName support changes") and istio.io's Kubernetes-services egress
+    # task: an ExternalName Service is an alias of the service it names; istiod adds the alias's hostname
+    # and its alternative names (GenerateAltVirtualHosts: name.ns, name.ns.svc, and the bare name in the
+    # proxy's own namespace) to that service's virtual host, so Host: my-httpbin... takes httpbin.org's
+    # route. The absolute form with a trailing dot follows the host's own (see the test above).
+    lab.apply(lab_file("01-external-access", "serviceentry-http.yaml"), name="httpbin-ext", host="httpbin.org")
+    lab.apply(
+        lab_file("07-kubernetes-services", "externalname-service.yaml"),
+        name="my-httpbin",
+        external_host="httpbin.org",
+    )
+    settle(lab)
+    routes = client(lab).route("80")
+    assert routes is not None
+    vhost = next(v for v in routes["virtual_hosts"] if v["name"] == "httpbin.org:80")
+    alias = "my-httpbin.default.svc.cluster.local"
+    assert vhost["domains"] == [
+        "httpbin.org",
+        "httpbin.org.",
+        alias,
+        alias + ".",
+        "my-httpbin",
+        "my-httpbin.default.svc",
+        "my-httpbin.default",
+    ]

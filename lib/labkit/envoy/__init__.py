@@ -29,8 +29,9 @@ what a killed run left behind (``labkit reset --backend envoy``).
 The backend (``labkit.connect(backend="envoy")``, ``backend.EnvoyBackend``) puts labkit's control plane
 in front of this: ``sync.MeshSync`` makes one real pod per pod of the simulator's Mesh, hands each Envoy
 what ``labkit.xds`` translates (``material``: its SDS secrets; ``meshca``: the mesh's identities),
-writes NetworkPolicy as iptables (``netpol``), runs lab 05's nginx (``apps``, ``volumes``), and
-``hops`` reads the real hops of a request back for ``explain()``.
+writes NetworkPolicy as iptables (``netpol``) and kube-proxy's Service rules (``kubeproxy``), runs lab
+05's nginx and lab 08's Squid (``apps``, ``volumes``), and ``hops`` reads the real hops of a request back
+for ``explain()``.
 """
 
 from .capture import ISTIO_DEFAULT, CaptureConfig

@@ -29,7 +29,7 @@ from ..result import CurlResult
 from ..sim.backend import SimBackend
 from ..sim.topology import SimOptions
 from . import hops, preflight
-from .apps import NGINX
+from .apps import NGINX, SQUID
 from .plane import DataPlane
 from .preflight import ENVOY_VERSION
 from .sync import MeshSync
@@ -42,20 +42,34 @@ CURL_TIMEOUT_EXIT_CODE = 28
 #: Extra seconds past a curl's own timeout, so curl can report exit 28 itself (as on kube).
 CURL_GRACE = 5.0
 PROXY_CONTAINER = "istio-proxy"
-#: Just over the proxies' access-log flush interval (proxy.FILE_FLUSH_MSEC, 50 ms).
-ACCESS_LOG_FLUSH = 0.06
+#: Just over the proxies' access-log flush interval (proxy.FILE_FLUSH_MSEC, 20 ms).
+ACCESS_LOG_FLUSH = 0.03
 POD_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+#: istiod's push delay on this backend: none. A change is pushed as soon as it is stored; before anything
+#: looks at the data plane (a command, a log, a config dump, a pod's readiness) every Envoy gets what it
+#: should hold by then, and the look waits until Envoy has accepted it (its xDS ``version_text`` stats,
+#: nothing warming): the readiness ``istioctl experimental wait`` reads on a cluster. The simulator's
+#: modelled delay (``SimOptions.push_delay``, one second) would only put a sleep in front of that real
+#: signal; passing ``push_delay`` (``sim_options`` in ``labkit.connect``) brings it back.
+PUSH_DELAY = 0.0
 
 
 class EnvoyBackend(SimBackend):
     name = "envoy"
     simulated = False
-    #: How long a check looks again for an access-log line: the proxies flush every 50 ms
+    #: How long a check looks again for an access-log line: the proxies flush every 20 ms
     #: (proxy.FILE_FLUSH_MSEC), and a TCP proxy writes its line when the connection closes.
     access_log_flush_wait = 0.5
+    #: Headers only Istio's proxy build adds, with the filter that adds them (``hops.ISTIO_ONLY_HEADERS``): a
+    #: check that expects one can say by name why this backend's requests lack it.
+    istio_only_headers = hops.ISTIO_ONLY_HEADERS
 
     def __init__(self, options: SimOptions | None = None, **overrides: Any) -> None:
+        if options is None:
+            overrides.setdefault("push_delay", PUSH_DELAY)
         super().__init__(options, **overrides)
+        self._last_command = 0.0  # when the last command in a pod ended (or started, while it runs)
+        self._flushed_after = 0.0  # when the access-log lines of the last curl had surely been written
         self.plane = DataPlane.start(self.mesh.world)  # refuses (changing nothing) without root or iptables
         try:
             self.sync = MeshSync(self.mesh, self.plane)
@@ -100,7 +114,11 @@ class EnvoyBackend(SimBackend):
 
     def _or_undo(self, before: dict[Ref, dict[str, Any] | None]) -> None:
         """Refuse a change the data plane cannot build (the translator's or the pods' refusals), putting
-        the objects back as they were, so a refused change changes nothing; then bring the pods along."""
+        the objects back as they were, so a refused change changes nothing.
+
+        The pods and proxies follow at the next look at the data plane (``sync.run()`` in ``exec``,
+        ``curl``, ``logs``, ``config_dump`` and ``wait_ready``): writes in a row (a lab's cleanup, several
+        manifests) reach each Envoy as one update instead of one per object."""
         try:
             self.sync.preview()
         except LabkitError:
@@ -110,7 +128,6 @@ class EnvoyBackend(SimBackend):
                 else:
                     self.mesh.put(old)
             raise
-        self.sync.run()
 
     def wait_ready(self, namespace: str, selector: str, timeout: float) -> list[dict[str, Any]]:
         pods = super().wait_ready(namespace, selector, timeout)
@@ -133,6 +150,9 @@ class EnvoyBackend(SimBackend):
             return argv
         directory = self.plane.run.subdir(f"pods/{namespace}.{pod}/volumes", mode=0o700)
         mounts = write_volumes(self.mesh.store, obj, container, directory)
+        app = self.sync.apps.get(f"{namespace}/{pod}")
+        if app is not None and app.container == container:
+            mounts = {**mounts, **app.paths}  # the application's own directories (Squid's logs)
         return [rewrite(a, mounts) for a in argv] if mounts else argv
 
     def curl(self, namespace: str, pod: str, container: str, args: list[str], timeout: float) -> CurlResult:
@@ -149,6 +169,7 @@ class EnvoyBackend(SimBackend):
         result = self._run(namespace, pod, container, argv, timeout + CURL_GRACE, CURL_TIMEOUT_EXIT_CODE)
         curl = remote.to_result(list(args), result)
         time.sleep(ACCESS_LOG_FLUSH)  # the lines of this request reach the files
+        self._flushed_after = time.monotonic()
         real = hops.trace(hop_pods, marks, curl.command)
         return replace(curl, traces=[real]) if real.hops else curl
 
@@ -164,7 +185,7 @@ class EnvoyBackend(SimBackend):
         )
         env = {"HOSTNAME": pod, "HOME": "/root", "PATH": POD_PATH, "LANG": "C.UTF-8"}
         env.update({e["name"]: e["value"] for e in spec.get("env") or [] if isinstance(e.get("value"), str)})
-        started = time.monotonic()
+        started = self._last_command = time.monotonic()
         proc = subprocess.Popen(
             real.view.wrap(real.ns, argv),
             stdin=subprocess.DEVNULL,
@@ -184,7 +205,8 @@ class EnvoyBackend(SimBackend):
             out, err = proc.communicate()
             code = timeout_code
             err += f"labkit: the command was still running after {timeout:g}s and was stopped\n"
-        return ExecResult(out, err, code, time.monotonic() - started)
+        self._last_command = time.monotonic()
+        return ExecResult(out, err, code, self._last_command - started)
 
     def logs(self, namespace: str, pod: str, container: str, since_seconds: float | None = None) -> list[str]:
         """The istio-proxy container's log is Envoy's access log (stdout); nginx's is its output; other
@@ -196,7 +218,9 @@ class EnvoyBackend(SimBackend):
             return app.lines()
         if container != PROXY_CONTAINER or real is None or real.proxy is None:
             return []
-        time.sleep(0.1)  # Envoy flushes its access log every 50 ms
+        # Envoy flushes its access log every 20 ms: wait for the lines of the last command, unless that
+        # wait is over already (a curl waits for its own lines before it returns).
+        time.sleep(max(0.0, self._last_command + ACCESS_LOG_FLUSH - max(self._flushed_after, time.monotonic())))
         lines = [line for line in real.proxy.access_log() if line.startswith("[")]
         if since_seconds is None:
             return lines
@@ -214,15 +238,19 @@ class EnvoyBackend(SimBackend):
     def doctor(self) -> list[DoctorItem]:
         items = super().doctor()
         machine = [DoctorItem(f"machine: {c.name}", c.ok, c.detail, c.fix) for c in preflight.run().checks]
-        has_nginx = Path(NGINX).exists()
-        machine.append(
-            DoctorItem(
-                "machine: nginx",
-                has_nginx,
-                NGINX if has_nginx else "missing (lab 05's server needs it)",
-                "" if has_nginx else "apt-get install nginx-light",
+        for name, binary, needed_by, package in (
+            ("nginx", NGINX, "lab 05's server", "nginx-light"),
+            ("squid", SQUID, "lab 08's forward proxy", "squid"),
+        ):
+            there = Path(binary).exists()
+            machine.append(
+                DoctorItem(
+                    f"machine: {name}",
+                    there,
+                    binary if there else f"missing ({needed_by} needs it)",
+                    "" if there else f"apt-get install {package}",
+                )
             )
-        )
         return [DoctorItem("backend", None, self.describe()), *machine, *items[1:]]
 
     # -- teardown

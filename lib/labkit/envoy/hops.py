@@ -13,6 +13,17 @@ from .plane import Pod
 
 #: The catch-all listener a sidecar's captured connections enter by (istiod's virtualOutbound).
 VIRTUAL_OUTBOUND = "virtualOutbound"
+#: Request headers Istio's own proxy build adds on a sidecar's outbound HTTP requests, and the filter that
+#: adds them: it is not in upstream Envoy, so requests through this backend's sidecars never carry them.
+ISTIO_ONLY_HEADERS = {
+    "x-envoy-peer-metadata": "istio.metadata_exchange",
+    "x-envoy-peer-metadata-id": "istio.metadata_exchange",
+}
+NOT_BUILT = (
+    "Istio's metadata-exchange filter (istio.metadata_exchange), which adds x-envoy-peer-metadata and "
+    "x-envoy-peer-metadata-id, is part of Istio's proxy build and not of upstream Envoy: this request left "
+    "without those headers"
+)
 
 
 def log_marks(pods: list[Pod]) -> dict[str, int]:
@@ -41,10 +52,8 @@ def trace(pods: list[Pod], marks: dict[str, int], request: str) -> Trace:
         lines = [x for x in proxy.access_log()[marks.get(f"{pod.namespace}/{pod.name}", 0) :] if x.startswith("[")]
         if not lines:
             continue
-        dump = proxy.config_dump()
-        listeners = {
-            x.get("name", "") for section in dump.get("configs", []) for x in section.get("dynamic_listeners", [])
-        }
+        dump = proxy.config_dump("dynamic_listeners")  # the listener names only: a fifth of the whole dump
+        listeners = {x.get("name", "") for x in dump.get("configs", [])}  # one DynamicListener per entry
         role = "egress gateway" if proxy.kind == "router" else "sidecar"
         for line in lines:
             entry = parse(line)
@@ -57,6 +66,8 @@ def trace(pods: list[Pod], marks: dict[str, int], request: str) -> Trace:
                 hop.step("SNI", entry.server_name)
             if entry.flags != "-":
                 hop.step("response flags", entry.flags)
+            if proxy.kind == "sidecar" and entry.response_code != 0:
+                hop.step("not built", NOT_BUILT)
             code = "no HTTP response (TCP)" if entry.response_code == 0 else f"HTTP {entry.response_code}"
             hop.outcome = f"{code}, {entry.details}"
     return out

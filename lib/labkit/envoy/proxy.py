@@ -25,9 +25,10 @@ from .rundir import RunDir
 from .xds import XdsFiles
 
 #: Istio starts Envoy with two worker threads by default; the flush interval is shorter than Istio's
-#: 1 s so an access-log line can be read right after the request that made it.
+#: 1 s so an access-log line can be read right after the request that made it (every command waits
+#: for it: backend.ACCESS_LOG_FLUSH).
 CONCURRENCY = 2
-FILE_FLUSH_MSEC = 50
+FILE_FLUSH_MSEC = 20
 
 
 class ProxyError(LabkitError):
@@ -136,8 +137,9 @@ class EnvoyProxy:
     def node_id(self) -> str:
         return node_id(self.kind, self.ip, self.pod, self.namespace)
 
-    def config_dump(self) -> dict[str, Any]:
-        status, body = self.admin("/config_dump")
+    def config_dump(self, resource: str = "") -> dict[str, Any]:
+        """GET /config_dump, or only one kind of resource (``resource=dynamic_listeners``, Envoy's admin docs)."""
+        status, body = self.admin(f"/config_dump?resource={resource}" if resource else "/config_dump")
         if status != 200:
             raise ProxyError(f"{self.pod}: GET /config_dump answered {status}: {body[:200]}")
         return json.loads(body)

@@ -1,5 +1,5 @@
 """The control plane's state made real: one real pod per simulated pod, its Envoy config, its
-NetworkPolicy rules and the Service names it resolves.
+NetworkPolicy rules, kube-proxy's Service rules and the Service names it resolves.
 
 ``MeshSync.run()`` is idempotent and cheap when nothing changed. It creates a namespace (and an Envoy,
 for a sidecar or a gateway) for each pod the Mesh's controllers made, removes pods that are gone,
@@ -16,17 +16,18 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from ..errors import LabkitError, NotReady
-from ..sim.cluster import ROUTER, SIDECAR, proxy_role
+from ..sim.cluster import ROUTER, SIDECAR, proxy_role, target_port
 from ..sim.netpol import Peer
 from ..xds import gateway_config, sidecar_config
 from ..xds.config import EnvoyConfig
 from ..xds.secrets import secret
-from . import apps, netns
+from . import apps, kubeproxy, netns
 from . import netpol as netpol_rules
 from .capture import CaptureConfig
 from .material import material_of
 from .meshca import MeshCa
 from .plane import DataPlane, Pod
+from .proxy import EnvoyProxy
 
 if TYPE_CHECKING:
     from ..sim.mesh import Mesh
@@ -44,6 +45,11 @@ CAPTURE_ANNOTATIONS = {
     "traffic.sidecar.istio.io/includeInboundPorts": "include_inbound_ports",
     "traffic.sidecar.istio.io/excludeInboundPorts": "exclude_inbound_ports",
 }
+
+
+#: A proxy's config just written: pod key, proxy, xDS version, the kinds to wait for, and whether to wait
+#: for warming to end (not while a secret it uses is undelivered: that keeps it warming on purpose).
+_Written = tuple[str, EnvoyProxy, str, tuple[str, ...], bool]
 
 
 class SyncError(LabkitError):
@@ -90,6 +96,8 @@ class MeshSync:
         self._uids: dict[str, str] = {}
         self._applied: dict[str, str] = {}  # pod key -> the config last delivered, as JSON
         self._filters: dict[str, str] = {}  # pod key -> the filter table last written
+        self._pending: dict[str, str] = {}  # pod key -> the config written, until Envoy has accepted it
+        self._services: dict[str, str] = {}  # pod key -> the KUBE-SERVICES chain last written
         self._hosts: dict[str, str] = {}  # Service name -> the cluster IP the pods resolve it to
         self.apps: dict[str, apps.App] = {}  # pod key -> its running application (nginx)
 
@@ -105,10 +113,19 @@ class MeshSync:
         for key, pod in pods.items():
             if key not in self.plane.pods:
                 self._add(pod)
+        # Every changed proxy gets its files first, then each is waited for: the proxies load at once.
+        written: list[_Written] = []
         for key, pod in pods.items():
             if proxy_role(pod) is not None:
-                self._configure(pod, self.plane.pods[key])
-        self._sync_network_policy(pods)
+                written += self._configure(pod, self.plane.pods[key])
+        for key, proxy, version, kinds, warm in written:
+            proxy.wait_applied(version, kinds, timeout=APPLY_TIMEOUT)
+            if warm:
+                _wait_warm(proxy, APPLY_TIMEOUT)
+            self._applied[key] = self._pending.pop(key)
+        services = self._service_ports()
+        self._sync_service_rules(services)
+        self._sync_network_policy(pods, kubeproxy.reject_rules(services))
 
     def preview(self) -> None:
         """Build what every proxy will get once istiod has pushed what is stored now, without delivering
@@ -116,6 +133,7 @@ class MeshSync:
         future = copy.deepcopy(self.mesh)
         future.clock.sleep(future.options.push_delay)
         netpol_rules.check(future.store.select("networking.k8s.io", "NetworkPolicy"))
+        kubeproxy.service_ports(future.cluster.services(), future.cluster.service_endpoints, target_port)
         for pod in future.cluster.pods():
             apps.check(pod)
             role = proxy_role(pod)
@@ -148,7 +166,7 @@ class MeshSync:
         if app is not None:
             app.stop()
         self.plane.remove_pod(name, namespace)
-        for table in (self._uids, self._applied, self._filters):
+        for table in (self._uids, self._applied, self._filters, self._services):
             table.pop(key, None)
 
     def _sync_hosts(self) -> None:
@@ -173,10 +191,11 @@ class MeshSync:
     def translation(self, pod: dict[str, Any]) -> EnvoyConfig:
         return gateway_config(self.mesh, pod) if proxy_role(pod) == ROUTER else sidecar_config(self.mesh, pod)
 
-    def _configure(self, pod: dict[str, Any], real: Pod) -> None:
+    def _configure(self, pod: dict[str, Any], real: Pod) -> list[_Written]:
+        """Write the proxy's config when it changed; what to wait for (nothing when it did not change)."""
         proxy = real.proxy
         if proxy is None:
-            return
+            return []
         config = self.translation(pod)
         material = material_of(self.mesh, pod, self.ca, self.plane.ca_pem)
         xds = proxy.xds
@@ -187,21 +206,36 @@ class MeshSync:
         materials = {name: material(name) for name in config.secrets}
         secrets = [secret(name, m) for name, m in materials.items() if m is not None]
         wanted = json.dumps([listeners, clusters, config.routes, secrets, sorted(materials)], sort_keys=True)
-        if self._applied.get(pod_key(pod)) == wanted:
-            return
+        key = pod_key(pod)
+        if self._applied.get(key) == wanted:
+            return []
         missing = [name for name, m in materials.items() if m is None]
         version = xds.apply(
             listeners=listeners, clusters=clusters, routes=config.routes, secrets=secrets, undelivered_secrets=missing
         )
         kinds = ("listeners", "clusters", "routes") if config.routes else ("listeners", "clusters")
-        proxy.wait_applied(version, kinds, timeout=APPLY_TIMEOUT)
-        if not missing:
-            _wait_warm(proxy, APPLY_TIMEOUT)
-        self._applied[pod_key(pod)] = wanted
+        self._pending[key] = wanted  # recorded as applied once Envoy has taken it
+        return [(key, proxy, version, kinds, not missing)]
 
     # -- NetworkPolicy
 
-    def _sync_network_policy(self, pods: dict[str, dict[str, Any]]) -> None:
+    # -- kube-proxy
+
+    def _service_ports(self) -> list[kubeproxy.ServicePort]:
+        cluster = self.mesh.cluster
+        return kubeproxy.service_ports(cluster.services(), cluster.service_endpoints, target_port)
+
+    def _sync_service_rules(self, services: list[kubeproxy.ServicePort]) -> None:
+        """Each pod's KUBE-SERVICES chain, rewritten where the Services or their endpoints changed."""
+        chain = kubeproxy.nat_input(services, with_jump=False)
+        for key, real in self.plane.pods.items():
+            if self._services.get(key) == chain:
+                continue
+            text = chain if key in self._services else kubeproxy.nat_input(services, with_jump=True)
+            netns.run(real.ns, [self.plane.tools.iptables_restore, "--noflush"], input=text)
+            self._services[key] = chain
+
+    def _sync_network_policy(self, pods: dict[str, dict[str, Any]], rejects: list[str]) -> None:
         policies = list(self.mesh.store.select("networking.k8s.io", "NetworkPolicy"))
         if not self.mesh.options.enforce_network_policy:
             policies = []
@@ -216,7 +250,7 @@ class MeshSync:
         ]
         for key, real in self.plane.pods.items():
             text = netpol_rules.filter_table(policies, peers[key], targets) if policies else None
-            text = text or netpol_rules.OPEN
+            text = kubeproxy.with_rejects(text or netpol_rules.OPEN, rejects)
             if self._filters.get(key, netpol_rules.OPEN) != text:
                 netns.run(real.ns, [self.plane.tools.iptables_restore], input=text)
                 self._filters[key] = text

@@ -138,7 +138,7 @@ class XdsFiles:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
             with os.fdopen(fd, "w") as fh:
-                json.dump(payload, fh, indent=1)
+                fh.write(json.dumps(payload, indent=1))  # one write: json.dump writes piece by piece
             self._own(tmp)
             os.replace(tmp, path)  # the rename is what the watched directory reacts to
         except BaseException:

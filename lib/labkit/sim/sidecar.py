@@ -29,7 +29,6 @@ from .proxy import (
     HttpExchange,
     Proxy,
     RequestContext,
-    local_reply,
 )
 from .registry import MeshService, fqdn
 from .routing import Source, choose_http_route, choose_tls_route
@@ -178,8 +177,10 @@ class Sidecar(Proxy):
                 hop.step("filter chain", f"{svc.hostname}:{port} ({svc.source})")
                 cluster = ClusterRef(svc.hostname, port)
         if cluster is None:
-            if port in self._http_ports(view):
-                return self._tls_on_http_port(ctx, conn)
+            # Also on a port a service declares HTTP: that listener's HTTP chain matches only what the
+            # HTTP inspector finds to be HTTP, and a ClientHello falls through to its passthrough chain
+            # (istio/istio#16458, fixed by #17169; the listener shape in #24998), like any unknown
+            # destination.
             return self._unknown_destination(ctx, conn, sni)
         missing = self.missing_cluster(view, cluster)
         if missing:
@@ -206,18 +207,6 @@ class Sidecar(Proxy):
             downstream_remote=f"{conn.src_ip}:{conn.src_port}", server_name=sni or "-", duration=PROXY_LATENCY,
             bytes_sent=0,
         )  # fmt: skip
-        return Outcome.failed(TLS_FAILED, "wrong version number", PROXY_LATENCY)
-
-    def _tls_on_http_port(self, ctx: RequestContext, conn: Connection) -> Outcome:
-        """istio.io network-issues, "Sending HTTPS to an HTTP port": the port is declared HTTP, so the
-        sidecar parses the TLS bytes as HTTP, fails, and answers 400 in plain text (Envoy's HTTP/1 codec
-        error): the client's TLS handshake reads plain text."""
-        port = conn.dst_port
-        ctx.hop.step("listener", f"0.0.0.0_{port} is an HTTP listener: a service declares port {port} HTTP")
-        ctx.hop.outcome = "the sidecar can't parse TLS as HTTP: 400 in plain text, the client's handshake fails"
-        ex = HttpExchange(self, ctx.view, Request("-", "-", "-"), "-", f"{conn.dst_ip}:{port}",
-                          f"{conn.src_ip}:{conn.src_port}")  # fmt: skip
-        ex.log(local_reply(400), flags="DPE", details="http1.codec_error")
         return Outcome.failed(TLS_FAILED, "wrong version number", PROXY_LATENCY)
 
     @staticmethod

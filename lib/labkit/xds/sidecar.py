@@ -435,17 +435,28 @@ def _service_vhost(inp: SidecarInput, svc: MeshService, port: int, routes: list[
 
 def domains(inp: SidecarInput, svc: MeshService) -> list[str]:
     """generateVirtualHostDomains with the port ignored (SidecarIgnorePort): the host, its absolute
-    form with a trailing dot, the short names a pod's DNS search path allows, and its addresses."""
+    form with a trailing dot, the short names a pod's DNS search path allows, its addresses; then the
+    same names for each ExternalName Service that aliases it (Istio 1.21+: the alias's hostname and its
+    alternative names join the virtual host of the service it names)."""
     out = [svc.hostname, svc.hostname + "."]
-    if svc.is_kubernetes and ".svc." in svc.hostname:
-        short, _, rest = svc.hostname.partition(".")
-        svc_ns = rest.split(".svc.")[0]
-        if svc_ns == inp.namespace:
-            out += [short, f"{short}.{svc_ns}.svc", f"{short}.{svc_ns}"]
-        else:
-            out += [f"{short}.{svc_ns}", f"{short}.{svc_ns}.svc"]
+    if svc.is_kubernetes:
+        out += _short_names(inp, svc.hostname)
     out += inp.addresses(svc)
+    for alias in svc.aliases:
+        out += [alias, alias + ".", *_short_names(inp, alias)]
     return list(dict.fromkeys(out))
+
+
+def _short_names(inp: SidecarInput, hostname: str) -> list[str]:
+    """GenerateAltVirtualHosts: name.ns and name.ns.svc for a cluster-domain host, and the bare name in
+    the proxy's own namespace (what the pod's DNS search path expands)."""
+    if ".svc." not in hostname:
+        return []
+    short, _, rest = hostname.partition(".")
+    svc_ns = rest.split(".svc.")[0]
+    if svc_ns == inp.namespace:
+        return [short, f"{short}.{svc_ns}.svc", f"{short}.{svc_ns}"]
+    return [f"{short}.{svc_ns}", f"{short}.{svc_ns}.svc"]
 
 
 def catch_all_virtual_host(policy: str) -> Obj:
