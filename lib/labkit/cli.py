@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from collections.abc import Sequence
@@ -16,7 +17,7 @@ from rich.text import Text
 
 from . import paths
 from .errors import LabkitError
-from .runner import BACKENDS, discover, private_output, run_labs, select
+from .runner import BACKENDS, LabResult, discover, private_output, run_labs, select
 from .stopping import exit_code, interruptible
 
 DEFAULT_OUT = Path("build/labs")
@@ -171,7 +172,12 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from .reports import write_reports
+    from .reports import html_name, render_html, write_reports
+
+    def render_page(result: LabResult) -> None:
+        # Each page as its lab ends, while the others run; write_reports retries and names a failure.
+        with contextlib.suppress(Exception):
+            render_html(result.output, result.output.parent / html_name(result))
 
     select(args.labs, args.notebooks)  # an unknown lab is reported before anything is created
     with interruptible(), private_output(args.out):  # the reports quote the notebooks: private like them
@@ -186,6 +192,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             console=_console(stderr=True),
             jobs=args.jobs,
             parameters=parse_parameters(args.parameter),
+            on_result=render_page,
         )
         reports = write_reports(summary)
     console = _console()

@@ -47,6 +47,7 @@ def _stand_in(spec: importlib.machinery.ModuleSpec) -> types.ModuleType:
     # Submodules (rfc3987_syntax.utils) still import from the package's own folder.
     stand_in.__path__ = list(spec.submodule_search_locations or [])
     stand_in.__file__ = spec.origin
+    stand_in.__spec__ = spec  # importlib.util.find_spec answers as for the real package
 
     def is_valid_syntax(term: str, value: str) -> bool:
         return bool(real_module().is_valid_syntax(term, value))

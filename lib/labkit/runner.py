@@ -19,7 +19,7 @@ import re
 import threading
 import time
 import weakref
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +35,7 @@ from .backend import Backend
 from .checks import Check
 from .connect import AUTO_CHOICE_VAR, AUTO_REASON_VAR
 from .errors import LabkitError
+from .kernelpool import ENGINE, KernelStarter, register_engine, running, shutdown_now, start_kernel
 from .snapshot import ClusterReport, Guard
 
 #: Lab notebooks are ``NN-name.ipynb``; anything else in the directory is not a lab.
@@ -296,6 +297,7 @@ def run_labs(
     cluster: Backend | None = None,
     jobs: int | None = None,
     parameters: Mapping[str, Any] | None = None,
+    on_result: Callable[[LabResult], None] | None = None,
 ) -> RunSummary:
     """Execute the selected labs (all when ``labs`` is empty) and return what happened.
 
@@ -306,6 +308,8 @@ def run_labs(
     ``None`` means one per CPU. Results keep the order of ``labs`` whatever finishes first.
     ``parameters`` fill the notebooks' parameters cells (``labkit run -p name=value``); a name some
     selected notebook lacks is refused before anything runs.
+    ``on_result`` is called with each lab's result as soon as that lab ends (in the thread that ran
+    it), e.g. to render its report while the other labs still run.
     """
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
@@ -320,7 +324,7 @@ def run_labs(
     with private_output(out):
         return _run_selected(
             selected, backend, out, kernel_name, timeout_per_cell, progress, console, cluster, jobs,
-            dict(parameters or {}),
+            dict(parameters or {}), on_result,
         )  # fmt: skip
 
 
@@ -395,6 +399,7 @@ def _run_selected(
     cluster: Backend | None,
     jobs: int | None = None,
     parameters: dict[str, Any] | None = None,
+    on_result: Callable[[LabResult], None] | None = None,
 ) -> RunSummary:
     console = console or Console(stderr=True)
     # The runner decides "auto" once, so its snapshots and the kernels talk to the same mesh.
@@ -411,6 +416,13 @@ def _run_selected(
 
         cluster, _ = make_backend("kube")
 
+    def start(lab: LabInfo) -> Any:
+        manager_class = kernel_manager_class(kernel_env(lab, out, backend, kernel_backend, reason))
+        return start_kernel(manager_class, kernel_name, str(lab.path.parent))
+
+    # Each lab's kernel boots while the labs before it run (one ahead per worker).
+    kernels = KernelStarter(selected, start, ahead=workers)
+
     def run(i: int, lab: LabInfo) -> LabResult:
         if progress and workers == 1:
             console.rule(f"[bold]{lab.name}[/] ({i}/{len(selected)}) · backend {backend}")
@@ -418,14 +430,17 @@ def _run_selected(
         guard = Guard(cluster) if cluster is not None and kernel_backend == "kube" else None
         _current_lab.name = lab.name if workers > 1 else ""
         result = _run_one(
-            lab, backend, kernel_backend, out, kernel_name, timeout_per_cell, progress, guard, reason, parameters
-        )
+            lab, backend, kernel_backend, out, kernel_name, timeout_per_cell, progress, guard, reason, parameters,
+            kernel=lambda: kernels.take(i - 1),
+        )  # fmt: skip
         if progress:
             style = "green" if result.passed else "red"
             console.print(f"[{style}]{lab.name} {result.status}[/] in {result.seconds:.1f}s")
             if result.cluster is not None:
                 for line in result.cluster.problems:
                     console.print(f"  [red]{line}[/]")
+        if on_result is not None:
+            on_result(result)
         return result
 
     try:
@@ -437,6 +452,7 @@ def _run_selected(
                     console.rule(f"[bold]{len(selected)} labs[/], {workers} at a time · backend {backend}")
                 results = _run_side_by_side(run, selected, workers)
     finally:
+        kernels.close()
         if owned and cluster is not None:
             cluster.close()
     return RunSummary(results=results, backend=backend, out=out)
@@ -518,7 +534,10 @@ def _run_one(
     guard: Guard | None = None,
     reason: str = "",
     parameters: Mapping[str, Any] | None = None,
+    kernel: Callable[[], Any] | None = None,
 ) -> LabResult:
+    """``kernel`` hands over the kernel manager of a kernel started for this lab (``kernelpool``);
+    without it papermill starts one."""
     import papermill  # slow to import; only the run command needs it
     from papermill.exceptions import PapermillExecutionError
 
@@ -531,7 +550,11 @@ def _run_one(
     if guard is not None:
         guard.snapshot()
     start = time.monotonic()
+    started: dict[str, Any] = {}
     try:
+        if kernel is not None:
+            register_engine()
+            started = {"km": kernel(), "engine_name": ENGINE}
         # Neither papermill's ``cwd`` (a process-wide chdir) nor os.environ: both would leak between
         # notebooks running side by side. The kernel gets its directory and variables at launch.
         papermill.execute_notebook(
@@ -544,6 +567,7 @@ def _run_one(
             execution_timeout=timeout if timeout and timeout > 0 else None,  # 0: no limit
             kernel_manager_class=kernel_manager_class(kernel_env(lab, out, backend, kernel_backend, reason)),
             resources={"metadata": {"path": str(lab.path.parent)}},  # the kernel's working directory
+            **started,
         )
     except PapermillExecutionError as e:
         result.error = CellError(
@@ -552,6 +576,9 @@ def _run_one(
     except Exception as e:  # a dead kernel or a cell timeout must not stop the other labs
         result.error = CellError(ename=type(e).__name__, evalue=str(e))
     finally:
+        manager = started.get("km")
+        if manager is not None and running(manager):  # papermill stopped before its engine ran
+            shutdown_now(manager)
         # Passed, failed or interrupted: the cluster goes back to how the lab found it.
         if guard is not None:
             result.cluster = guard.settle(applied_kinds(out / f"{lab.name}.applied.yaml"))
