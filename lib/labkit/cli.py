@@ -17,7 +17,7 @@ from rich.text import Text
 
 from . import paths
 from .errors import LabkitError
-from .runner import BACKENDS, LabResult, discover, private_output, run_labs, select
+from .runner import API_CHOICES, BACKENDS, LabResult, discover, plan_runs, private_output, run_labs, select
 from .stopping import exit_code, interruptible
 
 DEFAULT_OUT = Path("build/labs")
@@ -62,6 +62,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=600,
         metavar="SECONDS",
         help="limit per cell, 0 for none (default: 600)",
+    )
+    p_run.add_argument(
+        "--api",
+        choices=API_CHOICES,
+        default=None,
+        help="for labs whose parameters cell sets `api`: istio (Istio's Gateway and VirtualService), "
+        "gateway-api (the Kubernetes Gateway API), or both (each such lab runs once per API); "
+        "default: each notebook's own choice",
     )
     p_run.add_argument("-q", "--quiet", action="store_true", help="do not stream cell output")
     p_run.add_argument(
@@ -179,7 +187,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         with contextlib.suppress(Exception):
             render_html(result.output, result.output.parent / html_name(result))
 
-    select(args.labs, args.notebooks)  # an unknown lab is reported before anything is created
+    parameters = parse_parameters(args.parameter)
+    # An unknown lab, or --api clashing with -p api=..., is reported before anything is created.
+    plan_runs(select(args.labs, args.notebooks), parameters, args.api)
     with interruptible(), private_output(args.out):  # the reports quote the notebooks: private like them
         summary = run_labs(
             args.labs,
@@ -191,8 +201,9 @@ def cmd_run(args: argparse.Namespace) -> int:
             notebooks_dir=args.notebooks,
             console=_console(stderr=True),
             jobs=args.jobs,
-            parameters=parse_parameters(args.parameter),
+            parameters=parameters,
             on_result=render_page,
+            api=args.api,
         )
         reports = write_reports(summary)
     console = _console()

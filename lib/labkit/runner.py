@@ -27,6 +27,7 @@ from typing import Any
 
 from rich import box
 from rich.console import Console, Group, RenderableType
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -34,7 +35,7 @@ from . import paths
 from .backend import Backend
 from .checks import Check
 from .connect import AUTO_CHOICE_VAR, AUTO_REASON_VAR
-from .errors import LabkitError
+from .errors import LabkitError, UnknownChoice
 from .kernelpool import ENGINE, KernelStarter, register_engine, running, shutdown_now, start_kernel
 from .snapshot import ClusterReport, Guard
 
@@ -49,6 +50,11 @@ BACKENDS = ("auto", "sim", "kube", "envoy")
 #: envoy: every run names its namespaces after a unique run id, but two data planes on a 2-core
 #: machine race for the CPU while timing real delays, so its labs run one at a time as well.
 PARALLEL_SAFE: dict[str, bool] = {"sim": True, "kube": False, "envoy": False}
+#: ``labkit run --api``: the notebook parameter that picks Istio's own API or the Kubernetes Gateway
+#: API for a lab's routing, its values, and ``both`` (each lab that takes it runs once per value).
+API_PARAMETER = "api"
+APIS = ("istio", "gateway-api")
+API_CHOICES = (*APIS, "both")
 #: The kernel ``make venv`` registers (see the README); plain ``python3`` when it is not installed.
 LAB_KERNEL, FALLBACK_KERNEL = "labkit", "python3"
 
@@ -71,6 +77,29 @@ class LabInfo:
     def title(self) -> str:
         """The first markdown heading of the notebook, or its name when it has none."""
         return notebook_title(self.path) or self.name
+
+
+@dataclass(frozen=True)
+class LabRun:
+    """One notebook execution of a run: a lab, and the variant (``--api`` value) it runs with."""
+
+    lab: LabInfo
+    variant: str = ""
+    parameters: Mapping[str, Any] = field(default_factory=dict)  # what the variant sets
+
+    @property
+    def name(self) -> str:
+        return f"{self.lab.name} [{self.variant}]" if self.variant else self.lab.name
+
+    @property
+    def stem(self) -> str:
+        """The file name of its executed notebook, without ``.ipynb``: ``01-external-access.gateway-api``."""
+        return f"{self.lab.name}.{self.variant}" if self.variant else self.lab.name
+
+    def record_dir(self, out: Path) -> Path:
+        """Where its kernel writes the check records. Records are named after the lab, so each
+        variant has its own folder: two variants may run side by side."""
+        return out / self.variant if self.variant else out
 
 
 @dataclass(frozen=True)
@@ -100,10 +129,12 @@ class LabResult:
     checks: list[Check] = field(default_factory=list)
     record_problem: str = ""  # the checks file existed but could not be read
     cluster: ClusterReport | None = None  # how it left the cluster (real clusters only)
+    variant: str = ""  # the --api value this run was given, when the lab takes one
 
     @property
     def name(self) -> str:
-        return self.lab.name
+        """The lab's name, with the API it ran with: ``01-external-access [gateway-api]``."""
+        return f"{self.lab.name} [{self.variant}]" if self.variant else self.lab.name
 
     @property
     def failed_checks(self) -> list[Check]:
@@ -180,7 +211,7 @@ class RunSummary:
             checks = Text(f"{n_ok}/{counted}", style="green" if n_ok == counted else "red")
             if n_na:
                 checks.append(f" +{n_na} n/a", style="yellow")
-            table.add_row(r.name, backend, result, f"{r.seconds:.1f}s", checks, _first_failure(r))
+            table.add_row(Text(r.name), backend, result, f"{r.seconds:.1f}s", checks, _first_failure(r))
         n_ok = sum(r.passed for r in self.results)
         table.caption = f"{n_ok}/{len(self.results)} labs passed · executed notebooks in {self.out}"
         parts: list[RenderableType] = [table]
@@ -298,6 +329,7 @@ def run_labs(
     jobs: int | None = None,
     parameters: Mapping[str, Any] | None = None,
     on_result: Callable[[LabResult], None] | None = None,
+    api: str | None = None,
 ) -> RunSummary:
     """Execute the selected labs (all when ``labs`` is empty) and return what happened.
 
@@ -310,12 +342,15 @@ def run_labs(
     selected notebook lacks is refused before anything runs.
     ``on_result`` is called with each lab's result as soon as that lab ends (in the thread that ran
     it), e.g. to render its report while the other labs still run.
+    ``api`` (``labkit run --api``) is given to the labs whose parameters cell defines ``api``: one
+    value, or ``both`` to run each such lab once per value (``plan_runs``); None leaves their default.
     """
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
     selected = select(labs, notebooks_dir)
     for lab in selected:
         check_parameters(lab, parameters or {})
+    runs = plan_runs(selected, parameters or {}, api)
     # The kernel starts in the notebooks directory, so every path we hand it must be absolute.
     out = Path(out).resolve()
     kernel_name, note = choose_kernel(kernel_name)
@@ -323,7 +358,7 @@ def run_labs(
         (console or Console(stderr=True)).print(f"[yellow]{note}[/]")
     with private_output(out):
         return _run_selected(
-            selected, backend, out, kernel_name, timeout_per_cell, progress, console, cluster, jobs,
+            runs, backend, out, kernel_name, timeout_per_cell, progress, console, cluster, jobs,
             dict(parameters or {}), on_result,
         )  # fmt: skip
 
@@ -359,6 +394,35 @@ def check_parameters(lab: LabInfo, parameters: Mapping[str, Any]) -> None:
             raise UnknownChoice(f"parameter of {lab.name}", name, known, fix="see the notebook's parameters cell")
 
 
+def plan_runs(selected: list[LabInfo], parameters: Mapping[str, Any], api: str | None) -> list[LabRun]:
+    """The notebook executions of a run: one per lab, and with ``api="both"`` one per API value for
+    each lab whose parameters cell defines ``api`` (the others run once, as they are)."""
+    if api is None:
+        return [LabRun(lab) for lab in selected]
+    if api not in API_CHOICES:
+        raise UnknownChoice("--api", api, API_CHOICES)
+    if API_PARAMETER in parameters:
+        raise LabkitError(
+            f"-p {API_PARAMETER}={parameters[API_PARAMETER]} and --api {api} both choose the API",
+            hint=f"give one of them: --api {api} (or both) for every lab that takes it, or -p {API_PARAMETER}=...",
+        )
+    takes = [lab for lab in selected if API_PARAMETER in notebook_parameters(lab.path)]
+    if not takes:
+        raise LabkitError(
+            f"--api {api}: none of the selected labs ({', '.join(lab.name for lab in selected)}) has an "
+            f"{API_PARAMETER!r} parameter",
+            hint="drop --api for these labs; it applies to labs whose parameters cell sets api = ...",
+        )
+    values = APIS if api == "both" else (api,)
+    runs: list[LabRun] = []
+    for lab in selected:
+        if lab in takes:
+            runs += [LabRun(lab, value, {API_PARAMETER: value}) for value in values]
+        else:
+            runs.append(LabRun(lab))
+    return runs
+
+
 def choose_kernel(requested: str | None, installed: set[str] | None = None) -> tuple[str, str]:
     """The Jupyter kernel to run in, and a note when it is not the one asked for or expected.
 
@@ -389,7 +453,7 @@ def parallel_jobs(backend: str, requested: int | None, labs: int) -> int:
 
 
 def _run_selected(
-    selected: list[LabInfo],
+    selected: list[LabRun],
     backend: str,
     out: Path,
     kernel_name: str,
@@ -416,26 +480,26 @@ def _run_selected(
 
         cluster, _ = make_backend("kube")
 
-    def start(lab: LabInfo) -> Any:
-        manager_class = kernel_manager_class(kernel_env(lab, out, backend, kernel_backend, reason))
-        return start_kernel(manager_class, kernel_name, str(lab.path.parent))
+    def start(item: LabRun) -> Any:
+        env = kernel_env(item.lab, item.record_dir(out), backend, kernel_backend, reason)
+        return start_kernel(kernel_manager_class(env), kernel_name, str(item.lab.path.parent))
 
     # Each lab's kernel boots while the labs before it run (one ahead per worker).
     kernels = KernelStarter(selected, start, ahead=workers)
 
-    def run(i: int, lab: LabInfo) -> LabResult:
+    def run(i: int, item: LabRun) -> LabResult:
         if progress and workers == 1:
-            console.rule(f"[bold]{lab.name}[/] ({i}/{len(selected)}) · backend {backend}")
+            console.rule(f"[bold]{escape(item.name)}[/] ({i}/{len(selected)}) · backend {backend}")
         # Only a real cluster keeps state between kernels; each simulator starts fresh.
         guard = Guard(cluster) if cluster is not None and kernel_backend == "kube" else None
-        _current_lab.name = lab.name if workers > 1 else ""
+        _current_lab.name = item.name if workers > 1 else ""
         result = _run_one(
-            lab, backend, kernel_backend, out, kernel_name, timeout_per_cell, progress, guard, reason, parameters,
-            kernel=lambda: kernels.take(i - 1),
+            item.lab, backend, kernel_backend, out, kernel_name, timeout_per_cell, progress, guard, reason,
+            {**(parameters or {}), **item.parameters}, kernel=lambda: kernels.take(i - 1), variant=item.variant,
         )  # fmt: skip
         if progress:
             style = "green" if result.passed else "red"
-            console.print(f"[{style}]{lab.name} {result.status}[/] in {result.seconds:.1f}s")
+            console.print(f"[{style}]{escape(item.name)} {result.status}[/] in {result.seconds:.1f}s")
             if result.cluster is not None:
                 for line in result.cluster.problems:
                     console.print(f"  [red]{line}[/]")
@@ -446,7 +510,7 @@ def _run_selected(
     try:
         with _papermill_logging(progress):
             if workers == 1:
-                results = [run(i, lab) for i, lab in enumerate(selected, 1)]
+                results = [run(i, item) for i, item in enumerate(selected, 1)]
             else:
                 if progress:
                     console.rule(f"[bold]{len(selected)} labs[/], {workers} at a time · backend {backend}")
@@ -458,12 +522,12 @@ def _run_selected(
     return RunSummary(results=results, backend=backend, out=out)
 
 
-def _run_side_by_side(run: Any, selected: list[LabInfo], workers: int) -> list[LabResult]:
+def _run_side_by_side(run: Any, selected: list[LabRun], workers: int) -> list[LabResult]:
     """``run`` for every lab, ``workers`` at a time, results in the selection order (so the reports
     read as a serial run's would). Ctrl-C or a stop signal kills the running kernels, which ends their
     threads at once; a serial run stops its one kernel through papermill."""
     pool = ThreadPoolExecutor(max_workers=workers)
-    futures = [pool.submit(run, i, lab) for i, lab in enumerate(selected, 1)]
+    futures = [pool.submit(run, i, item) for i, item in enumerate(selected, 1)]
     try:
         return [f.result() for f in futures]
     except BaseException:
@@ -535,18 +599,23 @@ def _run_one(
     reason: str = "",
     parameters: Mapping[str, Any] | None = None,
     kernel: Callable[[], Any] | None = None,
+    variant: str = "",
 ) -> LabResult:
     """``kernel`` hands over the kernel manager of a kernel started for this lab (``kernelpool``);
-    without it papermill starts one."""
+    without it papermill starts one. ``variant``: the ``--api`` value, which names the outputs."""
     import papermill  # slow to import; only the run command needs it
     from papermill.exceptions import PapermillExecutionError
 
-    output = out / f"{lab.name}.ipynb"
-    record = out / f"{lab.name}.checks.json"
+    item = LabRun(lab, variant)
+    output = out / f"{item.stem}.ipynb"
+    records = item.record_dir(out)
+    records.mkdir(exist_ok=True)
+    record = records / f"{lab.name}.checks.json"
+    applied = records / f"{lab.name}.applied.yaml"
     # A record left by an earlier run would be mistaken for this run's checks.
     record.unlink(missing_ok=True)
-    (out / f"{lab.name}.applied.yaml").unlink(missing_ok=True)  # the guard reads this run's kinds from it
-    result = LabResult(lab=lab, backend=backend, output=output)
+    applied.unlink(missing_ok=True)  # the guard reads this run's kinds from it
+    result = LabResult(lab=lab, backend=backend, output=output, variant=variant)
     if guard is not None:
         guard.snapshot()
     start = time.monotonic()
@@ -565,7 +634,7 @@ def _run_one(
             log_output=progress,
             progress_bar=False,
             execution_timeout=timeout if timeout and timeout > 0 else None,  # 0: no limit
-            kernel_manager_class=kernel_manager_class(kernel_env(lab, out, backend, kernel_backend, reason)),
+            kernel_manager_class=kernel_manager_class(kernel_env(lab, records, backend, kernel_backend, reason)),
             resources={"metadata": {"path": str(lab.path.parent)}},  # the kernel's working directory
             **started,
         )
@@ -581,7 +650,7 @@ def _run_one(
             shutdown_now(manager)
         # Passed, failed or interrupted: the cluster goes back to how the lab found it.
         if guard is not None:
-            result.cluster = guard.settle(applied_kinds(out / f"{lab.name}.applied.yaml"))
+            result.cluster = guard.settle(applied_kinds(applied))
     result.seconds = time.monotonic() - start
     result.checks, result.record_problem = read_checks(record)
     return result
