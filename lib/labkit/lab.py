@@ -15,7 +15,7 @@ from . import display, manifests
 from .backend import NETWORK_POLICY_ITEM, Backend, DoctorItem
 from .checks import Check
 from .display import ManifestView, in_ipython
-from .errors import LabkitError, UnknownChoice
+from .errors import LabkitError, ManifestError, Problem, UnknownChoice, closest, did_you_mean
 from .manifests import Manifest, Ref
 from .meshconfig import MESH_CONFIGMAP, MESH_KEY, mesh_text, parse_mesh
 from .meshconfig import outbound_policy as _outbound_policy
@@ -80,6 +80,7 @@ class Lab(Verifications):
 
         ``show`` displays what is applied (default: ``lab.show_manifests``, on in notebooks).
         """
+        _check_manifest_file(manifest)
         docs = manifests.prepare(manifests.load(manifest, params), namespace, self.name)
         from . import schema  # deferred: the validators are heavy, and only applying needs them
 
@@ -102,6 +103,7 @@ class Lab(Verifications):
         self, manifest: Manifest, namespace: str | None = None, *, show: bool | None = None, **params: Any
     ) -> list[Ref]:
         """Delete what the manifest names; objects already gone are fine. Returns what was deleted."""
+        _check_manifest_file(manifest)
         docs = manifests.prepare(manifests.load(manifest, params), namespace, self.name)
         deleted = [ref for ref in map(Ref.of, reversed(docs)) if self.driver.delete(ref)]
         if self.show_manifests if show is None else show:
@@ -150,6 +152,7 @@ class Lab(Verifications):
 
     def wait_ready(self, namespace: str, selector: str, timeout: float = 180.0) -> list[str]:
         """Wait until the pods behind ``selector`` are ready (sidecar included); returns their names."""
+        self._check_namespace(namespace)  # a typo would otherwise wait the whole timeout
         return [p["metadata"]["name"] for p in self.driver.wait_ready(namespace, selector, timeout)]
 
     def pods(self, namespace: str, selector: str) -> list[dict[str, Any]]:
@@ -160,20 +163,57 @@ class Lab(Verifications):
         if not running:
             raise LabkitError(
                 f"no client pod app={name} in namespace {namespace}",
-                hint=f"run lab.deploy_client(namespace={namespace!r}, name={name!r}) first",
+                hint=self._hint_for_client(namespace, name),
             )
         return running[0]["metadata"]["name"]
+
+    def _hint_for_client(self, namespace: str, name: str) -> str:
+        """Did you mean another namespace, or another client in this one? Else: deploy it."""
+        deploy = f"run lab.deploy_client(namespace={namespace!r}, name={name!r}) first"
+        namespaces = self._names("v1", "Namespace", None)
+        if namespaces is not None and namespace not in namespaces:
+            return did_you_mean(namespace, namespaces, f"namespace {namespace} does not exist; or {deploy}")
+        labels = [p["metadata"].get("labels") or {} for p in self._pods_or_none(namespace)]
+        apps = sorted({found.get("app", "") for found in labels} - {""})
+        guess = closest(name, apps)
+        return f"did you mean client={guess!r}? otherwise {deploy}" if guess else deploy
+
+    def _names(self, api_version: str, kind: str, namespace: str | None) -> list[str] | None:
+        """Names of the objects of a kind, for a hint; None when the backend cannot list them."""
+        try:
+            return sorted(o["metadata"]["name"] for o in self.driver.list_objects(api_version, kind, namespace))
+        except Exception:  # a hint must never hide the error it explains
+            return None
+
+    def _pods_or_none(self, namespace: str) -> list[dict[str, Any]]:
+        try:
+            return self.driver.list_objects("v1", "Pod", namespace)
+        except Exception:
+            return []
+
+    def _check_namespace(self, namespace: str) -> None:
+        if self.driver.get(Ref("v1", "Namespace", None, namespace)) is None:
+            raise UnknownChoice("namespace", namespace, self._names("v1", "Namespace", None) or [])
 
     def proxy_config(self, kind: str, pod: str = "sleep", namespace: str = "default") -> dict[str, Any]:
         """One section ("listeners" | "routes" | "clusters" | "secrets") of the proxy's config dump, as
         Envoy's admin API shapes it. ``pod``: a pod name, a label selector (``istio=egressgateway``), or
         a client's name (``sleep``)."""
+        from .xds.dump import KINDS
         from .xds.shown import shown_config
 
+        if kind not in KINDS:
+            raise UnknownChoice("proxy_config kind", kind, KINDS, fix="as in istioctl proxy-config <kind>")
         if "=" in pod:
             found = self.pods(namespace, pod)
             if not found:
-                raise LabkitError(f"no pod matches {pod} in namespace {namespace}")
+                self._check_namespace(namespace)
+                labels = [p["metadata"].get("labels") or {} for p in self._pods_or_none(namespace)]
+                selectors = sorted({f"{key}={value}" for found in labels for key, value in found.items()})
+                raise LabkitError(
+                    f"no pod matches {pod} in namespace {namespace}",
+                    hint=did_you_mean(pod, selectors, "a label selector such as app=sleep or istio=egressgateway"),
+                )
             name = found[0]["metadata"]["name"]
         elif self.driver.get(Ref("v1", "Pod", namespace, pod)) is not None:
             name = pod
@@ -250,7 +290,7 @@ class Lab(Verifications):
         """Set (or with None, remove) labels on a namespace; cleanup puts the old values back."""
         ns = self.driver.get(Ref("v1", "Namespace", None, namespace))
         if ns is None:
-            raise LabkitError(f"namespace {namespace} not found")
+            raise UnknownChoice("namespace", namespace, self._names("v1", "Namespace", None) or [])
         current = ns["metadata"].get("labels") or {}
         originals = self._label_originals.setdefault(namespace, {})
         for key in labels:
@@ -280,6 +320,7 @@ class Lab(Verifications):
         """Log lines of every pod behind ``selector`` (Envoy access logs with the default container)."""
         lines: list[str] = []
         for pod in self.pods(namespace, selector):
+            _check_container(pod, container)
             lines += self.driver.logs(namespace, pod["metadata"]["name"], container, since_seconds)
         return lines
 
@@ -292,6 +333,11 @@ class Lab(Verifications):
         """``kubectl rollout restart deployment/NAME``: new pods pick up namespace-level changes
         such as sidecar injection. Waits for them and returns the new pod's name."""
         ref = Ref("apps/v1", "Deployment", namespace, name)
+        if self.driver.get(ref) is None:
+            self._check_namespace(namespace)
+            raise UnknownChoice(
+                f"deployment in namespace {namespace}:", name, self._names("apps/v1", "Deployment", namespace) or []
+            )
         stamp = f"{self.driver.now():.3f}"
         patch = {"spec": {"template": {"metadata": {"annotations": {"kubectl.kubernetes.io/restartedAt": stamp}}}}}
         self.driver.patch(ref, patch)
@@ -354,6 +400,29 @@ class Lab(Verifications):
         if errors:
             raise LabkitError("cleanup left things behind:\n  " + "\n  ".join(errors), hint="run `labkit doctor`")
         return done
+
+
+def _check_manifest_file(manifest: Manifest) -> None:
+    """A manifest path that names no file: say which file in that folder was meant."""
+    if not (isinstance(manifest, Path) or (isinstance(manifest, str) and manifests.looks_like_path(manifest))):
+        return
+    path = Path(manifest)
+    if path.is_file():
+        return
+    folder = path.parent
+    files = sorted(p.name for p in folder.iterdir() if p.is_file()) if folder.is_dir() else []
+    error = ManifestError([Problem(str(path), "", "file not found")])
+    where = f"the files are in {folder}" if files else f"{folder} is not a folder with manifests"
+    error.hint = did_you_mean(path.name, files, f"{where}; labkit.lab_file(lab, name) finds a lab's manifest")
+    raise error
+
+
+def _check_container(pod: dict[str, Any], container: str) -> None:
+    """Refuse a container the pod does not have (kubectl logs -c refuses it too)."""
+    spec = pod.get("spec") or {}
+    names = [c["name"] for key in ("containers", "initContainers") for c in spec.get(key) or [] if "name" in c]
+    if names and container not in names:
+        raise UnknownChoice(f"container of pod {pod['metadata']['name']}:", container, names)
 
 
 def _source_name(manifest: Manifest) -> str:

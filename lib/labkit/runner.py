@@ -346,7 +346,7 @@ def run_labs(
     value, or ``both`` to run each such lab once per value (``plan_runs``); None leaves their default.
     """
     if backend not in BACKENDS:
-        raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
+        raise UnknownChoice("backend", backend, BACKENDS, fix="labkit run --backend sim|kube|envoy|auto")
     selected = select(labs, notebooks_dir)
     for lab in selected:
         check_parameters(lab, parameters or {})
@@ -636,6 +636,10 @@ def _run_one(
             execution_timeout=timeout if timeout and timeout > 0 else None,  # 0: no limit
             kernel_manager_class=kernel_manager_class(kernel_env(lab, records, backend, kernel_backend, reason)),
             resources={"metadata": {"path": str(lab.path.parent)}},  # the kernel's working directory
+            # A simulated mesh lives inside its kernel, so once the last cell has answered there is
+            # nothing for the kernel's exit hooks to undo: end it at once. Elsewhere they may
+            # (labkit's clean-up on a cluster, the envoy backend's namespaces): let them run.
+            shutdown_kernel="immediate" if kernel_backend == "sim" else "graceful",
             **started,
         )
     except PapermillExecutionError as e:
