@@ -388,6 +388,8 @@ def check_parameters(lab: LabInfo, parameters: Mapping[str, Any]) -> None:
 
     if "backend" in parameters:
         raise LabkitError("-p backend=...: the backend is chosen with --backend", hint="labkit run --backend sim")
+    if not parameters:
+        return
     known = notebook_parameters(lab.path)
     for name in parameters:
         if name not in known:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import nbformat
 import pytest
@@ -102,3 +103,30 @@ def test_the_next_kernel_boots_while_a_lab_runs(tmp_path: Path) -> None:
     for pid in (first["pid"], second["pid"]):
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)  # shut down and reaped
+
+
+def test_a_fast_notebook_is_written_a_few_times_and_completely(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import papermill.engines
+
+    writes: list[int] = []
+    real_write = papermill.engines.write_ipynb
+
+    def counting_write(nb: Any, path: str) -> None:
+        writes.append(sum(bool(c.get("outputs")) for c in nb.cells))
+        real_write(nb, path)
+
+    monkeypatch.setattr(papermill.engines, "write_ipynb", counting_write)
+    notebooks = tmp_path / "nb"
+    notebooks.mkdir()
+    cells = [nbformat.v4.new_code_cell('backend = "auto"', metadata={"tags": ["parameters"]})]
+    cells += [nbformat.v4.new_code_cell(f"print({i})") for i in range(10)]
+    nb = nbformat.v4.new_notebook(cells=cells, metadata={"kernelspec": KERNELSPEC})
+    nbformat.write(nb, notebooks / "01-quick.ipynb")
+    summary = run_labs(None, "sim", tmp_path / "out", notebooks_dir=notebooks, progress=False)
+    assert summary.passed
+    # papermill writes it 26 times: at the start, as each of its 12 cells (the injected one too) starts
+    # and ends, and at the end (papermill.engines.NotebookExecutionManager).
+    assert 2 <= len(writes) < 12
+    assert writes[0] == 0 and writes[-1] == 10  # first before any output, last with every output
+    done = nbformat.read(tmp_path / "out" / "01-quick.ipynb", as_version=4)
+    assert [c.outputs[0]["text"] for c in done.cells[2:]] == [f"{i}\n" for i in range(10)]
