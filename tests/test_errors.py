@@ -44,7 +44,7 @@ def test_proxy_config_names_the_section_meant(lab: labkit.Lab) -> None:
 def test_proxy_config_names_the_selector_meant(lab: labkit.Lab) -> None:
     # Istio's egress gateway pods carry istio=egressgateway (istio.io egress-gateway task, "kubectl get pod
     # -l istio=egressgateway -n istio-system").
-    with pytest.raises(LabkitError, match="did you mean 'istio=egressgateway'"):
+    with pytest.raises(LabkitError, match="did you mean selector='istio=egressgateway'"):
         lab.proxy_config("listeners", pod="istio=egresgateway", namespace="istio-system")
 
 
@@ -99,3 +99,29 @@ def test_apply_and_delete_name_the_manifest_file_meant(lab: labkit.Lab) -> None:
         lab.apply(missing, name="httpbin-ext", host="httpbin.org")
     with pytest.raises(labkit.ManifestError, match=r"did you mean 'serviceentry-http\.yaml'"):
         lab.delete(missing, name="httpbin-ext", host="httpbin.org")
+
+
+def test_deploy_client_names_the_namespace_meant(lab: labkit.Lab) -> None:
+    # The sleep sample has no Namespace object: kubectl apply into a missing namespace fails
+    # (NotFound), so the client can only go into one that exists.
+    with pytest.raises(LabkitError, match="did you mean 'default'"):
+        lab.deploy_client(namespace="defualt", name="other", timeout=5)
+
+
+def test_verify_curl_names_the_log_source_key_meant(lab: labkit.Lab) -> None:
+    checks = len(lab.checks)
+    with pytest.raises(LabkitError, match="did you mean 'selector'"):
+        lab.verify_curl("http://httpbin.org/headers", "-sS", log_contains="GET", log_source={"selecter": "app=sleep"})
+    assert len(lab.checks) == checks
+
+
+def test_verify_logs_names_the_namespace_meant_at_once(lab: labkit.Lab) -> None:
+    with pytest.raises(LabkitError, match="did you mean 'default'"):
+        lab.verify_logs("GET", namespace="defualt", within=60)
+
+
+def test_require_egress_gateway_names_the_selector_meant(lab: labkit.Lab) -> None:
+    # istio.io's egress gateway task selects the gateway pods with istio=egressgateway.
+    with pytest.raises(labkit.ExpectationFailed, match="did you mean selector='istio=egressgateway'"):
+        lab.require_egress_gateway(selector="istio=egresgateway")
+    assert lab.require_egress_gateway().startswith("istio-egressgateway")

@@ -146,13 +146,18 @@ class Lab(Verifications):
                     pod_spec["containers"][0].setdefault("volumeMounts", []).append(
                         {"name": secret, "mountPath": path, "readOnly": True}
                     )
-        self.apply(docs, namespace=namespace)
+        try:
+            self.apply(docs, namespace=namespace)
+        except Exception as exc:
+            self._check_namespace(namespace, exc)  # the sample has no Namespace: it must exist already
+            raise
         pods = self.driver.wait_ready(namespace, f"app={name}", timeout)
         return pods[0]["metadata"]["name"]
 
     def wait_ready(self, namespace: str, selector: str, timeout: float = 180.0) -> list[str]:
         """Wait until the pods behind ``selector`` are ready (sidecar included); returns their names."""
-        self._check_namespace(namespace)  # a typo would otherwise wait the whole timeout
+        if not self.pods(namespace, selector):
+            self._check_namespace(namespace)  # a typo would otherwise wait the whole timeout
         return [p["metadata"]["name"] for p in self.driver.wait_ready(namespace, selector, timeout)]
 
     def pods(self, namespace: str, selector: str) -> list[dict[str, Any]]:
@@ -178,6 +183,13 @@ class Lab(Verifications):
         guess = closest(name, apps)
         return f"did you mean client={guess!r}? otherwise {deploy}" if guess else deploy
 
+    def _hint_for_selector(self, namespace: str, selector: str, fix: str) -> str:
+        """Did you mean a label that pods in ``namespace`` carry? Else ``fix``."""
+        labels = [p["metadata"].get("labels") or {} for p in self._pods_or_none(namespace)]
+        selectors = {f"{key}={value}" for found in labels for key, value in found.items()}
+        guess = closest(selector, sorted(selectors)) if selector not in selectors else None
+        return f"did you mean selector={guess!r}? otherwise {fix}" if guess else fix
+
     def _names(self, api_version: str, kind: str, namespace: str | None) -> list[str] | None:
         """Names of the objects of a kind, for a hint; None when the backend cannot list them."""
         try:
@@ -191,9 +203,10 @@ class Lab(Verifications):
         except Exception:
             return []
 
-    def _check_namespace(self, namespace: str) -> None:
+    def _check_namespace(self, namespace: str, cause: BaseException | None = None) -> None:
+        """Raise UnknownChoice, naming the closest namespace, when ``namespace`` does not exist."""
         if self.driver.get(Ref("v1", "Namespace", None, namespace)) is None:
-            raise UnknownChoice("namespace", namespace, self._names("v1", "Namespace", None) or [])
+            raise UnknownChoice("namespace", namespace, self._names("v1", "Namespace", None) or []) from cause
 
     def proxy_config(self, kind: str, pod: str = "sleep", namespace: str = "default") -> dict[str, Any]:
         """One section ("listeners" | "routes" | "clusters" | "secrets") of the proxy's config dump, as
@@ -208,11 +221,9 @@ class Lab(Verifications):
             found = self.pods(namespace, pod)
             if not found:
                 self._check_namespace(namespace)
-                labels = [p["metadata"].get("labels") or {} for p in self._pods_or_none(namespace)]
-                selectors = sorted({f"{key}={value}" for found in labels for key, value in found.items()})
                 raise LabkitError(
                     f"no pod matches {pod} in namespace {namespace}",
-                    hint=did_you_mean(pod, selectors, "a label selector such as app=sleep or istio=egressgateway"),
+                    hint=self._hint_for_selector(namespace, pod, "a label selector such as app=sleep"),
                 )
             name = found[0]["metadata"]["name"]
         elif self.driver.get(Ref("v1", "Pod", namespace, pod)) is not None:
@@ -250,7 +261,7 @@ class Lab(Verifications):
             expected="a ready pod",
             actual=lambda found: ", ".join(p["metadata"]["name"] for p in found) or "none",
             within=within if within is not None else (0 if self.simulated else 60),
-            hint=install,
+            hint=lambda found: self._hint_for_selector(ns, selector, install),
         )
         return pods[0]["metadata"]["name"]
 
@@ -319,7 +330,10 @@ class Lab(Verifications):
     ) -> list[str]:
         """Log lines of every pod behind ``selector`` (Envoy access logs with the default container)."""
         lines: list[str] = []
-        for pod in self.pods(namespace, selector):
+        pods = self.pods(namespace, selector)
+        if not pods:
+            self._check_namespace(namespace)  # no pods yet is fine; no such namespace is a typo
+        for pod in pods:
             _check_container(pod, container)
             lines += self.driver.logs(namespace, pod["metadata"]["name"], container, since_seconds)
         return lines
@@ -333,14 +347,16 @@ class Lab(Verifications):
         """``kubectl rollout restart deployment/NAME``: new pods pick up namespace-level changes
         such as sidecar injection. Waits for them and returns the new pod's name."""
         ref = Ref("apps/v1", "Deployment", namespace, name)
-        if self.driver.get(ref) is None:
-            self._check_namespace(namespace)
-            raise UnknownChoice(
-                f"deployment in namespace {namespace}:", name, self._names("apps/v1", "Deployment", namespace) or []
-            )
         stamp = f"{self.driver.now():.3f}"
         patch = {"spec": {"template": {"metadata": {"annotations": {"kubectl.kubernetes.io/restartedAt": stamp}}}}}
-        self.driver.patch(ref, patch)
+        try:
+            self.driver.patch(ref, patch)
+        except Exception as exc:
+            if self.driver.get(ref) is not None:
+                raise
+            self._check_namespace(namespace, exc)
+            deployments = self._names("apps/v1", "Deployment", namespace) or []
+            raise UnknownChoice(f"deployment in namespace {namespace}:", name, deployments) from exc
         selector = f"app={name}"
         deadline = self.driver.now() + timeout
         while True:
