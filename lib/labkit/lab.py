@@ -216,7 +216,8 @@ class Lab(Verifications):
         from .xds.shown import shown_config
 
         if kind not in KINDS:
-            raise UnknownChoice("proxy_config kind", kind, KINDS, fix="as in istioctl proxy-config <kind>")
+            fix = f"choose one of {', '.join(KINDS)}, as istioctl proxy-config names them"
+            raise UnknownChoice("proxy_config kind", kind, KINDS, fix=fix)
         if "=" in pod:
             found = self.pods(namespace, pod)
             if not found:
