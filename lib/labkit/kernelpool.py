@@ -60,6 +60,9 @@ class KernelStarter(Generic[Item]):
             future.set_result(self._start(self._items[index]))
         except Exception as exc:  # raised when its lab is taken, as papermill would raise it there
             future.set_exception(exc)
+        except BaseException as stop:  # Ctrl-C while launching: nobody waits for this one
+            future.set_exception(stop)
+            raise
         with self._lock:
             closed = self._closed
         if closed and future.exception() is None:
@@ -105,7 +108,11 @@ def start_kernel(manager_class: type, kernel_name: str, cwd: str) -> Any:
     # nbclient keeps an ipykernel's history in memory (NotebookClient.ipython_hist_file), so kernels
     # running side by side never lock the same history database.
     extra = ["--HistoryManager.hist_file=:memory:"] if getattr(manager, "ipykernel", False) else []
-    run_sync(manager.start_kernel)(extra_arguments=extra, cwd=cwd)
+    try:
+        run_sync(manager.start_kernel)(extra_arguments=extra, cwd=cwd)
+    except BaseException:
+        shutdown_now(manager)  # a half-started kernel must not outlive the run
+        raise
     return manager
 
 

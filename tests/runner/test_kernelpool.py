@@ -130,3 +130,16 @@ def test_a_fast_notebook_is_written_a_few_times_and_completely(tmp_path: Path, m
     assert writes[0] == 0 and writes[-1] == 10  # first before any output, last with every output
     done = nbformat.read(tmp_path / "out" / "01-quick.ipynb", as_version=4)
     assert [c.outputs[0]["text"] for c in done.cells[2:]] == [f"{i}\n" for i in range(10)]
+
+
+def test_a_kernel_that_cannot_start_fails_each_lab_by_name(tmp_path: Path) -> None:
+    # jupyter_client raises NoSuchKernel ("No such kernel named ...") for a kernelspec it cannot find.
+    notebooks = tmp_path / "nb"
+    notebooks.mkdir()
+    for name in ("01-a", "02-b"):
+        cells = [nbformat.v4.new_code_cell('backend = "auto"', metadata={"tags": ["parameters"]})]
+        nb = nbformat.v4.new_notebook(cells=cells, metadata={"kernelspec": KERNELSPEC})
+        nbformat.write(nb, notebooks / f"{name}.ipynb")
+    summary = run_labs(None, "sim", tmp_path / "out", notebooks_dir=notebooks, progress=False, kernel_name="no-such")
+    assert [r.status for r in summary.results] == ["failed", "failed"]
+    assert all(r.error is not None and "no-such" in r.error.evalue for r in summary.results)
