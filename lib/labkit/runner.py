@@ -79,6 +79,11 @@ class LabInfo:
         return notebook_title(self.path) or self.name
 
 
+def variant_name(lab: str, variant: str) -> str:
+    """How results name a lab run with a variant: ``01-external-access [gateway-api]``."""
+    return f"{lab} [{variant}]" if variant else lab
+
+
 @dataclass(frozen=True)
 class LabRun:
     """One notebook execution of a run: a lab, and the variant (``--api`` value) it runs with."""
@@ -89,7 +94,7 @@ class LabRun:
 
     @property
     def name(self) -> str:
-        return f"{self.lab.name} [{self.variant}]" if self.variant else self.lab.name
+        return variant_name(self.lab.name, self.variant)
 
     @property
     def stem(self) -> str:
@@ -134,7 +139,7 @@ class LabResult:
     @property
     def name(self) -> str:
         """The lab's name, with the API it ran with: ``01-external-access [gateway-api]``."""
-        return f"{self.lab.name} [{self.variant}]" if self.variant else self.lab.name
+        return variant_name(self.lab.name, self.variant)
 
     @property
     def failed_checks(self) -> list[Check]:
