@@ -87,3 +87,36 @@ def test_unnamed_lab_is_not_titled_lab_lab(monkeypatch: pytest.MonkeyPatch) -> N
     text = _banner_text(monkeypatch, "sim")
     title = text.splitlines()[0]
     assert " lab " in f" {title} " and "lab lab" not in title
+
+
+# -- wrong names: a near miss names the right one
+
+
+def test_a_misspelled_backend_names_the_right_one() -> None:
+    from labkit import LabkitError, doctor_report
+
+    with pytest.raises(LabkitError, match="did you mean 'sim'"):
+        connect(backend="simm")
+    with pytest.raises(LabkitError, match="did you mean 'kube'"):
+        doctor_report("kub")
+
+
+def test_a_misspelled_lab_names_the_right_one_and_own_names_stay_free() -> None:
+    from rich.console import Console
+
+    from labkit import LabkitError
+
+    with pytest.raises(LabkitError, match="did you mean '01-external-access'"):
+        connect(backend="sim", lab="01-external-acess", cleanup_on_error=False)
+    lab = connect(backend="sim", lab="scratch", cleanup_on_error=False, console=Console(quiet=True))
+    assert lab.name == "scratch"
+
+
+def test_a_misspelled_sim_option_names_the_right_one() -> None:
+    from labkit import LabkitError
+
+    with pytest.raises(LabkitError, match="did you mean 'egress_gateway'"):
+        connect(backend="sim", sim_options={"egress_gatway": False}, cleanup_on_error=False)
+    # meshConfig.outboundTrafficPolicy.mode is ALLOW_ANY or REGISTRY_ONLY (Istio MeshConfig reference).
+    with pytest.raises(LabkitError, match="did you mean 'REGISTRY_ONLY'"):
+        connect(backend="sim", sim_options={"outbound_policy": "REGISTRY"}, cleanup_on_error=False)

@@ -22,3 +22,106 @@ def test_a_misspelled_lab_file_or_lab_names_the_right_one() -> None:
         lab_file("01-external-access", "serviceentry-htp.yaml")
     with pytest.raises(LabkitError, match="did you mean '01-external-access'"):
         lab_file("01-external-acess", "serviceentry-http.yaml")
+
+
+# Each public Lab method that takes a name: a near miss names the right one, and nothing changes.
+
+
+@pytest.fixture(scope="module")
+def lab() -> labkit.Lab:
+    lab = labkit.connect(backend="sim", lab="test", console=Console(quiet=True), cleanup_on_error=False)
+    lab.deploy_client()  # the sleep client in default, with its sidecar (istio.io's sleep sample)
+    return lab
+
+
+def test_proxy_config_names_the_section_meant(lab: labkit.Lab) -> None:
+    # istioctl proxy-config's subcommands for these sections are listeners, routes, clusters, secrets
+    # (istioctl reference, istio.io/latest/docs/reference/commands/istioctl/#istioctl-proxy-config).
+    with pytest.raises(LabkitError, match="did you mean 'listeners'"):
+        lab.proxy_config("listener")
+
+
+def test_proxy_config_names_the_selector_meant(lab: labkit.Lab) -> None:
+    # Istio's egress gateway pods carry istio=egressgateway (istio.io egress-gateway task, "kubectl get pod
+    # -l istio=egressgateway -n istio-system").
+    with pytest.raises(LabkitError, match="did you mean selector='istio=egressgateway'"):
+        lab.proxy_config("listeners", pod="istio=egresgateway", namespace="istio-system")
+
+
+def test_curl_names_the_client_or_namespace_meant(lab: labkit.Lab) -> None:
+    # The sleep sample's pods are labelled app=sleep (samples/sleep/sleep.yaml in Istio's repository).
+    with pytest.raises(LabkitError, match="did you mean client='sleep'"):
+        lab.curl("http://httpbin.org/headers", "-sS", client="sleeep")
+    # "default" is the namespace every Kubernetes cluster starts with (kubernetes.io, Namespaces).
+    with pytest.raises(LabkitError, match="did you mean 'default'"):
+        lab.curl("http://httpbin.org/headers", "-sS", namespace="defualt")
+
+
+def test_containers_names_the_client_meant(lab: labkit.Lab) -> None:
+    with pytest.raises(LabkitError, match="did you mean client='sleep'"):
+        lab.containers(name="slep")
+
+
+def test_logs_refuse_a_container_the_pod_lacks(lab: labkit.Lab) -> None:
+    # Istio's injected sidecar container is named istio-proxy (istio.io, "Installing the sidecar");
+    # kubectl logs -c refuses a container the pod does not have ("container ... is not valid for pod").
+    with pytest.raises(LabkitError, match="did you mean 'istio-proxy'"):
+        lab.logs(container="istio_proxy")
+
+
+def test_verify_logs_refuses_a_container_the_pod_lacks_at_once(lab: labkit.Lab) -> None:
+    checks = len(lab.checks)
+    with pytest.raises(LabkitError, match="did you mean 'istio-proxy'"):
+        lab.verify_logs("GET", container="istioproxy", within=0)
+    assert len(lab.checks) == checks  # refused, not recorded as a failing check
+
+
+def test_label_namespace_names_the_namespace_meant(lab: labkit.Lab) -> None:
+    before = lab.get("Namespace", "kube-system")
+    with pytest.raises(LabkitError, match="did you mean 'kube-system'"):
+        lab.label_namespace("kube-sytem", {"kube-system": "true"})
+    assert lab.get("Namespace", "kube-system") == before  # nothing changed
+
+
+def test_wait_ready_names_the_namespace_meant_without_waiting(lab: labkit.Lab) -> None:
+    with pytest.raises(LabkitError, match="did you mean 'default'"):
+        lab.wait_ready("defualt", "app=sleep", timeout=60)
+
+
+def test_restart_names_the_deployment_meant(lab: labkit.Lab) -> None:
+    with pytest.raises(LabkitError, match="did you mean 'sleep'"):
+        lab.restart("sleeep")
+
+
+def test_apply_and_delete_name_the_manifest_file_meant(lab: labkit.Lab) -> None:
+    missing = lab_file("01-external-access", "serviceentry-http.yaml").with_name("serviceentry-htp.yaml")
+    with pytest.raises(labkit.ManifestError, match=r"did you mean 'serviceentry-http\.yaml'"):
+        lab.apply(missing, name="httpbin-ext", host="httpbin.org")
+    with pytest.raises(labkit.ManifestError, match=r"did you mean 'serviceentry-http\.yaml'"):
+        lab.delete(missing, name="httpbin-ext", host="httpbin.org")
+
+
+def test_deploy_client_names_the_namespace_meant(lab: labkit.Lab) -> None:
+    # The sleep sample has no Namespace object: kubectl apply into a missing namespace fails
+    # (NotFound), so the client can only go into one that exists.
+    with pytest.raises(LabkitError, match="did you mean 'default'"):
+        lab.deploy_client(namespace="defualt", name="other", timeout=5)
+
+
+def test_verify_curl_names_the_log_source_key_meant(lab: labkit.Lab) -> None:
+    checks = len(lab.checks)
+    with pytest.raises(LabkitError, match="did you mean 'selector'"):
+        lab.verify_curl("http://httpbin.org/headers", "-sS", log_contains="GET", log_source={"selecter": "app=sleep"})
+    assert len(lab.checks) == checks
+
+
+def test_verify_logs_names_the_namespace_meant_at_once(lab: labkit.Lab) -> None:
+    with pytest.raises(LabkitError, match="did you mean 'default'"):
+        lab.verify_logs("GET", namespace="defualt", within=60)
+
+
+def test_require_egress_gateway_names_the_selector_meant(lab: labkit.Lab) -> None:
+    # istio.io's egress gateway task selects the gateway pods with istio=egressgateway.
+    with pytest.raises(labkit.ExpectationFailed, match="did you mean selector='istio=egressgateway'"):
+        lab.require_egress_gateway(selector="istio=egresgateway")
+    assert lab.require_egress_gateway().startswith("istio-egressgateway")

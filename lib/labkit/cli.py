@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from collections.abc import Sequence
@@ -17,7 +18,7 @@ from rich.text import Text
 from . import paths
 from .errors import LabkitError
 from .labinfo import catalogue
-from .runner import BACKENDS, private_output, run_labs, select
+from .runner import API_CHOICES, BACKENDS, LabResult, plan_runs, private_output, run_labs, select
 from .stopping import exit_code, interruptible
 
 DEFAULT_OUT = Path("build/labs")
@@ -62,6 +63,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=600,
         metavar="SECONDS",
         help="limit per cell, 0 for none (default: 600)",
+    )
+    p_run.add_argument(
+        "--api",
+        choices=API_CHOICES,
+        default=None,
+        help="for labs whose parameters cell sets `api`: istio (Istio's Gateway and VirtualService), "
+        "gateway-api (the Kubernetes Gateway API), or both (each such lab runs once per API); "
+        "default: each notebook's own choice",
     )
     p_run.add_argument("-q", "--quiet", action="store_true", help="do not stream cell output")
     p_run.add_argument(
@@ -184,9 +193,16 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from .reports import write_reports
+    from .reports import html_name, render_html, write_reports
 
-    select(args.labs, args.notebooks)  # an unknown lab is reported before anything is created
+    def render_page(result: LabResult) -> None:
+        # Each page as its lab ends, while the others run; write_reports retries and names a failure.
+        with contextlib.suppress(Exception):
+            render_html(result.output, result.output.parent / html_name(result))
+
+    parameters = parse_parameters(args.parameter)
+    # An unknown lab, or --api clashing with -p api=..., is reported before anything is created.
+    plan_runs(select(args.labs, args.notebooks), parameters, args.api)
     with interruptible(), private_output(args.out):  # the reports quote the notebooks: private like them
         summary = run_labs(
             args.labs,
@@ -198,7 +214,9 @@ def cmd_run(args: argparse.Namespace) -> int:
             notebooks_dir=args.notebooks,
             console=_console(stderr=True),
             jobs=args.jobs,
-            parameters=parse_parameters(args.parameter),
+            parameters=parameters,
+            on_result=render_page,
+            api=args.api,
         )
         reports = write_reports(summary)
     console = _console()

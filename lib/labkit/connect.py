@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import re
+from collections.abc import Mapping
 from typing import Any
 
 from rich.console import Console, Group, RenderableType
@@ -10,9 +12,10 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from . import paths
 from .backend import Backend, DoctorItem
 from .display import RichDisplay, in_ipython, install_error_display, notebook_console, show
-from .errors import BackendUnavailable, ContextNotAllowed
+from .errors import BackendUnavailable, ContextNotAllowed, LabkitError, UnknownChoice
 from .lab import Lab
 from .labinfo import LabMeta, find
 
@@ -22,6 +25,41 @@ BACKENDS = ("auto", "sim", "kube", "envoy")
 AUTO_CHOICE_VAR, AUTO_REASON_VAR = "LABKIT_AUTO_CHOICE", "LABKIT_AUTO_REASON"
 #: The name of a lab connected without ``lab=`` outside the runner.
 UNNAMED_LAB = "lab"
+BACKEND_FIX = 'backend="sim" (offline), "kube" (a kind cluster), "envoy" (real Envoy, as root) or "auto"'
+#: Names shaped like the labs' folders (``01-external-access``) must name one of them; any other
+#: name (``lab="scratch"``) is a lab of your own.
+LAB_LIKE = re.compile(r"^\d+-")
+
+
+def check_sim_options(options: Mapping[str, Any]) -> None:
+    """Refuse an option the simulator does not have (``SimOptions``) before anything starts."""
+    if not options:
+        return
+    from dataclasses import fields
+
+    from .lab import OUTBOUND_POLICIES
+    from .sim import SimOptions
+
+    known = [f.name for f in fields(SimOptions) if f.name != "istio_namespace"]
+    for name, value in options.items():
+        if name == "istio_namespace":
+            raise LabkitError("sim_options={'istio_namespace': ...}", hint="pass it as connect(istio_namespace=...)")
+        if name not in known:
+            raise UnknownChoice("sim option", name, known, fix="see labkit.sim.SimOptions")
+        if name == "outbound_policy" and value not in OUTBOUND_POLICIES:
+            raise UnknownChoice("sim_options outbound_policy", value, OUTBOUND_POLICIES)
+
+
+def check_lab_name(lab: str) -> None:
+    """A lab named like the labs' folders must be one of them (its banner and records use it)."""
+    from .labinfo import lab_dirs
+
+    if not LAB_LIKE.match(lab):
+        return
+    labs = [p.name for p in lab_dirs()] if paths.LABS.is_dir() else []
+    if lab not in labs:
+        fix = "lab= is the lab's folder under labs/ (`labkit list`), or a name of your own without a number"
+        raise UnknownChoice("lab", lab, labs, fix=fix)
 
 
 def detect(
@@ -55,7 +93,8 @@ def make_backend(
     """The backend to use and why. A ``kube`` backend must answer first (``preflight``), so a stopped
     cluster is one clear error here rather than a long traceback at the first call."""
     if backend not in BACKENDS:
-        raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
+        raise UnknownChoice("backend", backend, BACKENDS, fix=BACKEND_FIX)
+    check_sim_options(sim_options or {})
     reason = f"backend={backend!r} was asked for"
     if backend == "auto":
         backend, reason = detect(context, kubeconfig, allow_context)
@@ -100,6 +139,8 @@ def connect(
     In a notebook, a cell that raises triggers ``lab.cleanup()`` (and so does the kernel's exit),
     so a lab leaves the cluster as it found it even when it fails halfway.
     """
+    if lab is not None:
+        check_lab_name(lab)
     if in_ipython():  # first: a cluster that does not answer is shown as one message, not a traceback
         from IPython import get_ipython
 

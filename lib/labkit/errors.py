@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 
@@ -19,19 +20,29 @@ class LabkitError(Exception):
         return f"{base}\n  → {self.hint}" if self.hint else base
 
 
+def closest(value: object, choices: Iterable[str]) -> str | None:
+    """The choice a mistyped ``value`` most likely meant, or None when none is close."""
+    import difflib
+
+    close = difflib.get_close_matches(str(value), list(choices), n=1, cutoff=0.5)
+    return close[0] if close else None
+
+
+def did_you_mean(value: object, choices: Iterable[str], fix: str = "") -> str:
+    """A hint: "did you mean 'x'?" when a choice is close, then ``fix`` (or the choices to use)."""
+    options = list(choices)
+    guess = closest(value, options)
+    text = f"did you mean {guess!r}? {fix}" if guess else fix
+    return text.strip() or (f"use one of {', '.join(map(repr, options))}" if options else "")
+
+
 class UnknownChoice(LabkitError, ValueError):
     """A value that is not one of the accepted ones; the hint names the closest and the rest.
     It is a ValueError too, so callers that caught the plain error keep working."""
 
     def __init__(self, what: str, value: str, choices: list[str] | tuple[str, ...], fix: str = "") -> None:
-        import difflib
-
-        close = difflib.get_close_matches(value, list(choices), n=1, cutoff=0.5)
-        guess = f"did you mean {close[0]!r}? " if close else ""
-        super().__init__(
-            f"{what} {value!r} is not one of {', '.join(choices)}",
-            hint=f"{guess}{fix}".strip() or f"use one of {', '.join(map(repr, choices))}",
-        )
+        message = f"{what} {value!r} is not one of {', '.join(choices)}" if choices else f"no {what} {value!r}"
+        super().__init__(message, hint=did_you_mean(value, choices, fix))
 
 
 @dataclass(frozen=True)

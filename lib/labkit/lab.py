@@ -15,7 +15,7 @@ from . import display, manifests
 from .backend import NETWORK_POLICY_ITEM, Backend, DoctorItem
 from .checks import Check
 from .display import ManifestView, in_ipython
-from .errors import LabkitError, UnknownChoice
+from .errors import LabkitError, ManifestError, Problem, UnknownChoice, closest, did_you_mean
 from .manifests import Manifest, Ref
 from .meshconfig import MESH_CONFIGMAP, MESH_KEY, mesh_text, parse_mesh
 from .meshconfig import outbound_policy as _outbound_policy
@@ -82,6 +82,7 @@ class Lab(Verifications):
 
         ``show`` displays what is applied (default: ``lab.show_manifests``, on in notebooks).
         """
+        _check_manifest_file(manifest)
         docs = manifests.prepare(manifests.load(manifest, params), namespace, self.name)
         from . import schema  # deferred: the validators are heavy, and only applying needs them
 
@@ -104,6 +105,7 @@ class Lab(Verifications):
         self, manifest: Manifest, namespace: str | None = None, *, show: bool | None = None, **params: Any
     ) -> list[Ref]:
         """Delete what the manifest names; objects already gone are fine. Returns what was deleted."""
+        _check_manifest_file(manifest)
         docs = manifests.prepare(manifests.load(manifest, params), namespace, self.name)
         deleted = [ref for ref in map(Ref.of, reversed(docs)) if self.driver.delete(ref)]
         if self.show_manifests if show is None else show:
@@ -146,12 +148,18 @@ class Lab(Verifications):
                     pod_spec["containers"][0].setdefault("volumeMounts", []).append(
                         {"name": secret, "mountPath": path, "readOnly": True}
                     )
-        self.apply(docs, namespace=namespace)
+        try:
+            self.apply(docs, namespace=namespace)
+        except Exception as exc:
+            self._check_namespace(namespace, exc)  # the sample has no Namespace: it must exist already
+            raise
         pods = self.driver.wait_ready(namespace, f"app={name}", timeout)
         return pods[0]["metadata"]["name"]
 
     def wait_ready(self, namespace: str, selector: str, timeout: float = 180.0) -> list[str]:
         """Wait until the pods behind ``selector`` are ready (sidecar included); returns their names."""
+        if not self.pods(namespace, selector):
+            self._check_namespace(namespace)  # a typo would otherwise wait the whole timeout
         return [p["metadata"]["name"] for p in self.driver.wait_ready(namespace, selector, timeout)]
 
     def pods(self, namespace: str, selector: str) -> list[dict[str, Any]]:
@@ -162,20 +170,64 @@ class Lab(Verifications):
         if not running:
             raise LabkitError(
                 f"no client pod app={name} in namespace {namespace}",
-                hint=f"run lab.deploy_client(namespace={namespace!r}, name={name!r}) first",
+                hint=self._hint_for_client(namespace, name),
             )
         return running[0]["metadata"]["name"]
+
+    def _hint_for_client(self, namespace: str, name: str) -> str:
+        """Did you mean another namespace, or another client in this one? Else: deploy it."""
+        deploy = f"run lab.deploy_client(namespace={namespace!r}, name={name!r}) first"
+        namespaces = self._names("v1", "Namespace", None)
+        if namespaces is not None and namespace not in namespaces:
+            return did_you_mean(namespace, namespaces, f"namespace {namespace} does not exist; or {deploy}")
+        labels = [p["metadata"].get("labels") or {} for p in self._pods_or_none(namespace)]
+        apps = sorted({found.get("app", "") for found in labels} - {""})
+        guess = closest(name, apps)
+        return f"did you mean client={guess!r}? otherwise {deploy}" if guess else deploy
+
+    def _hint_for_selector(self, namespace: str, selector: str, fix: str) -> str:
+        """Did you mean a label that pods in ``namespace`` carry? Else ``fix``."""
+        labels = [p["metadata"].get("labels") or {} for p in self._pods_or_none(namespace)]
+        selectors = {f"{key}={value}" for found in labels for key, value in found.items()}
+        guess = closest(selector, sorted(selectors)) if selector not in selectors else None
+        return f"did you mean selector={guess!r}? otherwise {fix}" if guess else fix
+
+    def _names(self, api_version: str, kind: str, namespace: str | None) -> list[str] | None:
+        """Names of the objects of a kind, for a hint; None when the backend cannot list them."""
+        try:
+            return sorted(o["metadata"]["name"] for o in self.driver.list_objects(api_version, kind, namespace))
+        except Exception:  # a hint must never hide the error it explains
+            return None
+
+    def _pods_or_none(self, namespace: str) -> list[dict[str, Any]]:
+        try:
+            return self.driver.list_objects("v1", "Pod", namespace)
+        except Exception:
+            return []
+
+    def _check_namespace(self, namespace: str, cause: BaseException | None = None) -> None:
+        """Raise UnknownChoice, naming the closest namespace, when ``namespace`` does not exist."""
+        if self.driver.get(Ref("v1", "Namespace", None, namespace)) is None:
+            raise UnknownChoice("namespace", namespace, self._names("v1", "Namespace", None) or []) from cause
 
     def proxy_config(self, kind: str, pod: str = "sleep", namespace: str = "default") -> dict[str, Any]:
         """One section ("listeners" | "routes" | "clusters" | "secrets") of the proxy's config dump, as
         Envoy's admin API shapes it. ``pod``: a pod name, a label selector (``istio=egressgateway``), or
         a client's name (``sleep``)."""
+        from .xds.dump import KINDS
         from .xds.shown import shown_config
 
+        if kind not in KINDS:
+            fix = f"choose one of {', '.join(KINDS)}, as istioctl proxy-config names them"
+            raise UnknownChoice("proxy_config kind", kind, KINDS, fix=fix)
         if "=" in pod:
             found = self.pods(namespace, pod)
             if not found:
-                raise LabkitError(f"no pod matches {pod} in namespace {namespace}")
+                self._check_namespace(namespace)
+                raise LabkitError(
+                    f"no pod matches {pod} in namespace {namespace}",
+                    hint=self._hint_for_selector(namespace, pod, "a label selector such as app=sleep"),
+                )
             name = found[0]["metadata"]["name"]
         elif self.driver.get(Ref("v1", "Pod", namespace, pod)) is not None:
             name = pod
@@ -212,7 +264,7 @@ class Lab(Verifications):
             expected="a ready pod",
             actual=lambda found: ", ".join(p["metadata"]["name"] for p in found) or "none",
             within=within if within is not None else (0 if self.simulated else 60),
-            hint=install,
+            hint=lambda found: self._hint_for_selector(ns, selector, install),
         )
         return pods[0]["metadata"]["name"]
 
@@ -252,7 +304,7 @@ class Lab(Verifications):
         """Set (or with None, remove) labels on a namespace; cleanup puts the old values back."""
         ns = self.driver.get(Ref("v1", "Namespace", None, namespace))
         if ns is None:
-            raise LabkitError(f"namespace {namespace} not found")
+            raise UnknownChoice("namespace", namespace, self._names("v1", "Namespace", None) or [])
         current = ns["metadata"].get("labels") or {}
         originals = self._label_originals.setdefault(namespace, {})
         for key in labels:
@@ -281,7 +333,11 @@ class Lab(Verifications):
     ) -> list[str]:
         """Log lines of every pod behind ``selector`` (Envoy access logs with the default container)."""
         lines: list[str] = []
-        for pod in self.pods(namespace, selector):
+        pods = self.pods(namespace, selector)
+        if not pods:
+            self._check_namespace(namespace)  # no pods yet is fine; no such namespace is a typo
+        for pod in pods:
+            _check_container(pod, container)
             lines += self.driver.logs(namespace, pod["metadata"]["name"], container, since_seconds)
         return lines
 
@@ -296,7 +352,14 @@ class Lab(Verifications):
         ref = Ref("apps/v1", "Deployment", namespace, name)
         stamp = f"{self.driver.now():.3f}"
         patch = {"spec": {"template": {"metadata": {"annotations": {"kubectl.kubernetes.io/restartedAt": stamp}}}}}
-        self.driver.patch(ref, patch)
+        try:
+            self.driver.patch(ref, patch)
+        except Exception as exc:
+            if self.driver.get(ref) is not None:
+                raise
+            self._check_namespace(namespace, exc)
+            deployments = self._names("apps/v1", "Deployment", namespace) or []
+            raise UnknownChoice(f"deployment in namespace {namespace}:", name, deployments) from exc
         selector = f"app={name}"
         deadline = self.driver.now() + timeout
         while True:
@@ -356,6 +419,29 @@ class Lab(Verifications):
         if errors:
             raise LabkitError("cleanup left things behind:\n  " + "\n  ".join(errors), hint="run `labkit doctor`")
         return done
+
+
+def _check_manifest_file(manifest: Manifest) -> None:
+    """A manifest path that names no file: say which file in that folder was meant."""
+    if not (isinstance(manifest, Path) or (isinstance(manifest, str) and manifests.looks_like_path(manifest))):
+        return
+    path = Path(manifest)
+    if path.is_file():
+        return
+    folder = path.parent
+    files = sorted(p.name for p in folder.iterdir() if p.is_file()) if folder.is_dir() else []
+    error = ManifestError([Problem(str(path), "", "file not found")])
+    where = f"the files are in {folder}" if files else f"{folder} is not a folder with manifests"
+    error.hint = did_you_mean(path.name, files, f"{where}; labkit.lab_file(lab, name) finds a lab's manifest")
+    raise error
+
+
+def _check_container(pod: dict[str, Any], container: str) -> None:
+    """Refuse a container the pod does not have (kubectl logs -c refuses it too)."""
+    spec = pod.get("spec") or {}
+    names = [c["name"] for key in ("containers", "initContainers") for c in spec.get(key) or [] if "name" in c]
+    if names and container not in names:
+        raise UnknownChoice(f"container of pod {pod['metadata']['name']}:", container, names)
 
 
 def _source_name(manifest: Manifest) -> str:

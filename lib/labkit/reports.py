@@ -5,8 +5,11 @@ append to ``$GITHUB_STEP_SUMMARY``.
 
 from __future__ import annotations
 
+import functools
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from .junit import write_junit
 from .runner import LabResult, RunSummary, strip_ansi
@@ -32,7 +35,7 @@ def write_reports(summary: RunSummary, out: Path | None = None) -> Reports:
     reports = Reports(junit=write_junit(summary, out / JUNIT_FILE), summary=out / SUMMARY_FILE)
     for result in summary.results:
         try:
-            page = render_html(result.output, out / f"{result.name}.html")
+            page = render_html(result.output, out / html_name(result))
         except Exception as exc:  # one notebook that can't be rendered must not lose the other reports
             reports.problems.append(f"{result.name}: no HTML rendering: {exc}")
             continue
@@ -42,16 +45,34 @@ def write_reports(summary: RunSummary, out: Path | None = None) -> Reports:
     return reports
 
 
+def html_name(result: LabResult) -> str:
+    """The HTML page's file name: the executed notebook's, with ``.html``."""
+    return result.output.with_suffix(".html").name
+
+
 def render_html(notebook: Path, target: Path) -> Path | None:
     """The executed notebook as a standalone HTML page; None when the notebook was never written
-    (papermill could not even start the kernel)."""
+    (papermill could not even start the kernel). A page newer than its notebook is kept as it is:
+    ``labkit run`` renders each lab's page as soon as the lab ends, while the others still run."""
     if not notebook.is_file():
         return None
+    with _render_lock:
+        if target.is_file() and target.stat().st_mtime_ns >= notebook.stat().st_mtime_ns:
+            return target
+        body, _ = _exporter().from_filename(str(notebook))
+        target.write_text(body, encoding="utf-8")
+    return target
+
+
+#: One exporter for every page (its templates load once); pages render one at a time.
+_render_lock = threading.Lock()
+
+
+@functools.lru_cache(maxsize=1)
+def _exporter() -> Any:
     from nbconvert import HTMLExporter  # slow to import; only reports need it
 
-    body, _ = HTMLExporter().from_filename(str(notebook))
-    target.write_text(body, encoding="utf-8")
-    return target
+    return HTMLExporter()
 
 
 def summary_markdown(summary: RunSummary) -> str:

@@ -19,7 +19,7 @@ import re
 import threading
 import time
 import weakref
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +27,7 @@ from typing import Any
 
 from rich import box
 from rich.console import Console, Group, RenderableType
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -34,7 +35,8 @@ from . import paths
 from .backend import Backend
 from .checks import Check
 from .connect import AUTO_CHOICE_VAR, AUTO_REASON_VAR
-from .errors import LabkitError
+from .errors import LabkitError, UnknownChoice
+from .kernelpool import ENGINE, KernelStarter, register_engine, running, shutdown_now, start_kernel
 from .labinfo import LAB_PATTERN, LabInfo, catalogue, notebook_title  # noqa: F401  (the lab catalogue)
 from .snapshot import ClusterReport, Guard
 
@@ -47,6 +49,11 @@ BACKENDS = ("auto", "sim", "kube", "envoy")
 #: envoy: every run names its namespaces after a unique run id, but two data planes on a 2-core
 #: machine race for the CPU while timing real delays, so its labs run one at a time as well.
 PARALLEL_SAFE: dict[str, bool] = {"sim": True, "kube": False, "envoy": False}
+#: ``labkit run --api``: the notebook parameter that picks Istio's own API or the Kubernetes Gateway
+#: API for a lab's routing, its values, and ``both`` (each lab that takes it runs once per value).
+API_PARAMETER = "api"
+APIS = ("istio", "gateway-api")
+API_CHOICES = (*APIS, "both")
 #: The kernel ``make venv`` registers (see the README); plain ``python3`` when it is not installed.
 LAB_KERNEL, FALLBACK_KERNEL = "labkit", "python3"
 
@@ -55,6 +62,34 @@ _ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
 
 class UnknownLab(LabkitError):
     """A lab name on the command line matches no notebook."""
+
+
+def variant_name(lab: str, variant: str) -> str:
+    """How results name a lab run with a variant: ``01-external-access [gateway-api]``."""
+    return f"{lab} [{variant}]" if variant else lab
+
+
+@dataclass(frozen=True)
+class LabRun:
+    """One notebook execution of a run: a lab, and the variant (``--api`` value) it runs with."""
+
+    lab: LabInfo
+    variant: str = ""
+    parameters: Mapping[str, Any] = field(default_factory=dict)  # what the variant sets
+
+    @property
+    def name(self) -> str:
+        return variant_name(self.lab.name, self.variant)
+
+    @property
+    def stem(self) -> str:
+        """The file name of its executed notebook, without ``.ipynb``: ``01-external-access.gateway-api``."""
+        return f"{self.lab.name}.{self.variant}" if self.variant else self.lab.name
+
+    def record_dir(self, out: Path) -> Path:
+        """Where its kernel writes the check records. Records are named after the lab, so each
+        variant has its own folder: two variants may run side by side."""
+        return out / self.variant if self.variant else out
 
 
 @dataclass(frozen=True)
@@ -84,10 +119,12 @@ class LabResult:
     checks: list[Check] = field(default_factory=list)
     record_problem: str = ""  # the checks file existed but could not be read
     cluster: ClusterReport | None = None  # how it left the cluster (real clusters only)
+    variant: str = ""  # the --api value this run was given, when the lab takes one
 
     @property
     def name(self) -> str:
-        return self.lab.name
+        """The lab's name, with the API it ran with: ``01-external-access [gateway-api]``."""
+        return variant_name(self.lab.name, self.variant)
 
     @property
     def failed_checks(self) -> list[Check]:
@@ -164,7 +201,7 @@ class RunSummary:
             checks = Text(f"{n_ok}/{counted}", style="green" if n_ok == counted else "red")
             if n_na:
                 checks.append(f" +{n_na} n/a", style="yellow")
-            table.add_row(r.name, backend, result, f"{r.seconds:.1f}s", checks, _first_failure(r))
+            table.add_row(Text(r.name), backend, result, f"{r.seconds:.1f}s", checks, _first_failure(r))
         n_ok = sum(r.passed for r in self.results)
         table.caption = f"{n_ok}/{len(self.results)} labs passed · executed notebooks in {self.out}"
         parts: list[RenderableType] = [table]
@@ -256,6 +293,8 @@ def run_labs(
     cluster: Backend | None = None,
     jobs: int | None = None,
     parameters: Mapping[str, Any] | None = None,
+    on_result: Callable[[LabResult], None] | None = None,
+    api: str | None = None,
 ) -> RunSummary:
     """Execute the selected labs (all when ``labs`` is empty) and return what happened.
 
@@ -266,12 +305,17 @@ def run_labs(
     ``None`` means one per CPU. Results keep the order of ``labs`` whatever finishes first.
     ``parameters`` fill the notebooks' parameters cells (``labkit run -p name=value``); a name some
     selected notebook lacks is refused before anything runs.
+    ``on_result`` is called with each lab's result as soon as that lab ends (in the thread that ran
+    it), e.g. to render its report while the other labs still run.
+    ``api`` (``labkit run --api``) is given to the labs whose parameters cell defines ``api``: one
+    value, or ``both`` to run each such lab once per value (``plan_runs``); None leaves their default.
     """
     if backend not in BACKENDS:
-        raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
+        raise UnknownChoice("backend", backend, BACKENDS, fix="labkit run --backend sim|kube|envoy|auto")
     selected = select(labs, notebooks_dir)
     for lab in selected:
         check_parameters(lab, parameters or {})
+    runs = plan_runs(selected, parameters or {}, api)
     # The kernel starts in the notebooks directory, so every path we hand it must be absolute.
     out = Path(out).resolve()
     kernel_name, note = choose_kernel(kernel_name)
@@ -279,8 +323,8 @@ def run_labs(
         (console or Console(stderr=True)).print(f"[yellow]{note}[/]")
     with private_output(out):
         return _run_selected(
-            selected, backend, out, kernel_name, timeout_per_cell, progress, console, cluster, jobs,
-            dict(parameters or {}),
+            runs, backend, out, kernel_name, timeout_per_cell, progress, console, cluster, jobs,
+            dict(parameters or {}), on_result,
         )  # fmt: skip
 
 
@@ -309,10 +353,41 @@ def check_parameters(lab: LabInfo, parameters: Mapping[str, Any]) -> None:
 
     if "backend" in parameters:
         raise LabkitError("-p backend=...: the backend is chosen with --backend", hint="labkit run --backend sim")
+    if not parameters:
+        return
     known = notebook_parameters(lab.path)
     for name in parameters:
         if name not in known:
             raise UnknownChoice(f"parameter of {lab.name}", name, known, fix="see the notebook's parameters cell")
+
+
+def plan_runs(selected: list[LabInfo], parameters: Mapping[str, Any], api: str | None) -> list[LabRun]:
+    """The notebook executions of a run: one per lab, and with ``api="both"`` one per API value for
+    each lab whose parameters cell defines ``api`` (the others run once, as they are)."""
+    if api is None:
+        return [LabRun(lab) for lab in selected]
+    if api not in API_CHOICES:
+        raise UnknownChoice("--api", api, API_CHOICES)
+    if API_PARAMETER in parameters:
+        raise LabkitError(
+            f"-p {API_PARAMETER}={parameters[API_PARAMETER]} and --api {api} both choose the API",
+            hint=f"give one of them: --api {api} (or both) for every lab that takes it, or -p {API_PARAMETER}=...",
+        )
+    takes = [lab for lab in selected if API_PARAMETER in notebook_parameters(lab.path)]
+    if not takes:
+        raise LabkitError(
+            f"--api {api}: none of the selected labs ({', '.join(lab.name for lab in selected)}) has an "
+            f"{API_PARAMETER!r} parameter",
+            hint="drop --api for these labs; it applies to labs whose parameters cell sets api = ...",
+        )
+    values = APIS if api == "both" else (api,)
+    runs: list[LabRun] = []
+    for lab in selected:
+        if lab in takes:
+            runs += [LabRun(lab, value, {API_PARAMETER: value}) for value in values]
+        else:
+            runs.append(LabRun(lab))
+    return runs
 
 
 def choose_kernel(requested: str | None, installed: set[str] | None = None) -> tuple[str, str]:
@@ -345,7 +420,7 @@ def parallel_jobs(backend: str, requested: int | None, labs: int) -> int:
 
 
 def _run_selected(
-    selected: list[LabInfo],
+    selected: list[LabRun],
     backend: str,
     out: Path,
     kernel_name: str,
@@ -355,6 +430,7 @@ def _run_selected(
     cluster: Backend | None,
     jobs: int | None = None,
     parameters: dict[str, Any] | None = None,
+    on_result: Callable[[LabResult], None] | None = None,
 ) -> RunSummary:
     console = console or Console(stderr=True)
     # The runner decides "auto" once, so its snapshots and the kernels talk to the same mesh.
@@ -371,43 +447,54 @@ def _run_selected(
 
         cluster, _ = make_backend("kube")
 
-    def run(i: int, lab: LabInfo) -> LabResult:
+    def start(item: LabRun) -> Any:
+        env = kernel_env(item.lab, item.record_dir(out), backend, kernel_backend, reason)
+        return start_kernel(kernel_manager_class(env), kernel_name, str(item.lab.path.parent))
+
+    # Each lab's kernel boots while the labs before it run (one ahead per worker).
+    kernels = KernelStarter(selected, start, ahead=workers)
+
+    def run(i: int, item: LabRun) -> LabResult:
         if progress and workers == 1:
-            console.rule(f"[bold]{lab.name}[/] ({i}/{len(selected)}) · backend {backend}")
+            console.rule(f"[bold]{escape(item.name)}[/] ({i}/{len(selected)}) · backend {backend}")
         # Only a real cluster keeps state between kernels; each simulator starts fresh.
         guard = Guard(cluster) if cluster is not None and kernel_backend == "kube" else None
-        _current_lab.name = lab.name if workers > 1 else ""
+        _current_lab.name = item.name if workers > 1 else ""
         result = _run_one(
-            lab, backend, kernel_backend, out, kernel_name, timeout_per_cell, progress, guard, reason, parameters
-        )
+            item.lab, backend, kernel_backend, out, kernel_name, timeout_per_cell, progress, guard, reason,
+            {**(parameters or {}), **item.parameters}, kernel=lambda: kernels.take(i - 1), variant=item.variant,
+        )  # fmt: skip
         if progress:
             style = "green" if result.passed else "red"
-            console.print(f"[{style}]{lab.name} {result.status}[/] in {result.seconds:.1f}s")
+            console.print(f"[{style}]{escape(item.name)} {result.status}[/] in {result.seconds:.1f}s")
             if result.cluster is not None:
                 for line in result.cluster.problems:
                     console.print(f"  [red]{line}[/]")
+        if on_result is not None:
+            on_result(result)
         return result
 
     try:
         with _papermill_logging(progress):
             if workers == 1:
-                results = [run(i, lab) for i, lab in enumerate(selected, 1)]
+                results = [run(i, item) for i, item in enumerate(selected, 1)]
             else:
                 if progress:
                     console.rule(f"[bold]{len(selected)} labs[/], {workers} at a time · backend {backend}")
                 results = _run_side_by_side(run, selected, workers)
     finally:
+        kernels.close()
         if owned and cluster is not None:
             cluster.close()
     return RunSummary(results=results, backend=backend, out=out)
 
 
-def _run_side_by_side(run: Any, selected: list[LabInfo], workers: int) -> list[LabResult]:
+def _run_side_by_side(run: Any, selected: list[LabRun], workers: int) -> list[LabResult]:
     """``run`` for every lab, ``workers`` at a time, results in the selection order (so the reports
     read as a serial run's would). Ctrl-C or a stop signal kills the running kernels, which ends their
     threads at once; a serial run stops its one kernel through papermill."""
     pool = ThreadPoolExecutor(max_workers=workers)
-    futures = [pool.submit(run, i, lab) for i, lab in enumerate(selected, 1)]
+    futures = [pool.submit(run, i, item) for i, item in enumerate(selected, 1)]
     try:
         return [f.result() for f in futures]
     except BaseException:
@@ -478,20 +565,32 @@ def _run_one(
     guard: Guard | None = None,
     reason: str = "",
     parameters: Mapping[str, Any] | None = None,
+    kernel: Callable[[], Any] | None = None,
+    variant: str = "",
 ) -> LabResult:
+    """``kernel`` hands over the kernel manager of a kernel started for this lab (``kernelpool``);
+    without it papermill starts one. ``variant``: the ``--api`` value, which names the outputs."""
     import papermill  # slow to import; only the run command needs it
     from papermill.exceptions import PapermillExecutionError
 
-    output = out / f"{lab.name}.ipynb"
-    record = out / f"{lab.name}.checks.json"
+    item = LabRun(lab, variant)
+    output = out / f"{item.stem}.ipynb"
+    records = item.record_dir(out)
+    records.mkdir(exist_ok=True)
+    record = records / f"{lab.name}.checks.json"
+    applied = records / f"{lab.name}.applied.yaml"
     # A record left by an earlier run would be mistaken for this run's checks.
     record.unlink(missing_ok=True)
-    (out / f"{lab.name}.applied.yaml").unlink(missing_ok=True)  # the guard reads this run's kinds from it
-    result = LabResult(lab=lab, backend=backend, output=output)
+    applied.unlink(missing_ok=True)  # the guard reads this run's kinds from it
+    result = LabResult(lab=lab, backend=backend, output=output, variant=variant)
     if guard is not None:
         guard.snapshot()
     start = time.monotonic()
+    started: dict[str, Any] = {}
     try:
+        if kernel is not None:
+            register_engine()
+            started = {"km": kernel(), "engine_name": ENGINE}
         # Neither papermill's ``cwd`` (a process-wide chdir) nor os.environ: both would leak between
         # notebooks running side by side. The kernel gets its directory and variables at launch.
         papermill.execute_notebook(
@@ -502,8 +601,13 @@ def _run_one(
             log_output=progress,
             progress_bar=False,
             execution_timeout=timeout if timeout and timeout > 0 else None,  # 0: no limit
-            kernel_manager_class=kernel_manager_class(kernel_env(lab, out, backend, kernel_backend, reason)),
+            kernel_manager_class=kernel_manager_class(kernel_env(lab, records, backend, kernel_backend, reason)),
             resources={"metadata": {"path": str(lab.path.parent)}},  # the kernel's working directory
+            # A simulated mesh lives inside its kernel, so once the last cell has answered there is
+            # nothing for the kernel's exit hooks to undo: end it at once. Elsewhere they may
+            # (labkit's clean-up on a cluster, the envoy backend's namespaces): let them run.
+            shutdown_kernel="immediate" if kernel_backend == "sim" else "graceful",
+            **started,
         )
     except PapermillExecutionError as e:
         result.error = CellError(
@@ -512,9 +616,12 @@ def _run_one(
     except Exception as e:  # a dead kernel or a cell timeout must not stop the other labs
         result.error = CellError(ename=type(e).__name__, evalue=str(e))
     finally:
+        manager = started.get("km")
+        if manager is not None and running(manager):  # papermill stopped before its engine ran
+            shutdown_now(manager)
         # Passed, failed or interrupted: the cluster goes back to how the lab found it.
         if guard is not None:
-            result.cluster = guard.settle(applied_kinds(out / f"{lab.name}.applied.yaml"))
+            result.cluster = guard.settle(applied_kinds(applied))
     result.seconds = time.monotonic() - start
     result.checks, result.record_problem = read_checks(record)
     return result

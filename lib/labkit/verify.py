@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from . import checks as checks_mod
 from .checks import Check, CheckTable, ExpectationFailed
 from .display import LiveStatus, QuietList, Waiting, show
+from .errors import UnknownChoice
 from .expect import CurlExpectation
 from .result import CurlResult
 
@@ -22,6 +23,8 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 ACCESS_LOG_FLUSH_WAIT = 3.0  # seconds; Envoy writes its access log file about once a second
+#: What ``verify_curl(log_source=...)`` may name: whose log to read.
+LOG_SOURCE_KEYS = ("namespace", "selector", "container")
 
 
 class LabActions(Protocol):
@@ -153,6 +156,10 @@ class Verifications(LabActions):
                 return f"r.explain() shows why; last decision: {r.traces[-1].hops[-1].outcome}"
             return "look at the proxy's access log: lab.logs(namespace, selector, 'istio-proxy')"
 
+        for key in log_source or {}:
+            if key not in LOG_SOURCE_KEYS:
+                fix = "e.g. log_source={'selector': 'istio=egressgateway'}"
+                raise UnknownChoice("log_source key", key, LOG_SOURCE_KEYS, fix=fix)
         source = {"namespace": namespace, "selector": f"app={client}", **(log_source or {})}
         new_lines: dict[int, list[str]] = {}
 

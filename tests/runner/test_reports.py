@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -109,3 +110,15 @@ def test_a_notebook_that_cannot_be_rendered_does_not_lose_the_other_reports(
     assert len(reports.problems) == 1 and reports.problems[0].startswith("02-b: no HTML rendering:")
     assert reports.junit.is_file() and reports.summary.is_file()
     assert not (tmp_path / "03-c.html").exists()
+
+
+def test_a_page_rendered_while_the_run_went_on_is_kept_and_a_stale_one_redone(tmp_path: Path) -> None:
+    from labkit.reports import render_html
+
+    notebook, page = tmp_path / "01-a.ipynb", tmp_path / "01-a.html"
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# First run")]), notebook)
+    render_html(notebook, page)
+    page.write_text("rendered as the lab ended")  # newer than its notebook: write_reports keeps it
+    assert render_html(notebook, page) == page and page.read_text() == "rendered as the lab ended"
+    os.utime(page, ns=(0, 0))  # older than the notebook, as a page left by an earlier run
+    assert "First run" in (render_html(notebook, page) or Path()).read_text()

@@ -80,3 +80,12 @@ def test_parameters_from_the_command_line_keep_their_yaml_types_and_unknown_name
         check_parameters(lab, {"backend": "kube"})
     with pytest.raises(LabkitError, match="NAME=VALUE"):
         parse_parameters(["no-equals-sign"])
+
+
+def test_a_misspelled_backend_names_the_right_one(tmp_path: Path) -> None:
+    from labkit.errors import LabkitError
+    from labkit.runner import run_labs
+
+    with pytest.raises(LabkitError, match="did you mean 'sim'"):
+        run_labs(None, "smi", tmp_path / "out", progress=False)
+    assert not (tmp_path / "out").exists()
