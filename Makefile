@@ -15,6 +15,7 @@ VENV ?= .venv
 BACKEND ?= auto
 OUT ?= build/labs
 LABS ?=
+API ?=
 JUPYTER_ARGS ?=
 # No news feed and no update check: the labs open straight on the notebook, with no popup over it.
 JUPYTER_QUIET := --LabApp.news_url=None --LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate
@@ -56,7 +57,7 @@ $(STAMP): requirements.txt pyproject.toml
 	@touch $@
 
 labs: venv
-	$(BIN)/labkit run $(LABS) --backend $(BACKEND) --out $(OUT)
+	$(BIN)/labkit run $(LABS) --backend $(BACKEND) --out $(OUT) $(if $(API),--api $(API))
 
 list: venv
 	$(BIN)/labkit list
