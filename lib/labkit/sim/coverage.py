@@ -141,7 +141,9 @@ def schema_paths(spec_schema: Mapping[str, Any], prefix: str = "spec") -> list[s
 
 @functools.lru_cache(maxsize=4)
 def load_table(path: Path = TABLE_FILE) -> Table:
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    # libyaml's loader when PyYAML has it: the table is large and every lab kernel reads it once.
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    data = yaml.load(path.read_text(encoding="utf-8"), Loader=loader) or {}
     fields = {
         kind: {field: Entry(**(entry or {})) for field, entry in (paths or {}).items()}
         for kind, paths in (data.get("kinds") or {}).items()
