@@ -28,6 +28,19 @@ def test_lab_passes_on_the_simulator(lab: str, tmp_path: Path) -> None:
     assert suite is not None and int(suite.get("failures", "0")) == 0
     assert len(suite.findall("testcase")) == len(checks)
     validate_applied(tmp_path / f"{lab}.applied.yaml")
+    assert bare_echoes(tmp_path / f"{lab}.ipynb") == []
+
+
+def bare_echoes(executed: Path) -> list[str]:
+    """Cells whose value Jupyter echoed as plain text only (a stray return value such as 'ALLOW_ANY' or
+    False); labkit's results render themselves as HTML too, and the notebook shows them on purpose."""
+    nb = nbformat.read(executed, as_version=4)
+    return [
+        f"cell {i}: {out['data']['text/plain'][:60]}"
+        for i, cell in enumerate(nb.cells)
+        for out in cell.get("outputs", [])
+        if out.get("output_type") == "execute_result" and set(out.get("data", {})) == {"text/plain"}
+    ]
 
 
 def validate_applied(path: Path) -> None:
