@@ -7,6 +7,7 @@ here is a model: a hop exists because an Envoy logged it.
 
 from __future__ import annotations
 
+from ..sim.accesslog import LogEntry
 from ..trace import Hop, Trace
 from .accesslog import parse
 from .plane import Pod
@@ -29,6 +30,25 @@ NOT_BUILT = (
 def log_marks(pods: list[Pod]) -> dict[str, int]:
     """How many access-log lines each proxy has written so far."""
     return {f"{p.namespace}/{p.name}": len(p.proxy.access_log()) for p in pods if p.proxy is not None}
+
+
+def log_steps(hop: Hop, entry: LogEntry, listener: str | None) -> None:
+    """What one access-log line tells about a hop: listener (when known), route, cluster, upstream host,
+    SNI and response flags, in the order a request meets them."""
+    if listener is not None:
+        hop.step("listener", listener)
+    hop.step("route", entry.route_name)
+    hop.step("cluster", entry.upstream_cluster)
+    hop.step("upstream host", entry.upstream_host)
+    if entry.server_name != "-":
+        hop.step("SNI", entry.server_name)
+    if entry.flags != "-":
+        hop.step("response flags", entry.flags)
+
+
+def log_outcome(entry: LogEntry) -> str:
+    code = "no HTTP response (TCP)" if entry.response_code == 0 else f"HTTP {entry.response_code}"
+    return f"{code}, {entry.details}"
 
 
 def listener_for(listeners: set[str], downstream_local: str, sidecar: bool) -> str:
@@ -58,16 +78,8 @@ def trace(pods: list[Pod], marks: dict[str, int], request: str) -> Trace:
         for line in lines:
             entry = parse(line)
             hop: Hop = out.hop(f"{role} of {pod.namespace}/{pod.name} (real Envoy)")
-            hop.step("listener", listener_for(listeners, entry.downstream_local, proxy.kind == "sidecar"))
-            hop.step("route", entry.route_name)
-            hop.step("cluster", entry.upstream_cluster)
-            hop.step("upstream host", entry.upstream_host)
-            if entry.server_name != "-":
-                hop.step("SNI", entry.server_name)
-            if entry.flags != "-":
-                hop.step("response flags", entry.flags)
+            log_steps(hop, entry, listener_for(listeners, entry.downstream_local, proxy.kind == "sidecar"))
             if proxy.kind == "sidecar" and entry.response_code != 0:
                 hop.step("not built", NOT_BUILT)
-            code = "no HTTP response (TCP)" if entry.response_code == 0 else f"HTTP {entry.response_code}"
-            hop.outcome = f"{code}, {entry.details}"
+            hop.outcome = log_outcome(entry)
     return out

@@ -21,7 +21,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from ..envoy.accesslog import parse
-from ..envoy.hops import listener_for
+from ..envoy.hops import listener_for, log_outcome, log_steps
 from ..errors import LabkitError
 from ..result import CurlResult
 from ..sim.accesslog import LogEntry
@@ -123,17 +123,8 @@ def _exchange(entry: LogEntry) -> str:
 
 def _hop(trace: Trace, where: str, entry: LogEntry, listeners: set[str], sidecar: bool) -> None:
     hop = trace.hop(where)
-    if listeners:
-        hop.step("listener", listener_for(listeners, entry.downstream_local, sidecar))
-    hop.step("route", entry.route_name)
-    hop.step("cluster", entry.upstream_cluster)
-    hop.step("upstream host", entry.upstream_host)
-    if entry.server_name != "-":
-        hop.step("SNI", entry.server_name)
-    if entry.flags != "-":
-        hop.step("response flags", entry.flags)
-    code = "no HTTP response (TCP)" if entry.response_code == 0 else f"HTTP {entry.response_code}"
-    hop.outcome = f"{code}, {entry.details}"
+    log_steps(hop, entry, listener_for(listeners, entry.downstream_local, sidecar) if listeners else None)
+    hop.outcome = log_outcome(entry)
 
 
 NOTE = (
