@@ -57,3 +57,14 @@ def istio_crds() -> Path | None:
     env = os.environ.get("LABKIT_ISTIO_CRDS")
     candidates = [Path(env)] if env else [ROOT.parent / "shared" / "istio" / "crd-all.gen.yaml"]
     return next((p for p in candidates if p.is_file()), None)
+
+
+def gateway_api_crds() -> Path | None:
+    """The published Kubernetes Gateway API CRD bundle, when one is available (used by validation tests).
+
+    ``LABKIT_GATEWAY_API_CRDS`` overrides; otherwise ``gateway-api-crd.yaml`` beside the Istio CRDs
+    (``../shared/istio/``).
+    """
+    env = os.environ.get("LABKIT_GATEWAY_API_CRDS")
+    candidates = [Path(env)] if env else [ROOT.parent / "shared" / "istio" / "gateway-api-crd.yaml"]
+    return next((p for p in candidates if p.is_file()), None)

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from labkit.paths import ROOT, istio_crds
+from labkit import paths
+from labkit.paths import istio_crds
 
 
 def require_or_skip(condition: object, reason: str) -> None:
@@ -36,8 +37,8 @@ def gateway_api_crd_file() -> Path:
 
     ``LABKIT_GATEWAY_API_CRDS`` overrides the path.
     """
-    env = os.environ.get("LABKIT_GATEWAY_API_CRDS")
-    path = Path(env) if env else ROOT.parent / "shared" / "istio" / "gateway-api-crd.yaml"
+    path = paths.gateway_api_crds()
     where = "../shared/istio/gateway-api-crd.yaml or LABKIT_GATEWAY_API_CRDS"
-    require_or_skip(path.is_file(), f"Gateway API CRD file not found ({where})")
+    require_or_skip(path is not None, f"Gateway API CRD file not found ({where})")
+    assert path is not None
     return path

@@ -95,6 +95,9 @@ def test_workflow_runs_on_push_and_pull_request_and_tests_first() -> None:
     assert any(".ci/run" in run for run in _runs(wf["jobs"]["test"]))
     assert "make test" in (ROOT / ".ci" / "run").read_text()  # what .ci/run ends with
     assert wf["env"]["PINNED_ISTIO"] == _script_default("DEFAULT_ISTIO_VERSION")
+    # The CRDs the tests validate Gateway API manifests against are the ones the kind path installs.
+    assert wf["env"]["GATEWAY_API_VERSION"] == _script_default("GATEWAY_API_VERSION")
+    assert any("LABKIT_GATEWAY_API_CRDS" in run for run in _runs(wf["jobs"]["test"]))
 
 
 def test_labs_job_covers_the_pinned_istio_and_the_two_minors_before_it() -> None:

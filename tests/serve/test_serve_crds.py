@@ -52,12 +52,12 @@ def server() -> Iterator[ApiServer]:
 
 
 def bundle_path() -> Path:
-    env = os.environ.get("LABKIT_GATEWAY_API_CRDS")
-    path = Path(env) if env else paths.ROOT.parent / "shared" / "istio" / "gateway-api-crd.yaml"
-    if not path.is_file():
+    path = paths.gateway_api_crds()
+    if path is None:
+        where = "../shared/istio/gateway-api-crd.yaml or LABKIT_GATEWAY_API_CRDS"
         if os.environ.get("CI", "").strip().lower() == "true":
-            pytest.fail(f"the Gateway API CRD bundle is missing ({path}); under CI=true it is required")
-        pytest.skip(f"the Gateway API CRD bundle is missing ({path})")
+            pytest.fail(f"the Gateway API CRD bundle is missing ({where}); under CI=true it is required")
+        pytest.skip(f"the Gateway API CRD bundle is missing ({where})")
     return path
 
 

@@ -27,7 +27,7 @@ from test_gatewayapi import (
 )
 from test_gatewayapi_mtls import FORWARD_ROUTE, GATEWAY, REFERENCE_GRANT
 
-from labkit.paths import istio_crds
+from labkit.paths import gateway_api_crds
 from labkit.schema import gatewayapi, problems
 
 #: The istio.io manifests (see test_gatewayapi.py for where each comes from).
@@ -50,9 +50,8 @@ PAGE_DOCS = [
 
 @pytest.fixture(scope="module")
 def crd_file() -> Path:
-    istio = istio_crds()
-    path = istio.with_name("gateway-api-crd.yaml") if istio else None
-    require_or_skip(path is not None and path.is_file(), "no Gateway API CRD file beside the Istio CRDs")
+    path = gateway_api_crds()
+    require_or_skip(path is not None, "no Gateway API CRD file (../shared/istio/ or LABKIT_GATEWAY_API_CRDS)")
     assert path is not None
     return path
 
