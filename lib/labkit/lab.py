@@ -114,7 +114,18 @@ class Lab(Verifications):
         return deleted
 
     def get(self, kind: str, name: str, namespace: str | None = None, api_version: str = "v1") -> dict | None:
-        return self.driver.get(Ref(api_version, kind, namespace, name))
+        """The object as stored, or None when it does not exist. A kind the API does not serve at
+        ``api_version`` (a typo, or an Istio kind without its apiVersion) raises UnknownKind instead."""
+        found = self.driver.get(Ref(api_version, kind, namespace, name))
+        if found is None:
+            self._check_kind(api_version, kind)
+        return found
+
+    def _check_kind(self, api_version: str, kind: str) -> None:
+        """Raise UnknownKind when the backend does not serve ``kind`` at ``api_version``."""
+        check = getattr(self.driver, "check_kind", None)  # optional: a backend that cannot tell skips it
+        if check is not None:
+            check(api_version, kind)
 
     # -- workloads
     def deploy_client(

@@ -14,6 +14,7 @@ from kubernetes.dynamic.exceptions import ResourceNotFoundError
 from kubernetes.dynamic.resource import ResourceList
 
 from ..errors import LabkitError
+from ..kinds import CLUSTER_LISTING, unknown_kind
 from ..manifests import Ref, describe
 from .apierror import is_not_found, message_of
 
@@ -165,6 +166,14 @@ class Objects:
             if resource.preferred or key not in found:
                 found[key] = resource.group_version
         return [(api_version, kind) for (_, kind), api_version in sorted(found.items())]
+
+    def check_kind(self, api_version: str, kind: str) -> None:
+        """Raise UnknownKind, with the closest kind API discovery names, unless the API serves ``kind``
+        at ``api_version``."""
+        try:
+            self.resource(api_version, kind)
+        except ResourceNotFoundError:
+            raise unknown_kind(api_version, kind, self.served_kinds(), CLUSTER_LISTING) from None
 
     def patch(self, ref: Ref, patch: Mapping[str, Any]) -> dict[str, Any]:
         """JSON merge patch (RFC 7386): maps merge, lists are replaced, null deletes a key."""

@@ -133,6 +133,10 @@ class KubeBackend:
         """Every (apiVersion, kind) the cluster can list, at its preferred version (API discovery)."""
         return self.objects.served_kinds()
 
+    def check_kind(self, api_version: str, kind: str) -> None:
+        """Raise UnknownKind unless the cluster serves ``kind`` at ``api_version`` (API discovery)."""
+        self.objects.check_kind(api_version, kind)
+
     # -- workloads
     def wait_ready(self, namespace: str, selector: str, timeout: float) -> list[dict[str, Any]]:
         return wait_mod.wait_ready(

@@ -115,3 +115,22 @@ def first_error(doc: Mapping[str, Any]) -> kubernetes_validate.ValidationError |
     except kubernetes_validate.ValidationError as exc:
         return exc
     return None
+
+
+#: API machinery types that carry a group-version-kind but are no objects one reads or writes.
+_MACHINERY = frozenset({"APIGroup", "APIResourceList", "APIVersions", "DeleteOptions", "Status", "WatchEvent"})
+
+
+@functools.cache
+def built_in_kinds() -> tuple[tuple[str, str], ...]:
+    """Every (apiVersion, kind) of a Kubernetes ``K8S_VERSION`` built-in object, for hints (a scan of the schemas)."""
+    found: set[tuple[str, str]] = set()
+    for entry in _schema_dir().iterdir():
+        if not entry.name.endswith(".json") or entry.name.startswith("_"):
+            continue
+        schema = json.loads(entry.read_text())
+        for gvk in schema.get("x-kubernetes-group-version-kind") or []:
+            kind = gvk.get("kind") or ""
+            if entry.name.startswith(f"{kind.lower()}-") and not kind.endswith("List") and kind not in _MACHINERY:
+                found.add((_gvk_api_version(gvk), kind))
+    return tuple(sorted(found))

@@ -11,6 +11,7 @@ from typing import Any
 from .. import schema
 from ..backend import NETWORK_POLICY_ITEM, DoctorItem, ExecResult
 from ..errors import LabkitError, NotReady
+from ..kinds import check_simulated
 from ..manifests import Ref
 from ..patch import merge_patch
 from ..result import CurlResult
@@ -61,6 +62,10 @@ class SimBackend:
 
     def get(self, ref: Ref) -> dict[str, Any] | None:
         return self.mesh.store.get(ref)
+
+    def check_kind(self, api_version: str, kind: str) -> None:
+        """Raise UnknownKind unless the simulated API server stores ``kind`` at ``api_version``."""
+        check_simulated(api_version, kind)
 
     def list_objects(
         self, api_version: str, kind: str, namespace: str | None = None, selector: str | None = None
