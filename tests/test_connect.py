@@ -9,6 +9,7 @@ import yaml
 
 from labkit import ContextNotAllowed, connect
 from labkit.connect import detect
+from labkit.errors import BackendUnavailable
 
 
 def kubeconfig(tmp_path: Path, context: str) -> str:
@@ -38,6 +39,20 @@ def test_auto_never_uses_a_context_that_is_not_a_lab_cluster(tmp_path: Path, mon
     monkeypatch.delenv("LABKIT_ALLOW_CONTEXT", raising=False)
     backend, reason = detect(kubeconfig=kubeconfig(tmp_path, "prod-eu"))
     assert backend == "sim" and "prod-eu" in reason
+
+
+def test_a_misspelt_context_is_refused_by_name(tmp_path: Path) -> None:
+    path = kubeconfig(tmp_path, "kind-istio-labs")  # the context of scripts/cluster-up.sh's kind cluster
+    with pytest.raises(BackendUnavailable, match="did you mean 'kind-istio-labs'") as err:
+        connect(backend="kube", context="kind-istio-lab", kubeconfig=path)
+    assert "'kind-istio-lab'" in str(err.value) and "context='kind-istio-labs'" in err.value.hint
+
+
+def test_auto_says_which_context_was_meant_when_it_falls_back(tmp_path: Path) -> None:
+    path = kubeconfig(tmp_path, "kind-istio-labs")
+    backend, reason = detect(context="kind-istio-lab", kubeconfig=path)
+    # the banner shows the reason's first line: the guess must be on it
+    assert backend == "sim" and "did you mean 'kind-istio-labs'?" in reason.splitlines()[0]
 
 
 def test_kube_backend_refuses_a_foreign_context_before_any_call(tmp_path: Path, monkeypatch) -> None:

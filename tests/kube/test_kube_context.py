@@ -62,6 +62,24 @@ def test_unknown_context_lists_the_ones_there_are(kubeconfig):
     assert "kind-a, kind-b" in str(err.value)
 
 
+def test_a_misspelt_context_names_the_one_meant_and_the_fix(kubeconfig):
+    # scripts/cluster-up.sh creates the kind cluster "istio-labs"; kind names its context kind-istio-labs.
+    path = kubeconfig(["docker-desktop", "kind-istio-labs"])
+    with pytest.raises(BackendUnavailable) as err:
+        context.resolve_context("kind-istio-lab", path)
+    message = str(err.value).splitlines()[0]
+    assert "'kind-istio-lab'" in message and "did you mean 'kind-istio-labs'?" in message
+    assert "docker-desktop, kind-istio-labs" in message
+    assert err.value.hint.startswith("Pass context='kind-istio-labs'")
+
+
+def test_a_context_nothing_resembles_says_how_to_list_them(kubeconfig):
+    path = kubeconfig(["docker-desktop"])
+    with pytest.raises(BackendUnavailable) as err:
+        context.resolve_context("kind-zzz", path)
+    assert "did you mean" not in str(err.value) and "kubectl config get-contexts" in err.value.hint
+
+
 def test_missing_kubeconfig_is_backend_unavailable(tmp_path):
     with pytest.raises(BackendUnavailable) as err:
         context.resolve_context(kubeconfig=str(tmp_path / "nope"))

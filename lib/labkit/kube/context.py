@@ -13,7 +13,7 @@ from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 from kubernetes.config.config_exception import ConfigException
 
-from ..errors import BackendUnavailable, ContextNotAllowed
+from ..errors import BackendUnavailable, ContextNotAllowed, closest
 
 #: Environment variable naming one extra context labkit may use.
 ALLOW_ENV = "LABKIT_ALLOW_CONTEXT"
@@ -48,11 +48,7 @@ def resolve_context(context: str | None = None, kubeconfig: str | None = None) -
     path = kubeconfig_path(kubeconfig)
     if context:
         if context not in names:
-            known = ", ".join(names) or "none"
-            raise BackendUnavailable(
-                f"kube context {context!r} is not in {path} (contexts there: {known})",
-                hint="Check the name with `kubectl config get-contexts`.",
-            )
+            raise unknown_context_error(context, names, path)
         return context
     if not current:
         raise BackendUnavailable(
@@ -60,6 +56,21 @@ def resolve_context(context: str | None = None, kubeconfig: str | None = None) -
             hint="Pick one with `kubectl config use-context kind-<name>` or pass context=...",
         )
     return current
+
+
+def unknown_context_error(context: str, names: list[str], path: str) -> BackendUnavailable:
+    """A context the kubeconfig lacks: the closest one it has (in the message, so ``auto``'s one-line
+    reason for choosing the simulator shows it too), every one it has, and the fix."""
+    guess = closest(context, names)
+    known = ", ".join(names) or "none"
+    meant = f"; did you mean {guess!r}?" if guess else ""
+    return BackendUnavailable(
+        f"kube context {context!r} is not in {path} (contexts there: {known}){meant}",
+        hint=f"Pass context={guess!r}, as `kubectl config get-contexts` lists it."
+        if guess
+        else "Check the name with `kubectl config get-contexts`; `kind get clusters` lists kind's clusters, "
+        f"whose contexts are {KIND_PREFIX}<cluster>.",
+    )
 
 
 def allowed_because(name: str, allow_context: str | None = None) -> str | None:
