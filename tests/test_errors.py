@@ -125,3 +125,35 @@ def test_require_egress_gateway_names_the_selector_meant(lab: labkit.Lab) -> Non
     with pytest.raises(labkit.ExpectationFailed, match="did you mean selector='istio=egressgateway'"):
         lab.require_egress_gateway(selector="istio=egresgateway")
     assert lab.require_egress_gateway().startswith("istio-egressgateway")
+
+
+def test_pods_names_the_namespace_meant_and_none_yet_is_fine(lab: labkit.Lab) -> None:
+    # "default" is the namespace every Kubernetes cluster starts with (kubernetes.io, Namespaces).
+    with pytest.raises(LabkitError, match="did you mean 'default'"):
+        lab.pods("defualt", "app=sleep")
+    assert lab.pods("default", "app=no-such-app") == []  # an existing namespace without such pods
+
+
+def test_delete_names_the_namespace_meant(lab: labkit.Lab) -> None:
+    http = lab_file("01-external-access", "serviceentry-http.yaml")
+    with pytest.raises(LabkitError, match="did you mean 'default'"):
+        lab.delete(http, namespace="defualt", name="httpbin-ext", host="httpbin.org")
+    # Objects already gone are fine in a namespace that exists (as kubectl delete --ignore-not-found).
+    assert lab.delete(http, namespace="default", name="httpbin-ext", host="httpbin.org") == []
+
+
+def test_delete_names_the_kind_meant(lab: labkit.Lab) -> None:
+    # ServiceEntry is the networking.istio.io/v1 kind (istio.io reference: networking/service-entry).
+    typo = "apiVersion: networking.istio.io/v1\nkind: ServiceEntri\nmetadata: {name: x}\n"
+    with pytest.raises(LabkitError, match="did you mean 'ServiceEntry'"):
+        lab.delete(typo, namespace="default")
+
+
+def test_delete_into_a_namespace_the_lab_removed_is_fine() -> None:
+    lab = labkit.connect(backend="sim", lab="test", console=Console(quiet=True), cleanup_on_error=False)
+    namespace = "apiVersion: v1\nkind: Namespace\nmetadata: {name: scratch}\n"
+    lab.apply(namespace)
+    lab.delete(namespace)
+    http = lab_file("01-external-access", "serviceentry-http.yaml")
+    assert lab.delete(http, namespace="scratch", name="httpbin-ext", host="httpbin.org") == []
+    lab.cleanup()

@@ -108,10 +108,19 @@ class Lab(Verifications):
         _check_manifest_file(manifest)
         docs = manifests.prepare(manifests.load(manifest, params), namespace, self.name)
         deleted = [ref for ref in map(Ref.of, reversed(docs)) if self.driver.delete(ref)]
+        for ref in map(Ref.of, docs):
+            if ref not in deleted:  # gone already is fine; a kind or namespace that never was is a typo
+                self._check_kind(ref.api_version, ref.kind)
+        if namespace and not deleted and namespace not in self._applied_namespaces():
+            self._check_namespace(namespace)
         if self.show_manifests if show is None else show:
             display.show(display.Deleted(docs, len(deleted), _source_name(manifest)), self.console)
             return display.QuietList(deleted)  # shown above; echoing the Refs again would be noise
         return deleted
+
+    def _applied_namespaces(self) -> set[str]:
+        """Namespaces this lab applied: deleting into one of them after it went is not a typo."""
+        return {ref.name for ref in self._applied if ref.kind == "Namespace"}
 
     def get(self, kind: str, name: str, namespace: str | None = None, api_version: str = "v1") -> dict | None:
         """The object as stored, or None when it does not exist. A kind the API does not serve at
@@ -169,15 +178,22 @@ class Lab(Verifications):
 
     def wait_ready(self, namespace: str, selector: str, timeout: float = 180.0) -> list[str]:
         """Wait until the pods behind ``selector`` are ready (sidecar included); returns their names."""
-        if not self.pods(namespace, selector):
-            self._check_namespace(namespace)  # a typo would otherwise wait the whole timeout
+        self.pods(namespace, selector)  # a namespace typo would otherwise wait the whole timeout
         return [p["metadata"]["name"] for p in self.driver.wait_ready(namespace, selector, timeout)]
 
     def pods(self, namespace: str, selector: str) -> list[dict[str, Any]]:
+        """The pods behind ``selector``. None yet is fine; a namespace that does not exist raises
+        UnknownChoice with the closest one (an empty list would look like pods still starting)."""
+        found = self._list_pods(namespace, selector)
+        if not found:
+            self._check_namespace(namespace)
+        return found
+
+    def _list_pods(self, namespace: str, selector: str) -> list[dict[str, Any]]:
         return self.driver.list_objects("v1", "Pod", namespace, selector)
 
     def client_pod(self, namespace: str = "default", name: str = "sleep") -> str:
-        running = [p for p in self.pods(namespace, f"app={name}") if not p["metadata"].get("deletionTimestamp")]
+        running = [p for p in self._list_pods(namespace, f"app={name}") if not p["metadata"].get("deletionTimestamp")]
         if not running:
             raise LabkitError(
                 f"no client pod app={name} in namespace {namespace}",
@@ -232,7 +248,7 @@ class Lab(Verifications):
             fix = f"choose one of {', '.join(KINDS)}, as istioctl proxy-config names them"
             raise UnknownChoice("proxy_config kind", kind, KINDS, fix=fix)
         if "=" in pod:
-            found = self.pods(namespace, pod)
+            found = self._list_pods(namespace, pod)
             if not found:
                 self._check_namespace(namespace)
                 raise LabkitError(
@@ -258,7 +274,7 @@ class Lab(Verifications):
         ns = self.istio_namespace
 
         def ready_pods() -> list[dict[str, Any]]:
-            return [p for p in self.pods(ns, selector) if _all_ready(p)]
+            return [p for p in self._list_pods(ns, selector) if _all_ready(p)]  # the hint says what to install
 
         install = (
             "start the simulator with egress_gateway=True"
@@ -344,10 +360,7 @@ class Lab(Verifications):
     ) -> list[str]:
         """Log lines of every pod behind ``selector`` (Envoy access logs with the default container)."""
         lines: list[str] = []
-        pods = self.pods(namespace, selector)
-        if not pods:
-            self._check_namespace(namespace)  # no pods yet is fine; no such namespace is a typo
-        for pod in pods:
+        for pod in self.pods(namespace, selector):  # no pods yet is fine; no such namespace raises
             _check_container(pod, container)
             lines += self.driver.logs(namespace, pod["metadata"]["name"], container, since_seconds)
         return lines
