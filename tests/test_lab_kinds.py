@@ -61,3 +61,18 @@ def test_a_kind_nothing_resembles_says_how_to_list_the_kinds(lab: labkit.Lab) ->
     with pytest.raises(UnknownKind) as caught:
         lab.get("Zzqx", "x")
     assert "did you mean" not in caught.value.hint and "Istio's networking kinds" in caught.value.hint
+
+
+def test_a_namespaced_kind_defaults_to_the_default_namespace(lab: labkit.Lab) -> None:
+    # kubectl reads namespaced objects from the context's namespace, "default" unless set
+    # (kubernetes.io, Namespaces: "Setting the namespace preference"); lab.apply defaults to it as well.
+    lab.apply("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: in-default}\n", show=False)
+    assert lab.get("ConfigMap", "in-default")["metadata"]["namespace"] == "default"
+    assert lab.get("ConfigMap", "in-default", "kube-system") is None
+    lab.cleanup()
+
+
+def test_a_cluster_scoped_kind_refuses_a_namespace(lab: labkit.Lab) -> None:
+    # Namespaces themselves are not in a namespace (kubernetes.io, Namespaces: "Not all objects are in a namespace").
+    with pytest.raises(LabkitError, match="cluster-scoped"):
+        lab.get("Namespace", "default", namespace="default")

@@ -16,7 +16,7 @@ from .backend import NETWORK_POLICY_ITEM, Backend, DoctorItem
 from .checks import Check
 from .display import ManifestView, in_ipython
 from .errors import LabkitError, ManifestError, Problem, UnknownChoice, closest, did_you_mean
-from .manifests import Manifest, Ref
+from .manifests import CLUSTER_SCOPED, Manifest, Ref
 from .meshconfig import MESH_CONFIGMAP, MESH_KEY, mesh_text, parse_mesh
 from .meshconfig import outbound_policy as _outbound_policy
 from .paths import lab_file
@@ -124,7 +124,17 @@ class Lab(Verifications):
 
     def get(self, kind: str, name: str, namespace: str | None = None, api_version: str = "v1") -> dict | None:
         """The object as stored, or None when it does not exist. A kind the API does not serve at
-        ``api_version`` (a typo, or an Istio kind without its apiVersion) raises UnknownKind instead."""
+        ``api_version`` (a typo, or an Istio kind without its apiVersion) raises UnknownKind instead.
+
+        ``namespace`` defaults to ``default`` for namespaced kinds, as in ``lab.apply`` and kubectl.
+        """
+        if kind in CLUSTER_SCOPED and namespace:
+            raise LabkitError(
+                f"{kind} is cluster-scoped: it has no namespace (got namespace={namespace!r})",
+                hint=f"lab.get({kind!r}, {name!r}) without a namespace",
+            )
+        if kind not in CLUSTER_SCOPED:
+            namespace = namespace or "default"
         found = self.driver.get(Ref(api_version, kind, namespace, name))
         if found is None:
             self._check_kind(api_version, kind)
