@@ -157,3 +157,17 @@ def test_delete_into_a_namespace_the_lab_removed_is_fine() -> None:
     http = lab_file("01-external-access", "serviceentry-http.yaml")
     assert lab.delete(http, namespace="scratch", name="httpbin-ext", host="httpbin.org") == []
     lab.cleanup()
+
+
+def test_deploy_client_names_the_secret_meant(lab: labkit.Lab) -> None:
+    # A Secret a pod's volume names is required unless marked optional: without it the pod does not start,
+    # the kubelet reporting FailedMount 'secret "..." not found' (kubernetes.io, Secrets, "Optional Secrets").
+    lab.apply(certs_secret("nginx-client-certs"), show=False)
+    with pytest.raises(LabkitError, match="did you mean 'nginx-client-certs'") as caught:
+        lab.deploy_client(name="with-certs", secret_mounts={"nginx-client-cert": "/etc/certs"}, timeout=5)
+    assert "apply the Secret" in caught.value.hint
+    assert lab.pods("default", "app=with-certs") == []  # nothing was deployed
+
+
+def certs_secret(name: str) -> str:
+    return f"apiVersion: v1\nkind: Secret\nmetadata: {{name: {name}}}\nstringData: {{tls.crt: x}}\n"

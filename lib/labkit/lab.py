@@ -164,6 +164,7 @@ class Lab(Verifications):
         ``secret_mounts`` maps Secret names to directories in the client container (for curl --cert).
         Returns the pod's name.
         """
+        self._check_secrets(namespace, list(secret_mounts or {}))
         docs = manifests.load(lab_file("common", "sleep.yaml"), {"name": name})
         for doc in docs:
             if doc["kind"] == "Deployment":
@@ -185,6 +186,18 @@ class Lab(Verifications):
             raise
         pods = self.driver.wait_ready(namespace, f"app={name}", timeout)
         return pods[0]["metadata"]["name"]
+
+    def _check_secrets(self, namespace: str, secrets: list[str]) -> None:
+        """Refuse a Secret to mount that the namespace lacks: the pod would never start on a cluster
+        (its volume cannot be set up), and on the simulator the files would just be missing."""
+        if not secrets:
+            return
+        self._check_namespace(namespace)
+        present = self._names("v1", "Secret", namespace)
+        for secret in secrets:
+            if present is not None and secret not in present:
+                fix = f"apply the Secret in namespace {namespace} first (labkit.certs.secret_manifest makes one)"
+                raise UnknownChoice(f"secret in namespace {namespace}:", secret, present, fix=fix)
 
     def wait_ready(self, namespace: str, selector: str, timeout: float = 180.0) -> list[str]:
         """Wait until the pods behind ``selector`` are ready (sidecar included); returns their names."""
