@@ -171,3 +171,11 @@ def test_deploy_client_names_the_secret_meant(lab: labkit.Lab) -> None:
 
 def certs_secret(name: str) -> str:
     return f"apiVersion: v1\nkind: Secret\nmetadata: {{name: {name}}}\nstringData: {{tls.crt: x}}\n"
+
+
+def test_apply_names_the_namespace_meant(lab: labkit.Lab) -> None:
+    # Creating an object in a namespace that does not exist fails (kubernetes.io, Namespaces); nothing is applied.
+    http = lab_file("01-external-access", "serviceentry-http.yaml")
+    with pytest.raises(LabkitError, match="did you mean 'default'"):
+        lab.apply(http, namespace="defualt", name="httpbin-ext", host="httpbin.org", show=False)
+    assert lab.get("ServiceEntry", "httpbin-ext", "defualt", "networking.istio.io/v1") is None

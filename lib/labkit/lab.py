@@ -94,7 +94,13 @@ class Lab(Verifications):
             ref = Ref.of(doc)
             if ref not in self._applied and ref not in self._preexisting and self.driver.get(ref) is not None:
                 self._preexisting.add(ref)
-        applied = self.driver.apply(docs)
+        try:
+            applied = self.driver.apply(docs)
+        except Exception as exc:
+            created = {d["metadata"]["name"] for d in docs if d.get("kind") == "Namespace"}
+            if namespace and namespace not in created:
+                self._check_namespace(namespace, exc)  # a typo: name the namespace meant
+            raise
         checks_mod.record_applied(docs, self.name)
         self._applied += [Ref.of(d) for d in docs if Ref.of(d) not in self._applied]
         if self.show_manifests if show is None else show:
