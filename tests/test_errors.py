@@ -179,3 +179,14 @@ def test_apply_names_the_namespace_meant(lab: labkit.Lab) -> None:
     with pytest.raises(LabkitError, match="did you mean 'default'"):
         lab.apply(http, namespace="defualt", name="httpbin-ext", host="httpbin.org", show=False)
     assert lab.get("ServiceEntry", "httpbin-ext", "defualt", "networking.istio.io/v1") is None
+
+
+def test_apply_and_delete_name_the_parameter_meant(lab: labkit.Lab) -> None:
+    # serviceentry-http.yaml fills ${name} and ${host}; "hots" is a typo of host.
+    http = lab_file("01-external-access", "serviceentry-http.yaml")
+    for call in (lab.apply, lab.delete):
+        with pytest.raises(LabkitError, match="manifest parameter 'hots'") as caught:
+            call(http, name="httpbin-ext", hots="httpbin.org", show=False)
+        assert "did you mean 'host'?" in caught.value.hint
+    # A parameter the file does not use is fine when every placeholder has a value (one set for several files).
+    assert lab.delete(http, name="httpbin-ext", host="httpbin.org", gateway="unused", show=False) == []

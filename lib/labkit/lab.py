@@ -83,6 +83,7 @@ class Lab(Verifications):
         ``show`` displays what is applied (default: ``lab.show_manifests``, on in notebooks).
         """
         _check_manifest_file(manifest)
+        _check_params(manifest, params)
         docs = manifests.prepare(manifests.load(manifest, params), namespace, self.name)
         from . import schema  # deferred: the validators are heavy, and only applying needs them
 
@@ -112,6 +113,7 @@ class Lab(Verifications):
     ) -> list[Ref]:
         """Delete what the manifest names; objects already gone are fine. Returns what was deleted."""
         _check_manifest_file(manifest)
+        _check_params(manifest, params)
         docs = manifests.prepare(manifests.load(manifest, params), namespace, self.name)
         deleted = [ref for ref in map(Ref.of, reversed(docs)) if self.driver.delete(ref)]
         for ref in map(Ref.of, docs):
@@ -487,6 +489,36 @@ def _check_manifest_file(manifest: Manifest) -> None:
     where = f"the files are in {folder}" if files else f"{folder} is not a folder with manifests"
     error.hint = did_you_mean(path.name, files, f"{where}; labkit.lab_file(lab, name) finds a lab's manifest")
     raise error
+
+
+def _check_params(manifest: Manifest, params: Mapping[str, Any]) -> None:
+    """A placeholder left without a value while a parameter nothing uses resembles it: name the parameter
+    meant. (A parameter a file does not use is fine on its own: notebooks pass one set to several files.)"""
+    wanted = _placeholders(manifest)
+    unused = [name for name in params if name not in wanted]
+    for missing in sorted(wanted - set(params)):
+        typo = closest(missing, unused)
+        if typo is not None:
+            fix = f"{_source_name(manifest) or 'the manifest'} has the placeholder ${{{missing}}}"
+            raise UnknownChoice("manifest parameter", typo, sorted(wanted), fix=f"pass {missing}=...; {fix}")
+
+
+def _placeholders(manifest: Manifest) -> set[str]:
+    """The ``${name}`` placeholders in a manifest's text (parsed manifests have none)."""
+    import string
+
+    if isinstance(manifest, (bytes, bytearray)):
+        text = bytes(manifest).decode("utf-8", "replace")
+    elif isinstance(manifest, Path) or (isinstance(manifest, str) and manifests.looks_like_path(manifest)):
+        path = Path(manifest)
+        text = path.read_text("utf-8", "replace") if path.is_file() else ""
+    elif isinstance(manifest, str):
+        text = manifest
+    elif isinstance(manifest, (list, tuple)):  # not any iterable: reading a generator here would empty it
+        return set().union(*(_placeholders(item) for item in manifest))
+    else:
+        return set()
+    return {m["named"] or m["braced"] for m in string.Template.pattern.finditer(text) if m["named"] or m["braced"]}
 
 
 def _check_container(pod: dict[str, Any], container: str) -> None:
