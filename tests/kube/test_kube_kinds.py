@@ -47,3 +47,18 @@ def test_an_existing_object_is_returned_without_discovery(lab, dynamic, monkeypa
 
     monkeypatch.setattr(dynamic.resources, "search", no_discovery)
     assert lab.get("ConfigMap", "x", "default")["metadata"]["name"] == "x"
+
+
+def test_delete_of_a_kind_discovery_lacks_names_the_kind_meant(lab) -> None:
+    typo = "apiVersion: networking.istio.io/v1\nkind: ServiceEntri\nmetadata: {name: x}\n"
+    with pytest.raises(UnknownKind, match="did you mean 'ServiceEntry'"):
+        lab.delete(typo, namespace="default", show=False)
+    # a served kind whose object is gone already: nothing deleted, no error
+    gone = "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: x}\n"
+    assert lab.delete(gone, namespace="default", show=False) == []
+
+
+def test_pods_in_a_namespace_that_does_not_exist_name_the_one_meant(lab) -> None:
+    with pytest.raises(ValueError, match="did you mean 'default'"):
+        lab.pods("defualt", "app=sleep")
+    assert lab.pods("default", "app=no-such-app") == []
