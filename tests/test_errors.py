@@ -190,3 +190,9 @@ def test_apply_and_delete_name_the_parameter_meant(lab: labkit.Lab) -> None:
         assert "did you mean 'host'?" in caught.value.hint
     # A parameter the file does not use is fine when every placeholder has a value (one set for several files).
     assert lab.delete(http, name="httpbin-ext", host="httpbin.org", gateway="unused", show=False) == []
+
+
+def test_curl_refuses_a_timeout_that_is_not_positive(lab: labkit.Lab) -> None:
+    for timeout in (0, -1):
+        with pytest.raises(LabkitError, match="more than 0 seconds"):
+            lab.curl("http://httpbin.org/headers", "-sS", timeout=timeout)

@@ -379,8 +379,10 @@ class Lab(Verifications):
         timeout: float | None = None,
     ) -> CurlResult:
         """Run ``curl ARGS URL`` in the client's container (named like the client, as in the sample)."""
+        if timeout is not None and timeout <= 0:  # 0 used to mean the default: say so instead
+            raise LabkitError(f"curl timeout={timeout!r}: it must be more than 0 seconds", hint="omit it for 120 s")
         pod = self.client_pod(namespace, client)
-        return self.driver.curl(namespace, pod, client, [*args, url], timeout or 120.0)
+        return self.driver.curl(namespace, pod, client, [*args, url], 120.0 if timeout is None else timeout)
 
     def logs(
         self,
