@@ -14,7 +14,7 @@ from rich.console import Console
 
 import labkit
 from labkit import LabkitError
-from labkit.kinds import UnknownKind
+from labkit.errors import UnknownKind
 
 ISTIO = "networking.istio.io/v1"  # ServiceEntry's apiVersion (istio.io reference: networking/service-entry)
 

@@ -45,6 +45,11 @@ class UnknownChoice(LabkitError, ValueError):
         super().__init__(message, hint=did_you_mean(value, choices, fix))
 
 
+class UnknownKind(LabkitError, ValueError):
+    """A kind (or a kind at an apiVersion) the API does not serve; a ValueError too, like UnknownChoice.
+    ``labkit.kinds.unknown_kind`` words it."""
+
+
 @dataclass(frozen=True)
 class Problem:
     """One thing wrong with one manifest document."""

@@ -10,14 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from .errors import LabkitError, did_you_mean
+from .errors import UnknownKind, did_you_mean
 
 #: How a learner lists what a cluster serves.
 CLUSTER_LISTING = "`kubectl api-resources` lists the kinds the cluster serves"
-
-
-class UnknownKind(LabkitError, ValueError):
-    """A kind (or a kind at an apiVersion) the API does not serve. A ValueError too, like UnknownChoice."""
 
 
 def unknown_kind(api_version: str, kind: str, served: Iterable[tuple[str, str]], listing: str) -> UnknownKind:

@@ -14,7 +14,8 @@ import pytest
 from rich.console import Console
 
 from labkit import Lab
-from labkit.kinds import CLUSTER_LISTING, UnknownKind
+from labkit.errors import UnknownKind
+from labkit.kinds import CLUSTER_LISTING
 
 
 @pytest.fixture
