@@ -267,12 +267,26 @@ def route_request(
     return _send_with_retries(upstream_req, route, dest, name, flags, delay, up, hop)
 
 
+def expected_timeout_ms(timeout: float | None, per_try_timeout: float | None) -> int | None:
+    """The router's x-envoy-expected-rq-timeout-ms (Envoy HTTP router docs, "x-envoy-expected-rq-timeout-ms":
+    the time the router expects the request to complete in, from the per-try timeout or else the route
+    timeout; Envoy's FilterUtility::finalTimeout takes the per-try timeout when it is the shorter one and
+    sets no header when neither is set). istiod leaves the router's suppress_envoy_headers off."""
+    chosen = timeout or None
+    if per_try_timeout and (chosen is None or per_try_timeout < chosen):
+        chosen = per_try_timeout
+    return round(chosen * 1000) if chosen else None
+
+
 def _send_with_retries(
     req: Request, route: HTTPRoute, dest: Destination | None, name: str, flags: list[str], delay: float,
     up: Upstream, hop: Hop,
 ) -> Outcome:  # fmt: skip
     timeout = parse_duration(route.timeout)  # Istio's default route timeout is 0s: disabled
     policy = RetryPolicy.of(route.retries) if (route.retries or up.default_retries) else NO_RETRIES
+    expected = expected_timeout_ms(timeout, policy.per_try_timeout)
+    if expected is not None:
+        req = req.with_headers(("x-envoy-expected-rq-timeout-ms", str(expected)))
     spent, attempt = 0.0, 1
     while True:
         attempt_req = req.with_headers(("x-envoy-attempt-count", str(attempt)))
