@@ -70,6 +70,10 @@ def test_fault_abort_at_100_percent_answers_every_request(lab: Lab) -> None:
         r = lab.curl("http://httpbin.org/get", "-sS")
         assert r.status == 418
     assert flags(last_log(lab)) == "FI"
+    # Envoy resolves the route before the fault filter runs and records its cluster then, so the
+    # aborted request logs it as %UPSTREAM_CLUSTER_RAW% (Envoy access-log docs, UPSTREAM_CLUSTER_RAW;
+    # ConnectionManagerImpl::ActiveStream::refreshCachedRoute sets the upstream cluster info).
+    assert " outbound|80||httpbin.org " in last_log(lab)
 
 
 def test_fault_abort_at_0_percent_never_fires(lab: Lab) -> None:

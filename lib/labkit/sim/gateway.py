@@ -173,7 +173,12 @@ class Gateway(Proxy):
         def missing(dest: Destination) -> str:
             return self.missing_cluster(view, cluster_of(dest))
 
-        upstream = Upstream(send, missing, self.mesh.rng, ex.local, ex.log, server_name="istio-envoy")
+        def cluster_name(dest: Destination | None) -> str:
+            return cluster_of(dest).name if dest is not None else "-"
+
+        upstream = Upstream(
+            send, missing, self.mesh.rng, ex.local, ex.log, server_name="istio-envoy", cluster_name=cluster_name
+        )
         return route_request(req, choice, upstream, hop)
 
     def _passthrough(self, ctx: RequestContext, conn: Connection, gateway: dict) -> Outcome:

@@ -130,7 +130,11 @@ class Sidecar(Proxy):
             cluster = cluster_of(dest)
             return self.missing_cluster(view, cluster) if cluster else ""
 
-        return Upstream(send, missing, self.mesh.rng, ex.local, ex.log, default_retries)
+        def cluster_name(dest: Destination | None) -> str:
+            cluster = cluster_of(dest)
+            return cluster.name if cluster else PASSTHROUGH
+
+        return Upstream(send, missing, self.mesh.rng, ex.local, ex.log, default_retries, cluster_name=cluster_name)
 
     def _virtual_host(self, view: ProxyView, host: str, port: int) -> MeshService | None:
         """The service whose virtual host on this port's route table serves ``host``, if any.
