@@ -206,8 +206,13 @@ class Sidecar(Proxy):
         bad plain-text request, and the client's handshake reads that plain text: it fails."""
         ctx.hop.step("upstream TLS", f"{source} originates TLS, but the application already speaks TLS: double TLS")
         ctx.hop.outcome = "the client's TLS handshake gets a plain-text answer and fails (double TLS)"
+        # The sidecar's own connection and handshake to the server succeed; only the application's inner
+        # TLS fails. So the TCP proxy's line names the host it connected to (%UPSTREAM_HOST%, Envoy
+        # access-log docs: the upstream host URL, set once the TCP proxy picked and connected to it).
+        target = self.endpoint(ctx.view.service(cluster.host), cluster, (conn.dst_ip, conn.dst_port), ctx.hop)
+        upstream = f"{target[0]}:{target[1]}" if target else "-"
         self.log_tcp(
-            ctx, cluster=cluster.name, upstream_host="-", downstream_local=f"{conn.dst_ip}:{conn.dst_port}",
+            ctx, cluster=cluster.name, upstream_host=upstream, downstream_local=f"{conn.dst_ip}:{conn.dst_port}",
             downstream_remote=f"{conn.src_ip}:{conn.src_port}", server_name=sni or "-", duration=PROXY_LATENCY,
             bytes_sent=0,
         )  # fmt: skip
