@@ -80,3 +80,35 @@ def test_the_blackhole_cluster_logs_no_healthy_upstream(lab: Lab) -> None:
     assert lab.curl("https://www.baidu.com", "-sSI").exit_code == 35
     line = lab.logs()[-1]
     assert '"- - -" 0 UH ' in line and " BlackHoleCluster " in line
+
+
+def test_a_tls_route_to_a_subset_no_rule_defines_logs_no_cluster_found(lab: Lab) -> None:
+    # A tls route to a subset that no DestinationRule defines points at a cluster istiod does not build
+    # (Istio DestinationRule reference: subsets are defined by DestinationRules). Envoy's TCP proxy
+    # then closes the connection and logs NC, "Upstream cluster not found" (Envoy access-log docs,
+    # %RESPONSE_FLAGS%), not UH, which is for a cluster that exists without a healthy host.
+    lab.apply(
+        """
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: cnn-tls}
+spec:
+  hosts: [edition.cnn.com]
+  ports: [{number: 443, name: tls, protocol: TLS}]
+  resolution: DNS
+  location: MESH_EXTERNAL
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: cnn-subset}
+spec:
+  hosts: [edition.cnn.com]
+  tls:
+  - match: [{port: 443, sniHosts: [edition.cnn.com]}]
+    route: [{destination: {host: edition.cnn.com, subset: nowhere, port: {number: 443}}}]
+"""
+    )
+    settle(lab)
+    assert lab.curl("https://edition.cnn.com", "-sSI").exit_code == 35  # curl man page: SSL connect error
+    line = lab.logs()[-1]
+    assert '"- - -" 0 NC ' in line, line

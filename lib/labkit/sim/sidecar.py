@@ -190,7 +190,9 @@ class Sidecar(Proxy):
         if missing:
             hop.step("cluster", f"{cluster.name} does not exist: {missing}")
             hop.outcome = "the sidecar closes the connection: no cluster for this route"
-            return self._tcp_closed(ctx, conn, "-", sni)
+            # Envoy's TCP proxy finds no cluster of that name: access-log docs, response flag NC
+            # ("Upstream cluster not found"), not UH (a cluster that exists but has no healthy host).
+            return self._tcp_closed(ctx, conn, "-", sni, flags="NC")
         settings = view.tls_for(cluster.host, cluster.port, cluster.subset or None, self.namespace)
         if settings is not None and settings.mode != "DISABLE":
             return self._double_tls(ctx, conn, cluster, settings.source, sni)
@@ -266,7 +268,9 @@ class Sidecar(Proxy):
         out.elapsed += PROXY_LATENCY
         return self._finish_tcp(ctx, conn, out, PASSTHROUGH, f"{conn.dst_ip}:{conn.dst_port}", sni)
 
-    def _tcp_closed(self, ctx: RequestContext, conn: Connection, cluster: str, sni: str) -> Outcome:
+    def _tcp_closed(
+        self, ctx: RequestContext, conn: Connection, cluster: str, sni: str, flags: str = "UH"
+    ) -> Outcome:
         self.log_tcp(
             ctx,
             cluster=cluster,
@@ -277,7 +281,7 @@ class Sidecar(Proxy):
             duration=0.0,
             bytes_sent=0,
             # BlackHoleCluster is a static cluster with no endpoints: Envoy logs "no healthy upstream" (UH).
-            flags="UH",
+            flags=flags,
         )
         return Outcome.failed(RESET, "the sidecar closed the connection", PROXY_LATENCY)
 
