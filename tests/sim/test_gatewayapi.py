@@ -369,11 +369,6 @@ def test_the_deployed_gateway_originates_tls(lab: Lab) -> None:
     assert ":80 " in lines[-1] and lines[-1].endswith(" default.forward-cnn-from-egress-gateway.0")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the simulator logs %REQUESTED_SERVER_NAME% as - for HTTP terminated at a gateway "
-    "(tests/conformance/differences.yaml, 05-simple-origination-at-gateway)",
-)
 def test_the_gateway_logs_the_sni_the_sidecar_sent(lab: Lab) -> None:
     # TO: the gateway's line ends with the SNI of the sidecar's mutual TLS (the DestinationRule's sni) before
     # the route name: "... edition.cnn.com default.forward-cnn-from-egress-gateway.0" (..._gateway_11).

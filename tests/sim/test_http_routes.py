@@ -70,6 +70,10 @@ def test_fault_abort_at_100_percent_answers_every_request(lab: Lab) -> None:
         r = lab.curl("http://httpbin.org/get", "-sS")
         assert r.status == 418
     assert flags(last_log(lab)) == "FI"
+    # Envoy resolves the route before the fault filter runs and records its cluster then, so the
+    # aborted request logs it as %UPSTREAM_CLUSTER_RAW% (Envoy access-log docs, UPSTREAM_CLUSTER_RAW;
+    # ConnectionManagerImpl::ActiveStream::refreshCachedRoute sets the upstream cluster info).
+    assert " outbound|80||httpbin.org " in last_log(lab)
 
 
 def test_fault_abort_at_0_percent_never_fires(lab: Lab) -> None:
@@ -327,3 +331,25 @@ def test_retry_conditions_the_simulator_does_not_model_are_refused(lab: Lab) -> 
     with pytest.raises(ManifestError, match="retryOn"):
         lab.apply(SE + "---\n" + vs("  - retries: {attempts: 2, retryOn: 'retriable-headers'}\n" + ROUTE))
     assert lab.get("VirtualService", "httpbin", "default", "networking.istio.io/v1") is None
+
+
+@pytest.mark.parametrize(
+    ("route_fields", "expected"),
+    [
+        ("  - timeout: 3s\n", "3000"),
+        ("  - timeout: 3s\n    retries: {attempts: 1, perTryTimeout: 1s}\n", "1000"),
+        ("  - retries: {attempts: 1, perTryTimeout: 2s}\n", "2000"),
+        ("  - headers: {request: {set: {x-probe: a}}}\n", None),
+    ],
+)
+def test_the_router_tells_the_upstream_the_timeout_it_expects(
+    lab: Lab, route_fields: str, expected: str | None
+) -> None:
+    # Envoy HTTP router docs, "x-envoy-expected-rq-timeout-ms": the time the router expects the request
+    # to complete in, from the per-try timeout or the route timeout (FilterUtility::finalTimeout takes
+    # the shorter per-try timeout; no header when neither is set). Istio's default route timeout is
+    # disabled (VirtualService reference, HTTPRoute.timeout) and istiod does not suppress Envoy headers.
+    setup(lab, route_fields + ROUTE)
+    r = lab.curl("http://httpbin.org/headers", "-sS")
+    echoed = json.loads(r.body)["headers"]
+    assert echoed.get("X-Envoy-Expected-Rq-Timeout-Ms") == expected

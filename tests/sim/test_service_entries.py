@@ -80,3 +80,71 @@ def test_the_blackhole_cluster_logs_no_healthy_upstream(lab: Lab) -> None:
     assert lab.curl("https://www.baidu.com", "-sSI").exit_code == 35
     line = lab.logs()[-1]
     assert '"- - -" 0 UH ' in line and " BlackHoleCluster " in line
+
+
+def test_a_tls_route_to_a_subset_no_rule_defines_logs_no_cluster_found(lab: Lab) -> None:
+    # A tls route to a subset that no DestinationRule defines points at a cluster istiod does not build
+    # (Istio DestinationRule reference: subsets are defined by DestinationRules). Envoy's TCP proxy
+    # then closes the connection and logs NC, "Upstream cluster not found" (Envoy access-log docs,
+    # %RESPONSE_FLAGS%), not UH, which is for a cluster that exists without a healthy host.
+    lab.apply(
+        """
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: cnn-tls}
+spec:
+  hosts: [edition.cnn.com]
+  ports: [{number: 443, name: tls, protocol: TLS}]
+  resolution: DNS
+  location: MESH_EXTERNAL
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: cnn-subset}
+spec:
+  hosts: [edition.cnn.com]
+  tls:
+  - match: [{port: 443, sniHosts: [edition.cnn.com]}]
+    route: [{destination: {host: edition.cnn.com, subset: nowhere, port: {number: 443}}}]
+"""
+    )
+    settle(lab)
+    assert lab.curl("https://edition.cnn.com", "-sSI").exit_code == 35  # curl man page: SSL connect error
+    line = lab.logs()[-1]
+    assert '"- - -" 0 NC ' in line, line
+
+
+def test_passthrough_tls_through_the_catch_all_logs_no_sni(lab: Lab) -> None:
+    # No service has a TLS port 443, so the connection is taken by the virtualOutbound listener's
+    # catch-all chain; istiod gives that listener no listener filters (pilot/pkg/networking/core/
+    # listener_builder.go, buildVirtualOutboundListener), so no TLS inspector reads the ClientHello and
+    # Envoy logs %REQUESTED_SERVER_NAME% as "-" (Envoy access-log docs: the SNI "set on ssl connection
+    # socket", which only the TLS inspector sets for a connection Envoy does not terminate).
+    r = lab.curl("https://www.google.com", "-sSI")
+    assert r.status == 200, r.stderr
+    line = lab.logs()[-1]
+    assert " PassthroughCluster " in line and line.endswith(" - -"), line
+
+
+def test_passthrough_tls_on_a_listener_with_sni_chains_logs_the_sni(lab: Lab) -> None:
+    # A ServiceEntry without addresses with a TLS port 443 gives the sidecar a 0.0.0.0_443 listener
+    # whose chain matches on SNI; istiod then adds the tls_inspector listener filter (buildListenerFromEntry:
+    # "add a TLS inspector if we need to detect ServerName"), which reads every ClientHello on that
+    # listener, also one that falls to its PassthroughFilterChain: the SNI is logged.
+    lab.apply(
+        """
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: cnn-tls}
+spec:
+  hosts: [edition.cnn.com]
+  ports: [{number: 443, name: tls, protocol: TLS}]
+  resolution: DNS
+  location: MESH_EXTERNAL
+"""
+    )
+    settle(lab)
+    r = lab.curl("https://www.google.com", "-sSI")
+    assert r.status == 200, r.stderr
+    line = lab.logs()[-1]
+    assert " PassthroughCluster " in line and line.endswith(" www.google.com -"), line

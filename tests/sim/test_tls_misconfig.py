@@ -71,6 +71,10 @@ spec:
     r = lab.curl("https://edition.cnn.com/politics", "-sS")
     assert r.exit_code == 35, r.stderr
     assert "double TLS" in str(r.explain())
+    # The sidecar's own TLS to the server succeeds (the server answers the inner ClientHello as plain
+    # text), so the TCP proxy's line names the host it connected to, port 443 (Envoy access-log docs,
+    # %UPSTREAM_HOST%), before %UPSTREAM_CLUSTER_RAW%.
+    assert re.search(r'"\d+\.\d+\.\d+\.\d+:443" outbound\|443\|\|edition\.cnn\.com ', lab.logs()[-1])
 
 
 def test_without_the_destination_rule_the_same_request_passes(lab: Lab) -> None:

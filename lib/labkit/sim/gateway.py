@@ -141,6 +141,12 @@ class Gateway(Proxy):
         gw_name = qualify_gateway(gateway["metadata"]["name"], gateway["metadata"]["namespace"])
         ex = self.exchange(ctx, conn, req.header("x-request-id") or self.mesh.request_id())
         ex.protocol = self._protocol(conn.dst_port)
+        # A TLS server's filter chains match on server_names (istiod's gateway listener builder sets them
+        # from Server.hosts), so the listener reads the ClientHello and Envoy logs its SNI as
+        # %REQUESTED_SERVER_NAME% (Envoy access-log docs: "String value set on ssl connection socket for
+        # Server Name Indication (SNI)"): for ISTIO_MUTUAL, the sni the sidecar's DestinationRule sent.
+        if conn.tls is not None and conn.tls.sni:
+            ex.server_name = conn.tls.sni.lower()
         if not any(_host_ok(h, host) for h in server.get("hosts", [])):
             hop.step("virtual host", f"{host} is not in the server's hosts {server.get('hosts')}")
             hop.outcome = "404 from the gateway (NR)"
@@ -173,7 +179,12 @@ class Gateway(Proxy):
         def missing(dest: Destination) -> str:
             return self.missing_cluster(view, cluster_of(dest))
 
-        upstream = Upstream(send, missing, self.mesh.rng, ex.local, ex.log, server_name="istio-envoy")
+        def cluster_name(dest: Destination | None) -> str:
+            return cluster_of(dest).name if dest is not None else "-"
+
+        upstream = Upstream(
+            send, missing, self.mesh.rng, ex.local, ex.log, server_name="istio-envoy", cluster_name=cluster_name
+        )
         return route_request(req, choice, upstream, hop)
 
     def _passthrough(self, ctx: RequestContext, conn: Connection, gateway: dict) -> Outcome:

@@ -122,6 +122,9 @@ class Upstream:
     #: sets no name, and "istio-envoy" on a gateway.
     server_name: str = "envoy"
     notes: list[str] = field(default_factory=list)
+    #: The cluster a destination names (None: the virtual host's own route), for %UPSTREAM_CLUSTER_RAW%
+    #: on replies the proxy makes after the route was chosen.
+    cluster_name: Callable[[Destination | None], str] = lambda dest: "-"
 
 
 def _applies(percentage: float | None, rng: random.Random) -> bool:
@@ -222,6 +225,11 @@ def route_request(
     name = choice.name if choice else default_name
     flags: list[str] = []
     delay = 0.0
+    # Envoy resolves the route (and picks among weighted clusters) before the HTTP filters run, and the
+    # connection manager records the route's cluster in the stream info then (ActiveStream::
+    # refreshCachedRoute, setUpstreamClusterInfo); a reply the fault filter makes still logs it as
+    # %UPSTREAM_CLUSTER_RAW% (Envoy access-log docs, "UPSTREAM_CLUSTER_RAW").
+    dest, dest_ops, weight_note = _pick(route, up.rng)
     fault = route.fault
     if fault and fault.delay and _applies(fault.delay.percentage.value if fault.delay.percentage else None, up.rng):
         delay = parse_duration(fault.delay.fixedDelay or fault.delay.exponentialDelay) or 0.0
@@ -234,9 +242,11 @@ def route_request(
         flags.append("FI")
         hop.step("fault", f"abort with HTTP {status} ({choice.source if choice else ''})")
         hop.outcome = f"{status} from the sidecar's fault filter (FI)"
+        routed = choice is None or bool(route.route)  # a redirect or direct response has no cluster
+        cluster = up.cluster_name(dest) if routed and not (dest is not None and up.missing(dest)) else "-"
         return up.local(
             status, flags=format_flags(flags), details="fault_filter_abort", route=name, body="fault filter abort",
-            duration=delay,
+            cluster=cluster, duration=delay,
         )  # fmt: skip
     if route.directResponse is not None:
         dr = route.directResponse
@@ -250,7 +260,6 @@ def route_request(
         hop.outcome = f"{status} redirect to {location} from the proxy"
         return up.local(status, flags=format_flags(flags), details="direct_response", route=name,
                         headers=(("location", location),), duration=delay)  # fmt: skip
-    dest, dest_ops, weight_note = _pick(route, up.rng)
     if dest is not None:
         hop.step("destination", f"{dest.host}{f' subset {dest.subset}' if dest.subset else ''}{weight_note}")
         missing = up.missing(dest)
@@ -267,12 +276,26 @@ def route_request(
     return _send_with_retries(upstream_req, route, dest, name, flags, delay, up, hop)
 
 
+def expected_timeout_ms(timeout: float | None, per_try_timeout: float | None) -> int | None:
+    """The router's x-envoy-expected-rq-timeout-ms (Envoy HTTP router docs, "x-envoy-expected-rq-timeout-ms":
+    the time the router expects the request to complete in, from the per-try timeout or else the route
+    timeout; Envoy's FilterUtility::finalTimeout takes the per-try timeout when it is the shorter one and
+    sets no header when neither is set). istiod leaves the router's suppress_envoy_headers off."""
+    chosen = timeout or None
+    if per_try_timeout and (chosen is None or per_try_timeout < chosen):
+        chosen = per_try_timeout
+    return round(chosen * 1000) if chosen else None
+
+
 def _send_with_retries(
     req: Request, route: HTTPRoute, dest: Destination | None, name: str, flags: list[str], delay: float,
     up: Upstream, hop: Hop,
 ) -> Outcome:  # fmt: skip
     timeout = parse_duration(route.timeout)  # Istio's default route timeout is 0s: disabled
     policy = RetryPolicy.of(route.retries) if (route.retries or up.default_retries) else NO_RETRIES
+    expected = expected_timeout_ms(timeout, policy.per_try_timeout)
+    if expected is not None:
+        req = req.with_headers(("x-envoy-expected-rq-timeout-ms", str(expected)))
     spent, attempt = 0.0, 1
     while True:
         attempt_req = req.with_headers(("x-envoy-attempt-count", str(attempt)))

@@ -339,6 +339,8 @@ class HttpExchange:
     downstream_local: str
     downstream_remote: str
     protocol: str = "HTTP/1.1"
+    #: %REQUESTED_SERVER_NAME%: the SNI of the downstream TLS this proxy terminated, "-" for plain HTTP.
+    server_name: str = "-"
 
     def log(
         self,
@@ -375,6 +377,7 @@ class HttpExchange:
                 upstream_local=f"{self.proxy.ip}:{43000 + len(self.request_id) % 1000}" if upstream != "-" else "-",
                 downstream_local=self.downstream_local,
                 downstream_remote=self.downstream_remote,
+                server_name=self.server_name,
                 route_name=route,
             ),
         )

@@ -130,7 +130,11 @@ class Sidecar(Proxy):
             cluster = cluster_of(dest)
             return self.missing_cluster(view, cluster) if cluster else ""
 
-        return Upstream(send, missing, self.mesh.rng, ex.local, ex.log, default_retries)
+        def cluster_name(dest: Destination | None) -> str:
+            cluster = cluster_of(dest)
+            return cluster.name if cluster else PASSTHROUGH
+
+        return Upstream(send, missing, self.mesh.rng, ex.local, ex.log, default_retries, cluster_name=cluster_name)
 
     def _virtual_host(self, view: ProxyView, host: str, port: int) -> MeshService | None:
         """The service whose virtual host on this port's route table serves ``host``, if any.
@@ -165,10 +169,14 @@ class Sidecar(Proxy):
         cluster = None
         vs_list = view.virtual_services_for(sni, MESH_GATEWAY) if sni else []
         choice = choose_tls_route(vs_list, sni, port, MESH_GATEWAY)
+        # %REQUESTED_SERVER_NAME% is only known when the listener that takes the connection runs Envoy's
+        # TLS inspector; istiod adds one only to listeners with a chain matching on SNI (see _wildcard_tls_chain).
+        read_sni = self._wildcard_tls_chain(view, port)
         if choice is not None:
             dest_host = fqdn(choice.host, choice.vs["metadata"]["namespace"])
             cluster = ClusterRef(dest_host, choice.port or port, choice.subset)
             hop.step("VirtualService", f"{choice.source} matches SNI {sni}")
+            read_sni = True  # the VirtualService's sniHosts become the chain's server_names
         if cluster is None:
             svc = next((s for s in view.visible_on(port) if _is_tls_port(s, port) and s.matches(sni)), None)
             if svc is None and (vip := self.mesh.cluster.service_by_ip(conn.dst_ip)) is not None:
@@ -176,25 +184,43 @@ class Sidecar(Proxy):
             if svc is not None:
                 hop.step("filter chain", f"{svc.hostname}:{port} ({svc.source})")
                 cluster = ClusterRef(svc.hostname, port)
+                read_sni = _sni_matched(svc)
+        logged = sni if read_sni else "-"
         if cluster is None:
             # Also on a port a service declares HTTP: that listener's HTTP chain matches only what the
             # HTTP inspector finds to be HTTP, and a ClientHello falls through to its passthrough chain
             # (istio/istio#16458, fixed by #17169; the listener shape in #24998), like any unknown
             # destination.
-            return self._unknown_destination(ctx, conn, sni)
+            return self._unknown_destination(ctx, conn, sni, logged)
         missing = self.missing_cluster(view, cluster)
         if missing:
             hop.step("cluster", f"{cluster.name} does not exist: {missing}")
             hop.outcome = "the sidecar closes the connection: no cluster for this route"
-            return self._tcp_closed(ctx, conn, "-", sni)
+            # Envoy's TCP proxy finds no cluster of that name: access-log docs, response flag NC
+            # ("Upstream cluster not found"), not UH (a cluster that exists but has no healthy host).
+            return self._tcp_closed(ctx, conn, "-", logged, flags="NC")
         settings = view.tls_for(cluster.host, cluster.port, cluster.subset or None, self.namespace)
         if settings is not None and settings.mode != "DISABLE":
-            return self._double_tls(ctx, conn, cluster, settings.source, sni)
+            return self._double_tls(ctx, conn, cluster, settings.source, logged)
         out, upstream = self.forward(
             ctx, cluster, original=(conn.dst_ip, port), downstream_tls=conn.tls, payload=conn.request,
             tunnel=conn.tunnel,
         )  # fmt: skip
-        return self._finish_tcp(ctx, conn, out, cluster.name, upstream, sni)
+        return self._finish_tcp(ctx, conn, out, cluster.name, upstream, logged)
+
+    @staticmethod
+    def _wildcard_tls_chain(view: ProxyView, port: int) -> bool:
+        """Whether the sidecar has a 0.0.0.0_<port> listener with a chain matching on SNI, and so a TLS
+        inspector that reads the ClientHello even for the SNIs that fall to its PassthroughFilterChain.
+
+        Istio's pilot/pkg/networking/core: buildListenerFromEntry adds the tls_inspector listener filter
+        only when a filter chain has sniHosts (or ALPN); buildSidecarOutboundTLSFilterChainOpts matches a
+        TLS/HTTPS port on SNI only for a service without a VIP (the listener is then 0.0.0.0); the
+        wildcard HTTP listener matches on application protocol (HTTP inspector only); and the
+        virtualOutbound listener (listener_builder.go, buildVirtualOutboundListener) has no listener
+        filters at all. Without an inspector Envoy logs %REQUESTED_SERVER_NAME% as "-".
+        """
+        return any(_is_tls_port(s, port) and _sni_matched(s) for s in view.visible_on(port))
 
     def _double_tls(self, ctx: RequestContext, conn: Connection, cluster: ClusterRef, source: str, sni: str) -> Outcome:
         """istio.io network-issues, "Double TLS": TLS origination for a request that is already TLS.
@@ -202,8 +228,13 @@ class Sidecar(Proxy):
         bad plain-text request, and the client's handshake reads that plain text: it fails."""
         ctx.hop.step("upstream TLS", f"{source} originates TLS, but the application already speaks TLS: double TLS")
         ctx.hop.outcome = "the client's TLS handshake gets a plain-text answer and fails (double TLS)"
+        # The sidecar's own connection and handshake to the server succeed; only the application's inner
+        # TLS fails. So the TCP proxy's line names the host it connected to (%UPSTREAM_HOST%, Envoy
+        # access-log docs: the upstream host URL, set once the TCP proxy picked and connected to it).
+        target = self.endpoint(ctx.view.service(cluster.host), cluster, (conn.dst_ip, conn.dst_port), ctx.hop)
+        upstream = f"{target[0]}:{target[1]}" if target else "-"
         self.log_tcp(
-            ctx, cluster=cluster.name, upstream_host="-", downstream_local=f"{conn.dst_ip}:{conn.dst_port}",
+            ctx, cluster=cluster.name, upstream_host=upstream, downstream_local=f"{conn.dst_ip}:{conn.dst_port}",
             downstream_remote=f"{conn.src_ip}:{conn.src_port}", server_name=sni or "-", duration=PROXY_LATENCY,
             bytes_sent=0,
         )  # fmt: skip
@@ -232,7 +263,7 @@ class Sidecar(Proxy):
             )
             return self._finish_tcp(ctx, conn, out, cluster.name, upstream, "-")
         hop.step("listener", f"virtualOutbound: no listener for port {conn.dst_port} matches")
-        return self._unknown_destination(ctx, conn, "-")
+        return self._unknown_destination(ctx, conn, "-", "-")
 
     @staticmethod
     def _by_address(view: ProxyView, ip: str, port: int) -> MeshService | None:
@@ -245,19 +276,22 @@ class Sidecar(Proxy):
                 return svc
         return None
 
-    def _unknown_destination(self, ctx: RequestContext, conn: Connection, sni: str) -> Outcome:
+    def _unknown_destination(self, ctx: RequestContext, conn: Connection, sni: str, logged: str) -> Outcome:
+        """``sni`` is the ClientHello's ("-" for plain TCP); ``logged`` what the access log shows of it."""
         hop = ctx.hop
         if ctx.view.outbound_policy == "REGISTRY_ONLY":
-            target = sni if sni != "-" else conn.dst_ip
+            target = sni if sni not in ("-", "") else conn.dst_ip
             hop.step("cluster", f"{BLACKHOLE}: REGISTRY_ONLY and {target} is not in the service registry")
             hop.outcome = "the sidecar closes the connection (BlackHoleCluster)"
-            return self._tcp_closed(ctx, conn, BLACKHOLE, sni)
+            return self._tcp_closed(ctx, conn, BLACKHOLE, logged)
         hop.step("cluster", f"{PASSTHROUGH}: ALLOW_ANY forwards to the original destination {conn.dst_ip}")
         out = self.connect(ctx, replace(conn, src_ip=self.ip))  # the original destination, bytes untouched
         out.elapsed += PROXY_LATENCY
-        return self._finish_tcp(ctx, conn, out, PASSTHROUGH, f"{conn.dst_ip}:{conn.dst_port}", sni)
+        return self._finish_tcp(ctx, conn, out, PASSTHROUGH, f"{conn.dst_ip}:{conn.dst_port}", logged)
 
-    def _tcp_closed(self, ctx: RequestContext, conn: Connection, cluster: str, sni: str) -> Outcome:
+    def _tcp_closed(
+        self, ctx: RequestContext, conn: Connection, cluster: str, sni: str, flags: str = "UH"
+    ) -> Outcome:
         self.log_tcp(
             ctx,
             cluster=cluster,
@@ -268,7 +302,7 @@ class Sidecar(Proxy):
             duration=0.0,
             bytes_sent=0,
             # BlackHoleCluster is a static cluster with no endpoints: Envoy logs "no healthy upstream" (UH).
-            flags="UH",
+            flags=flags,
         )
         return Outcome.failed(RESET, "the sidecar closed the connection", PROXY_LATENCY)
 
@@ -290,6 +324,16 @@ class Sidecar(Proxy):
             flags="UF" if out.failure else "-",
         )
         return out
+
+
+def _sni_matched(svc: MeshService) -> bool:
+    """A service's TLS chain matches on SNI only when it has no VIP (Istio's
+    buildSidecarOutboundTLSFilterChainOpts: "If we have a VIP, then we know the destination"): a
+    Kubernetes Service or a ServiceEntry with single ``addresses`` gets an address listener without
+    one; a wider CIDR shares 0.0.0.0 and is told apart by SNI again."""
+    if svc.k8s is not None:
+        return False
+    return not svc.addresses or any(ipaddress.ip_network(a, strict=False).num_addresses > 1 for a in svc.addresses)
 
 
 def _is_tls_port(svc: MeshService, number: int) -> bool:
