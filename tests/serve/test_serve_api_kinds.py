@@ -56,6 +56,10 @@ def test_rbac_kinds_are_stored_listed_with_kubectls_columns_and_deleted(kubectl:
         "clusterrolebinding.rbac.authorization.k8s.io/read-gateways",
     ):
         assert f"{made} created" in applied.stdout
+    # The practice cluster does not enforce RBAC, and says so on each write: kubectl prints a server's
+    # Warning header (RFC 7234 warn-code 299) as "Warning: ..." (client-go's warning handler).
+    assert applied.stderr.count("Warning: labkit serve stores") == 4, applied.stderr
+    assert "RBAC is not enforced on API requests" in applied.stderr
     # Roles have no printer of their own (pkg/printers/internalversion/printers.go registers none), so the
     # API server's default table applies: NAME and CREATED AT, an RFC 3339 time (apiserver defaultTableConvertor).
     roles = kubectl("get", "roles").stdout.splitlines()

@@ -10,7 +10,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
-from . import aggregated, gate, openapi, podexec, resources, tables, watch
+from . import aggregated, gate, openapi, podexec, rbac, resources, tables, watch
 from . import body as bodies
 from .objects import APPLY_PATCH, parse_body
 from .resources import Resource
@@ -25,6 +25,8 @@ log = logging.getLogger("labkit.serve")
 JSON = "application/json"
 #: The longest watch a client may ask for (the real API server also caps it).
 MAX_WATCH = 1800.0
+#: Methods that write an object (create, replace, patch).
+_WRITES = frozenset({"POST", "PUT", "PATCH"})
 
 
 def _flag(query: dict[str, list[str]], name: str) -> bool:
@@ -192,6 +194,9 @@ class Handler(BaseHTTPRequestHandler):
         for deprecated, warning in r.deprecated:
             if deprecated == version:  # kubectl prints it as "Warning: ..." (RFC 7234 warn-code 299)
                 self._warnings.append(f'299 - "{warning}"')
+        ignored = rbac.not_enforced_warning(r.group, r.kind) if method in _WRITES else None
+        if ignored is not None:
+            self._warnings.append(f'299 - "{ignored}"')
         if sub is not None:
             self._subresource(method, r, namespace, name or "", sub, query)
         elif name is None:
