@@ -242,13 +242,8 @@ def cmd_reset(args: argparse.Namespace) -> int:
         report = reset(driver, timeout=args.timeout)
     finally:
         driver.close()
-    for line in report.found:
-        console.print(f"  found: {line}", style="yellow")
-    for line in report.actions:
-        console.print(f"  {line}", style="dim")
+    report.print_lines(console)
     if report.remaining:
-        for line in report.remaining:
-            console.print(f"  still there: {line}", style="red")
         console.print(Text("the cluster is not back to where the labs start; run `labkit doctor`.", style="red"))
         return 1
     console.print(Text("clean: the cluster is where the labs start.", style="green"))

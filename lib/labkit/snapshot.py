@@ -422,13 +422,27 @@ def lab_start_state(snapshot: Snapshot, istio_namespace: str) -> Snapshot:
 
 @dataclass
 class ResetReport:
+    """What ``labkit reset`` found, did and could not undo (for a cluster, or the envoy backend's runs)."""
+
     found: list[str] = field(default_factory=list)  # what was not as the labs expect it
     actions: list[str] = field(default_factory=list)
+    kept: list[str] = field(default_factory=list)  # left alone on purpose (the envoy backend's live runs)
     remaining: list[str] = field(default_factory=list)  # still off after the reset
 
     @property
     def clean(self) -> bool:
         return not self.remaining
+
+    def print_lines(self, console: Any) -> None:
+        """One line per finding, action, object left alone and leftover, as ``labkit reset`` prints them."""
+        for line in self.found:
+            console.print(f"  found: {line}", style="yellow")
+        for line in self.actions:
+            console.print(f"  {line}", style="dim")
+        for line in self.kept:
+            console.print(f"  left alone: {line}", style="dim")
+        for line in self.remaining:
+            console.print(f"  still there: {line}", style="red")
 
 
 def reset(backend: Backend, *, timeout: float | None = None) -> ResetReport:

@@ -11,23 +11,11 @@ import contextlib
 import os
 import signal
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..snapshot import ResetReport
 from . import names, netns, rundir
-
-
-@dataclass
-class ResetReport:
-    found: list[str] = field(default_factory=list)
-    actions: list[str] = field(default_factory=list)
-    kept: list[str] = field(default_factory=list)  # live runs left alone
-    remaining: list[str] = field(default_factory=list)
-
-    @property
-    def clean(self) -> bool:
-        return not self.remaining
 
 
 def _kill(pids: list[int], grace: float = 2.0) -> None:
@@ -92,15 +80,8 @@ def print_reset(console: Any, *, force: bool = False) -> int:
     """``labkit reset --backend envoy``: reset, show what was found and done; exit 0 when clean."""
     report = reset(force=force)
     console.print(f"labkit reset · envoy backend (network namespaces lk-*, state in {rundir.state_base()})")
-    for line in report.found:
-        console.print(f"  found: {line}", style="yellow")
-    for line in report.actions:
-        console.print(f"  {line}", style="dim")
-    for line in report.kept:
-        console.print(f"  left alone: {line}", style="dim")
+    report.print_lines(console)
     if report.remaining:
-        for line in report.remaining:
-            console.print(f"  still there: {line}", style="red")
         return 1
     console.print("clean: no envoy-backend leftovers.", style="green")
     return 0
