@@ -202,7 +202,13 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     parameters = parse_parameters(args.parameter)
     # An unknown lab, or --api clashing with -p api=..., is reported before anything is created.
-    plan_runs(select(args.labs, args.notebooks), parameters, args.api)
+    runs = plan_runs(select(args.labs, args.notebooks), parameters, args.api)
+    if args.api is not None:  # a lab without the parameter runs as it is: say so rather than pass over --api
+        for run in runs:
+            if not run.variant:
+                _console(stderr=True).print(
+                    f"--api {args.api}: {run.lab.name} has no api parameter; it runs once, as it is"
+                )
     with interruptible(), private_output(args.out):  # the reports quote the notebooks: private like them
         summary = run_labs(
             args.labs,

@@ -110,8 +110,11 @@ def test_both_end_to_end(notebooks: Path, tmp_path: Path, capsys: pytest.Capture
     out = tmp_path / "out"
     argv = ["run", "--backend", "sim", "--api", "both", "-q", "--notebooks", str(notebooks), "--out", str(out)]
     assert cli.main(argv) == 0
-    table = capsys.readouterr().out
+    captured = capsys.readouterr()
+    table = captured.out
     assert "01-routed [istio]" in table and "01-routed [gateway-api]" in table
+    # The lab without the parameter runs as it is, and the run says so instead of passing over --api.
+    assert "--api both: 02-plain has no api parameter; it runs once, as it is" in captured.err
     # Separate executed notebooks, each with its own value injected after the parameters cell.
     for api in ("istio", "gateway-api"):
         nb = json.loads((out / f"01-routed.{api}.ipynb").read_text())
